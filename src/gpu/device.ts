@@ -1,0 +1,192 @@
+/**
+ * Acquiring a WebGPU adapter and device, the same way in a page, a Web Worker and Node.
+ *
+ * In a browser `navigator.gpu` is passed in; under Node, `node-gpu.ts` passes the `webgpu` package's GPU.
+ * The device is created with limits raised above the defaults only where the adapter offers more, and every
+ * loss or uncaptured error is surfaced to the caller's handlers — never swallowed.
+ */
+import { DeviceLostError, GpuOperationError, WebGpuUnavailableError } from './errors';
+import { PipelineCache } from './pipeline-cache';
+
+/** What the studio reports about the adapter it runs on. */
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  shaderF16: boolean;
+  subgroups: boolean;
+  timestampQuery: boolean;
+  limits: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxStorageBuffersPerShaderStage: number;
+    maxComputeWorkgroupsPerDimension: number;
+  };
+}
+
+/** A device ready for the kernels, with its adapter's report and the pipeline cache bound to it. */
+export interface GpuContext {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  report: AdapterReport;
+  pipelines: PipelineCache;
+  /** Resolves when the device is lost; the error says why. */
+  lost: Promise<DeviceLostError>;
+  /** Errors WebGPU raised outside any error scope; filled by the uncapturederror handler. */
+  uncapturedErrors: GpuOperationError[];
+  /** Checks that nothing went wrong asynchronously since the last call; throws the first problem seen. */
+  assertHealthy(): void;
+  destroy(): void;
+}
+
+export interface AcquireOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Ask for a compatibility-mode adapter (Chromium's GL path). */
+  featureLevel?: 'core' | 'compatibility';
+  /** Called when the device is lost or an uncaptured error arrives. */
+  onError?: (error: Error) => void;
+}
+
+/** Limits the kernels benefit from; each is requested only up to what the adapter offers. */
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+] as const;
+
+/** Features used when present; kernels always have a path without them. */
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+export function describeAdapter(adapter: GPUAdapter): AdapterReport {
+  const info = adapter.info;
+  const l = adapter.limits;
+  // isFallbackAdapter moved from GPUAdapter to GPUAdapterInfo; read whichever exists.
+  const fallback =
+    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    false;
+  return {
+    vendor: info.vendor || 'unknown',
+    architecture: info.architecture || 'unknown',
+    device: info.device || '',
+    description: info.description || '',
+    isFallbackAdapter: Boolean(fallback),
+    shaderF16: adapter.features.has('shader-f16'),
+    subgroups: adapter.features.has('subgroups'),
+    timestampQuery: adapter.features.has('timestamp-query'),
+    limits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    },
+  };
+}
+
+/** The GPU object of this environment: navigator.gpu in a page or worker, or undefined. */
+export function browserGpu(): GPU | undefined {
+  const nav = (globalThis as { navigator?: Navigator }).navigator;
+  return nav && 'gpu' in nav ? (nav.gpu as GPU) : undefined;
+}
+
+export const NO_WEBGPU_HELP =
+  'WebGPU is not available here. Use a recent Chrome, Edge or Chromium (version 113 or later) on a machine with ' +
+  'a supported GPU, or Firefox 141+ / Safari 26+. On Linux, Chromium needs --enable-unsafe-webgpu ' +
+  '(and --enable-features=Vulkan on some drivers). Check chrome://gpu to see why WebGPU is disabled.';
+
+export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions = {}): Promise<GpuContext> {
+  if (!gpu) throw new WebGpuUnavailableError(NO_WEBGPU_HELP);
+  const request: GPURequestAdapterOptions & { featureLevel?: string } = {};
+  if (options.powerPreference) request.powerPreference = options.powerPreference;
+  if (options.featureLevel) request.featureLevel = options.featureLevel;
+  const adapter = await gpu.requestAdapter(request);
+  if (!adapter) {
+    throw new WebGpuUnavailableError(`requestAdapter() returned no adapter. ${NO_WEBGPU_HELP}`);
+  }
+
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const offered = adapter.limits[name];
+    if (typeof offered === 'number') requiredLimits[name] = offered;
+  }
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'peft-studio' });
+  } catch (e) {
+    throw new WebGpuUnavailableError(`requestDevice() failed: ${(e as Error).message}`);
+  }
+
+  const uncapturedErrors: GpuOperationError[] = [];
+  let lostError: DeviceLostError | null = null;
+  let destroyed = false;
+
+  device.addEventListener('uncapturederror', (event) => {
+    const err = (event as GPUUncapturedErrorEvent).error;
+    const wrapped = new GpuOperationError('uncaptured', 'a GPU command', err.message);
+    uncapturedErrors.push(wrapped);
+    options.onError?.(wrapped);
+  });
+
+  const lost = device.lost.then((info) => {
+    lostError = new DeviceLostError(destroyed ? 'destroyed' : String(info.reason ?? 'unknown'), info.message);
+    if (!destroyed) options.onError?.(lostError);
+    return lostError;
+  });
+
+  return {
+    adapter,
+    device,
+    report: describeAdapter(adapter),
+    pipelines: new PipelineCache(device),
+    lost,
+    uncapturedErrors,
+    assertHealthy() {
+      if (lostError) throw lostError;
+      const first = uncapturedErrors.shift();
+      if (first) throw first;
+    },
+    destroy() {
+      destroyed = true;
+      device.destroy();
+    },
+  };
+}
+
+/**
+ * Runs `body` inside validation and out-of-memory error scopes, and rethrows what they caught with `context`.
+ * Use it around work whose failure should name the operation (a kernel dispatch, a buffer allocation).
+ */
+export async function withErrorScopes<T>(device: GPUDevice, context: string, body: () => T): Promise<T> {
+  device.pushErrorScope('internal');
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = body();
+  } finally {
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    const internal = await device.popErrorScope();
+    const first = validation
+      ? new GpuOperationError('validation', context, validation.message)
+      : oom
+        ? new GpuOperationError('out-of-memory', context, oom.message)
+        : internal
+          ? new GpuOperationError('internal', context, internal.message)
+          : null;
+    if (first) throw first;
+  }
+  return result;
+}
