@@ -1,0 +1,123 @@
+/** Encoding a kernel dispatch, with the adapter limits checked first. */
+import type { GpuContext } from '../gpu/device';
+import { GpuLimitError } from '../gpu/errors';
+import { createStorage, createUniform } from '../gpu/buffers';
+import type { PipelineSpec } from '../gpu/pipeline-cache';
+
+/** Refuses workgroup counts above maxComputeWorkgroupsPerDimension, naming the limit. */
+export function checkWorkgroups(limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupsPerDimension'>, counts: readonly number[], what: string): void {
+  counts.forEach((c, axis) => {
+    if (c > limits.maxComputeWorkgroupsPerDimension) {
+      throw new GpuLimitError(
+        'maxComputeWorkgroupsPerDimension',
+        c,
+        limits.maxComputeWorkgroupsPerDimension,
+        `${what} (workgroups along ${'xyz'[axis]})`,
+      );
+    }
+  });
+}
+
+/** Refuses a storage binding larger than maxStorageBufferBindingSize, naming the limit and the tensor. */
+export function checkBindingSize(
+  limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize'>,
+  bytes: number,
+  what: string,
+): void {
+  if (bytes > limits.maxStorageBufferBindingSize) {
+    throw new GpuLimitError('maxStorageBufferBindingSize', bytes, limits.maxStorageBufferBindingSize, what);
+  }
+}
+
+/**
+ * Workgroup counts for `total` threads in groups of `groupSize`, folded into a second dimension when one
+ * dimension is not enough. Kernels rebuild the flat index as (wid.y · nwg.x + wid.x) · groupSize + lid.
+ */
+export function grid1d(total: number, groupSize: number, maxPerDim: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(total / groupSize));
+  if (groups <= maxPerDim) return [groups, 1];
+  return [maxPerDim, Math.ceil(groups / maxPerDim)];
+}
+
+export interface DispatchSpec {
+  label: string;
+  /** Compiled (or taken from the cache) only after the limits are checked. */
+  pipeline: PipelineSpec;
+  uniform: ArrayBuffer;
+  /** Storage buffers in binding order 1, 2, … */
+  buffers: readonly GPUBuffer[];
+  workgroups: readonly number[];
+}
+
+/**
+ * Collects the dispatches of one step into a command encoder and submits them together. Per-dispatch
+ * uniform buffers and scratch buffers are destroyed after the submit (WebGPU keeps them alive for the
+ * submitted work).
+ */
+export class CommandRecorder {
+  readonly encoder: GPUCommandEncoder;
+  private readonly transient: GPUBuffer[] = [];
+  private submitted = false;
+
+  constructor(
+    readonly gpu: GpuContext,
+    label = 'peft-studio step',
+  ) {
+    gpu.assertHealthy();
+    this.encoder = gpu.device.createCommandEncoder({ label });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.gpu.device.limits;
+  }
+
+  /** A scratch storage buffer that lives until this recorder is submitted. */
+  scratch(byteLength: number, label: string): GPUBuffer {
+    const b = createStorage(this.gpu.device, byteLength, label);
+    this.transient.push(b);
+    return b;
+  }
+
+  dispatch(spec: DispatchSpec): void {
+    if (this.submitted) throw new Error(`${spec.label}: this command recorder was already submitted`);
+    const counts = [spec.workgroups[0] ?? 1, spec.workgroups[1] ?? 1, spec.workgroups[2] ?? 1];
+    checkWorkgroups(this.limits, counts, spec.label);
+    for (const b of spec.buffers) checkBindingSize(this.limits, b.size, `${spec.label}: binding "${b.label}"`);
+    const pipeline = this.gpu.pipelines.get(spec.pipeline);
+    const uniform = createUniform(this.gpu.device, spec.uniform, `${spec.label} params`);
+    this.transient.push(uniform);
+    const bindGroup = this.gpu.device.createBindGroup({
+      label: spec.label,
+      layout: pipeline.layout,
+      entries: [
+        { binding: 0, resource: { buffer: uniform } },
+        ...spec.buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+      ],
+    });
+    const pass = this.encoder.beginComputePass({ label: spec.label });
+    pass.setPipeline(pipeline.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(counts[0], counts[1], counts[2]);
+    pass.end();
+  }
+
+  submit(): void {
+    if (this.submitted) return;
+    this.submitted = true;
+    this.gpu.device.queue.submit([this.encoder.finish()]);
+    for (const b of this.transient) b.destroy();
+    this.transient.length = 0;
+  }
+}
+
+const placeholders = new WeakMap<GPUDevice, GPUBuffer>();
+
+/** A 4-byte read-only buffer bound where a kernel's optional input is absent. */
+export function placeholderBuffer(device: GPUDevice): GPUBuffer {
+  let b = placeholders.get(device);
+  if (!b) {
+    b = createStorage(device, 4, 'absent input');
+    placeholders.set(device, b);
+  }
+  return b;
+}

@@ -1,0 +1,117 @@
+/**
+ * Wrappers of the tiled, W0-decoding linear kernels:
+ * - `encodeLinearForward`: y = x·W0ᵀ (+ bias) (+ scale·xa·Bᵀ)       — linear_forward.wgsl
+ * - `encodeLinearBackwardInput`: dx = dy·W0 (+ mask ⊙ scale·g·A)     — linear_backward_input.wgsl
+ * Without the LoRA terms they are the plain tiled matmuls x·Wᵀ and dy·W that training needs.
+ */
+import { ShapeError } from '../gpu/errors';
+import { UniformWriter } from '../gpu/buffers';
+import type { PipelineSpec } from '../gpu/pipeline-cache';
+import { CommandRecorder, placeholderBuffer } from './dispatch';
+import { weightGeometry, type GpuWeight } from './gpu-weight';
+import { expectShape, type GpuTensor } from './tensor';
+import { FORMAT_SPECS, LAYOUT_CODES } from './weight-format';
+import weightDecodeWgsl from './weight_decode.wgsl?raw';
+import dropoutMaskWgsl from './dropout_mask.wgsl?raw';
+import linearForwardWgsl from './linear_forward.wgsl?raw';
+import linearBackwardInputWgsl from './linear_backward_input.wgsl?raw';
+
+/** Rows and columns of the output block one workgroup computes (see the .wgsl files). */
+export const LINEAR_TILE = 64;
+
+export interface DropoutSpec {
+  /** lora_dropout probability, in [0, 1). */
+  p: number;
+  /** Seed of the mask; the forward and backward of one step must use the same one. */
+  seed: number;
+}
+
+export const NO_DROPOUT: DropoutSpec = { p: 0, seed: 0 };
+
+function weightPipeline(name: string, code: string, w: GpuWeight, storage: ('read' | 'write')[]): PipelineSpec {
+  return { name, code, constants: { FORMAT: FORMAT_SPECS[w.format].code, LAYOUT: LAYOUT_CODES[w.layout] }, storage };
+}
+
+export interface LinearForwardArgs {
+  x: GpuTensor; // [M, K]
+  w0: GpuWeight; // logical [N, K]
+  bias?: GpuTensor | null; // [N]
+  /** The LoRA term: xa = dropout(x)·Aᵀ [M, r] (from encodeLoraDown) and B [N, r]. */
+  lora?: { xa: GpuTensor; b: GpuTensor; scale: number } | null;
+  y: GpuTensor; // [M, N]
+  /** Add to what y holds instead of overwriting it (residual streams). */
+  accumulate?: boolean;
+}
+
+export function encodeLinearForward(rec: CommandRecorder, args: LinearForwardArgs): void {
+  const kernel = `linear_forward(${args.w0.name})`;
+  const { x, w0, y } = args;
+  if (x.shape.length !== 2) throw new ShapeError(`${kernel}: tensor "${x.name}" (x) must be 2-D [M, K], got [${x.shape.join(', ')}]`);
+  const M = x.shape[0];
+  const K = w0.inFeatures;
+  const N = w0.outFeatures;
+  expectShape(kernel, 'x', x, [M, K], '[M, K]');
+  expectShape(kernel, 'y', y, [M, N], '[M, N]');
+  if (args.bias) expectShape(kernel, 'bias', args.bias, [N], '[N]');
+  const r = args.lora ? args.lora.b.shape[1] ?? 0 : 0;
+  if (args.lora) {
+    expectShape(kernel, 'lora_B', args.lora.b, [N, r], '[N, r]');
+    expectShape(kernel, 'xa', args.lora.xa, [M, r], '[M, r]');
+  }
+  const geo = weightGeometry(w0);
+  const absent = placeholderBuffer(rec.gpu.device);
+  const uniform = new UniformWriter(12)
+    .u32(M).u32(N).u32(K).u32(r)
+    .u32(geo.wordsPerRow).u32(geo.groupsPerRow).bool(Boolean(args.bias)).bool(Boolean(args.accumulate))
+    .f32(args.lora?.scale ?? 0).u32(0).u32(0).u32(0).buffer;
+  rec.dispatch({
+    label: kernel,
+    pipeline: weightPipeline('linear_forward', weightDecodeWgsl + linearForwardWgsl, w0, [
+      'read', 'read', 'read', 'read', 'read', 'read', 'write',
+    ]),
+    uniform,
+    buffers: [x.buffer, w0.words, w0.scales, args.bias?.buffer ?? absent, args.lora?.xa.buffer ?? absent, args.lora?.b.buffer ?? absent, y.buffer],
+    workgroups: [Math.ceil(N / LINEAR_TILE), Math.ceil(M / LINEAR_TILE)],
+  });
+}
+
+export interface LinearBackwardInputArgs {
+  dy: GpuTensor; // [M, N]
+  w0: GpuWeight; // logical [N, K]
+  /** The LoRA term: g = dy·B [M, r] (from encodeLoraDown) and A [r, K], with the forward's dropout. */
+  lora?: { g: GpuTensor; a: GpuTensor; scale: number; dropout: DropoutSpec } | null;
+  dx: GpuTensor; // [M, K]
+  accumulate?: boolean;
+}
+
+export function encodeLinearBackwardInput(rec: CommandRecorder, args: LinearBackwardInputArgs): void {
+  const kernel = `linear_backward_input(${args.w0.name})`;
+  const { dy, w0, dx } = args;
+  if (dy.shape.length !== 2) throw new ShapeError(`${kernel}: tensor "${dy.name}" (dy) must be 2-D [M, N], got [${dy.shape.join(', ')}]`);
+  const M = dy.shape[0];
+  const K = w0.inFeatures;
+  const N = w0.outFeatures;
+  expectShape(kernel, 'dy', dy, [M, N], '[M, N]');
+  expectShape(kernel, 'dx', dx, [M, K], '[M, K]');
+  const r = args.lora ? args.lora.a.shape[0] ?? 0 : 0;
+  if (args.lora) {
+    expectShape(kernel, 'lora_A', args.lora.a, [r, K], '[r, K]');
+    expectShape(kernel, 'g', args.lora.g, [M, r], '[M, r]');
+  }
+  const geo = weightGeometry(w0);
+  const absent = placeholderBuffer(rec.gpu.device);
+  const dropout = args.lora?.dropout ?? NO_DROPOUT;
+  const uniform = new UniformWriter(12)
+    .u32(M).u32(N).u32(K).u32(r)
+    .u32(geo.wordsPerRow).u32(geo.groupsPerRow).bool(Boolean(args.accumulate)).u32(dropout.seed >>> 0)
+    .f32(args.lora?.scale ?? 0).f32(dropout.p).u32(0).u32(0).buffer;
+  rec.dispatch({
+    label: kernel,
+    pipeline: weightPipeline('linear_backward_input', weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputWgsl, w0, [
+      'read', 'read', 'read', 'read', 'read', 'write',
+    ]),
+    uniform,
+    buffers: [dy.buffer, w0.words, w0.scales, args.lora?.g.buffer ?? absent, args.lora?.a.buffer ?? absent, dx.buffer],
+    workgroups: [Math.ceil(K / LINEAR_TILE), Math.ceil(M / LINEAR_TILE)],
+  });
+}

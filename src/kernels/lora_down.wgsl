@@ -1,0 +1,33 @@
+// The rank-r products of the LoRA branch, one thread per output:
+//   xa[M,r] = dropout(x)[M,C]·A[r,C]ᵀ   (forward; TRANSPOSE_R = 0, dropout on)
+//   g [M,r] = dy[M,C]·B[C,r]            (backward; TRANSPOSE_R = 1, dropout off)
+// xa is kept from the forward for dB; g feeds dx and dA. Both are tiny (r ≤ 64 columns).
+
+override TRANSPOSE_R: u32 = 0u;
+
+struct Params {
+  M: u32, C: u32, r: u32, seed: u32,
+  dropoutP: f32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> left: array<f32>;       // [M, C]
+@group(0) @binding(2) var<storage, read> right: array<f32>;      // A [r, C], or B [C, r] when TRANSPOSE_R
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // [M, r]
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let index = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (index >= P.M * P.r) { return; }
+  let m = index / P.r;
+  let j = index % P.r;
+  var acc = 0.0;
+  let rowStart = m * P.C;
+  for (var c = 0u; c < P.C; c++) {
+    var rv: f32;
+    if (TRANSPOSE_R == 0u) { rv = right[j * P.C + c]; } else { rv = right[c * P.r + j]; }
+    acc += left[rowStart + c] * dropoutFactor(P.seed, rowStart + c, P.dropoutP) * rv;
+  }
+  out[index] = acc;
+}

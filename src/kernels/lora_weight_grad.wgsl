@@ -1,0 +1,41 @@
+// Gradients of the LoRA matrices, reduced over the M tokens without float atomics:
+//   dA[r,K] = scale·g[M,r]ᵀ·dropout(x)[M,K]      (left = g,  right = x,  dropout on)
+//   dB[N,r] = scale·dy[M,N]ᵀ·xa[M,r]             (left = dy, right = xa, dropout off)
+// The token range is split into `splits` chunks; each thread sums one chunk for one output. With one split it
+// writes the gradient itself (scaled, optionally added to what is there, for gradient accumulation); with more
+// it writes partial sums [splits, P, Q] that reduce_partials.wgsl adds up.
+
+struct Params {
+  M: u32, P: u32, Q: u32, splits: u32,
+  chunk: u32, seed: u32, accumulate: u32, _pad0: u32,
+  scale: f32, dropoutP: f32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> U: Params;
+@group(0) @binding(1) var<storage, read> left: array<f32>;       // [M, P]
+@group(0) @binding(2) var<storage, read> right: array<f32>;      // [M, Q]
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;  // [P, Q], or partials [splits, P, Q]
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let index = (wid.y * nwg.x + wid.x) * 64u + lid;
+  let outputs = U.P * U.Q;
+  if (index >= outputs * U.splits) { return; }
+  let s = index / outputs;
+  let o = index % outputs;
+  let p = o / U.Q;
+  let q = o % U.Q;
+  let mEnd = min(U.M, (s + 1u) * U.chunk);
+  var acc = 0.0;
+  for (var m = s * U.chunk; m < mEnd; m++) {
+    let ri = m * U.Q + q;
+    acc += left[m * U.P + p] * right[ri] * dropoutFactor(U.seed, ri, U.dropoutP);
+  }
+  if (U.splits == 1u) {
+    let prior = select(0.0, dst[o], U.accumulate != 0u);
+    dst[o] = prior + U.scale * acc;
+  } else {
+    dst[index] = acc;
+  }
+}
