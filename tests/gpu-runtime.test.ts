@@ -91,6 +91,13 @@ describe('limits', () => {
     expect(() => checkBindingSize({ maxStorageBufferBindingSize: 1024 }, 2048, 'tensor t')).toThrow(/maxStorageBufferBindingSize/);
   });
 
+  it('refuses a buffer above maxBufferSize before allocating it', () => {
+    const d = ctx.gpu.device;
+    expect(() => zerosTensor(d, [d.limits.maxBufferSize / 4 + 1], 'huge')).toThrow(
+      /buffer "huge" needs maxBufferSize = \d+, but this device allows at most \d+/,
+    );
+  });
+
   it('folds large 1-D grids into two dimensions', () => {
     expect(grid1d(64 * 10, 64, 65535)).toEqual([10, 1]);
     const [x, y] = grid1d(64 * 70000, 64, 65535);

@@ -1,4 +1,7 @@
-// Vitest setup: point Dawn at SwiftShader before any test creates a GPU (see src/gpu/node-gpu.ts).
-import { getNodeGpu } from '../src/gpu/node-gpu';
+// Vitest setup: tests run on SwiftShader where Debian's chromium ships it, so that results and logs are the
+// same on every machine; then WebGPU's globals are installed before any test file runs.
+import { existsSync } from 'node:fs';
+import { getNodeGpu, SWIFTSHADER_ICD } from '../src/gpu/node-gpu';
 
+if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
 await getNodeGpu();

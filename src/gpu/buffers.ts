@@ -1,4 +1,5 @@
 /** Creating, filling and reading back GPU buffers. */
+import { GpuLimitError } from './errors';
 
 export type HostArray = Float32Array | Uint32Array | Int32Array;
 
@@ -10,6 +11,9 @@ export function storageUsage(): number {
 /** A storage buffer of `byteLength` bytes (rounded up to 4, at least 4), zero-filled. */
 export function createStorage(device: GPUDevice, byteLength: number, label: string): GPUBuffer {
   const size = Math.max(4, Math.ceil(byteLength / 4) * 4);
+  if (size > device.limits.maxBufferSize) {
+    throw new GpuLimitError('maxBufferSize', size, device.limits.maxBufferSize, `buffer "${label}"`);
+  }
   return device.createBuffer({ size, usage: storageUsage(), label });
 }
 

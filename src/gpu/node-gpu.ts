@@ -1,25 +1,42 @@
 /**
- * WebGPU under Node through the `webgpu` package (Dawn). On a machine without a GPU, Dawn finds no Vulkan
- * adapter unless the loader is pointed at a software driver; Debian's chromium package ships SwiftShader's.
- * Import this only from Node code (tests, CLI, benchmarks).
+ * WebGPU under Node through the `webgpu` package (Dawn). Import this only from Node code (tests, CLI,
+ * benchmarks).
+ *
+ * Dawn first looks for the system's Vulkan drivers. On a machine without a GPU it finds none, and then the
+ * Vulkan loader is pointed at the SwiftShader driver that Debian's chromium package ships
+ * (VK_ICD_FILENAMES), which runs WebGPU on the CPU.
  */
 import { existsSync } from 'node:fs';
 import { acquireGpu, type AcquireOptions, type GpuContext } from './device';
+import { WebGpuUnavailableError } from './errors';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
-let nodeGpu: GPU | undefined;
+let nodeGpu: Promise<GPU> | undefined;
+
+async function findGpu(): Promise<GPU> {
+  let webgpu: typeof import('webgpu');
+  try {
+    webgpu = await import('webgpu');
+  } catch (e) {
+    throw new WebGpuUnavailableError(`the npm package "webgpu" (Dawn for Node) could not be loaded: ${(e as Error).message}`);
+  }
+  Object.assign(globalThis, webgpu.globals);
+  const gpu = webgpu.create([]) as unknown as GPU;
+  if (process.env.VK_ICD_FILENAMES || (await gpu.requestAdapter())) return gpu;
+  if (!existsSync(SWIFTSHADER_ICD)) {
+    throw new WebGpuUnavailableError(
+      `Dawn found no Vulkan driver and ${SWIFTSHADER_ICD} is missing. Install a GPU driver with Vulkan, or on ` +
+        'Debian: apt-get install chromium libvulkan1 (for the SwiftShader CPU driver).',
+    );
+  }
+  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  return webgpu.create([]) as unknown as GPU;
+}
 
 /** The `webgpu` package's GPU object, created once per process, with WebGPU's globals installed. */
-export async function getNodeGpu(): Promise<GPU> {
-  if (nodeGpu) return nodeGpu;
-  // The loader reads VK_ICD_FILENAMES when Dawn first enumerates adapters, so set it before create().
-  if (!process.env.VK_ICD_FILENAMES && !process.env.PEFT_STUDIO_SYSTEM_VULKAN && existsSync(SWIFTSHADER_ICD)) {
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  }
-  const { create, globals } = await import('webgpu');
-  Object.assign(globalThis, globals);
-  nodeGpu = create([]) as unknown as GPU;
+export function getNodeGpu(): Promise<GPU> {
+  nodeGpu ??= findGpu();
   return nodeGpu;
 }
 

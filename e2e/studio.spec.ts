@@ -1,0 +1,66 @@
+import { expect, test } from '@playwright/test';
+
+test('studio opens and reports a WebGPU adapter', async ({ page }) => {
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+
+  await page.goto('/');
+  await expect(page).toHaveTitle('PEFT Studio');
+  await expect(page.getByRole('heading', { level: 1, name: 'PEFT Studio' })).toBeVisible();
+
+  const status = page.getByTestId('gpu-status');
+  await expect(status).not.toHaveAttribute('data-state', 'detecting');
+  if ((await status.getAttribute('data-state')) !== 'ready') {
+    throw new Error(`No WebGPU adapter in the studio: ${await page.getByTestId('gpu-error').innerText()}`);
+  }
+
+  // What this browser reports, asked directly.
+  const direct = await page.evaluate(async () => {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) return null;
+    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+    const fallback = info.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+    return {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      isFallbackAdapter: Boolean(fallback),
+      features: {
+        'shader-f16': adapter.features.has('shader-f16'),
+        subgroups: adapter.features.has('subgroups'),
+        'timestamp-query': adapter.features.has('timestamp-query'),
+      },
+      limits: {
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+      },
+    };
+  });
+  expect(direct, 'navigator.gpu.requestAdapter() returned null in the page').not.toBeNull();
+  if (!direct) return;
+
+  const vendor = (await page.getByTestId('gpu-vendor').innerText()).trim();
+  const architecture = (await page.getByTestId('gpu-architecture').innerText()).trim();
+  expect(vendor).not.toBe('');
+  expect(architecture).not.toBe('');
+  expect(vendor).toBe(direct.vendor || 'unknown');
+  expect(architecture).toBe(direct.architecture || 'unknown');
+
+  const yn = (v: boolean) => (v ? 'yes' : 'no');
+  await expect(page.getByTestId('gpu-fallback')).toHaveText(yn(direct.isFallbackAdapter));
+  for (const [feature, has] of Object.entries(direct.features)) {
+    await expect(page.getByTestId(`feature-${feature}`)).toHaveText(yn(has));
+  }
+  for (const [limit, value] of Object.entries(direct.limits)) {
+    await expect(page.getByTestId(`limit-${limit}`)).toHaveAttribute('data-value', String(value));
+  }
+
+  // The kernel worker gets WebGPU too, on the same kind of adapter.
+  await expect(page.getByTestId('worker-gpu')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('worker-gpu')).toContainText(`${vendor} / ${architecture}`);
+
+  for (const panel of ['model', 'data', 'method', 'training', 'compare', 'export']) {
+    await expect(page.getByTestId(`panel-${panel}`)).toContainText('coming next');
+  }
+  expect(pageErrors).toEqual([]);
+});
