@@ -1,20 +1,17 @@
 import { expect, test, type Page } from '@playwright/test';
 import { dequantizeWeight, packWeight } from '../src/kernels/quantize';
 import { loraLinearForwardRef } from '../src/kernels/reference/lora-linear';
+import { checkTolerance, describeViolation } from '../src/kernels/reference/tolerance';
 import type { LoraSelfTestResult } from '../src/worker/protocol';
 
 const ATOL = 1e-4;
 const RTOL = 1e-4;
 
-/** Elementwise |got − want| ≤ atol + rtol·|want|; returns a description of the first failures. */
+const TOL = { atol: ATOL, rtol: RTOL };
+
 function mismatches(name: string, got: ArrayLike<number>, want: ArrayLike<number>): string[] {
-  if (got.length !== want.length) return [`${name}: length ${got.length}, expected ${want.length}`];
-  const bad: string[] = [];
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    if (!(d <= ATOL + RTOL * Math.abs(want[i]))) bad.push(`${name}[${i}]: gpu ${got[i]}, ref ${want[i]}, |Δ| ${d}`);
-  }
-  return bad;
+  const report = checkTolerance(got, want, TOL);
+  return report.pass ? [] : [describeViolation(name, report, TOL)];
 }
 
 async function runSelfTest(page: Page, format: string): Promise<LoraSelfTestResult> {
@@ -57,7 +54,7 @@ function checkAgainstReference(result: LoraSelfTestResult): void {
     seed: result.seed,
   });
   const bad = [...mismatches('y', result.y, ref.y), ...mismatches('xa', result.xa, ref.xa)];
-  expect(bad.slice(0, 10), `${bad.length} elements outside atol ${ATOL} + rtol ${RTOL}·|ref|`).toEqual([]);
+  expect(bad).toEqual([]);
   // The worker's own comparison must agree.
   expect(result.check.pass).toBe(true);
 }

@@ -1,6 +1,6 @@
 /** The GPU runtime: device acquisition under Node, the pipeline cache, limit checks, shape errors, loss. */
 import { describe, expect, it } from 'vitest';
-import { acquireGpu, describeAdapter } from '../src/gpu/device';
+import { acquireGpu, describeAdapter, withErrorScopes } from '../src/gpu/device';
 import { DeviceLostError, GpuLimitError, GpuOperationError, ShapeError, WebGpuUnavailableError } from '../src/gpu/errors';
 import { acquireNodeGpu, getNodeGpu } from '../src/gpu/node-gpu';
 import { pipelineKey } from '../src/gpu/pipeline-cache';
@@ -179,5 +179,17 @@ describe('errors reach the caller', () => {
     expect(lost).toBeInstanceOf(DeviceLostError);
     expect(lost.reason).toBe('destroyed');
     expect(() => new CommandRecorder(gpu)).toThrow(/device lost/);
+  });
+});
+
+describe('error scopes', () => {
+  it('withErrorScopes rethrows a validation error with the operation it came from', async () => {
+    const d = ctx.gpu.device;
+    await expect(
+      withErrorScopes(d, 'allocating the probe buffer', () => {
+        d.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.MAP_WRITE });
+      }),
+    ).rejects.toThrow(/WebGPU validation error in allocating the probe buffer/);
+    await expect(withErrorScopes(d, 'nothing wrong', () => 42)).resolves.toBe(42);
   });
 });

@@ -2,7 +2,7 @@
  * One fused LoRA linear forward (and backward) from host arrays to host arrays: uploads, runs, reads back.
  * For the studio's GPU self-test, tests and the benchmark; training keeps tensors on the GPU instead.
  */
-import type { GpuContext } from '../gpu/device';
+import { withErrorScopes, type GpuContext } from '../gpu/device';
 import { CommandRecorder } from './dispatch';
 import { destroyWeight, uploadWeight } from './gpu-weight';
 import { encodeLoraLinearBackward, encodeLoraLinearForward, type LoraAdapterTensors } from './lora-linear';
@@ -56,9 +56,11 @@ export async function runLoraForward(gpu: GpuContext, input: LoraForwardHostInpu
   const y = zerosTensor(d, [input.M, input.N], 'y');
   const xa = zerosTensor(d, [input.M, input.r], 'xa');
   try {
-    const rec = new CommandRecorder(gpu, 'lora forward');
-    encodeLoraLinearForward(rec, { x: up.x, w0, bias: up.bias, lora: up.lora, y, xa });
-    rec.submit();
+    await withErrorScopes(d, 'fused LoRA forward', () => {
+      const rec = new CommandRecorder(gpu, 'lora forward');
+      encodeLoraLinearForward(rec, { x: up.x, w0, bias: up.bias, lora: up.lora, y, xa });
+      rec.submit();
+    });
     const result = { y: await readTensor(d, y), xa: await readTensor(d, xa) };
     gpu.assertHealthy();
     return result;
@@ -84,10 +86,12 @@ export async function runLoraBackward(
   const dA = zerosTensor(d, [r, K], 'dA');
   const dB = zerosTensor(d, [N, r], 'dB');
   try {
-    const rec = new CommandRecorder(gpu, 'lora forward + backward');
-    encodeLoraLinearForward(rec, { x: up.x, w0, bias: up.bias, lora: up.lora, y, xa });
-    encodeLoraLinearBackward(rec, { dy, x: up.x, xa, w0, lora: up.lora, g, dx, dA, dB });
-    rec.submit();
+    await withErrorScopes(d, 'fused LoRA forward and backward', () => {
+      const rec = new CommandRecorder(gpu, 'lora forward + backward');
+      encodeLoraLinearForward(rec, { x: up.x, w0, bias: up.bias, lora: up.lora, y, xa });
+      encodeLoraLinearBackward(rec, { dy, x: up.x, xa, w0, lora: up.lora, g, dx, dA, dB });
+      rec.submit();
+    });
     const out = {
       y: await readTensor(d, y),
       xa: await readTensor(d, xa),

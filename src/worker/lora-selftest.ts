@@ -6,6 +6,7 @@ import type { GpuContext } from '../gpu/device';
 import { runLoraForward, type LoraForwardHostInput } from '../kernels/lora-linear-host';
 import { dequantizeWeight, packWeight } from '../kernels/quantize';
 import { loraLinearForwardRef } from '../kernels/reference/lora-linear';
+import { checkTolerance, type Tolerance } from '../kernels/reference/tolerance';
 import type { WeightFormat, WeightLayout } from '../kernels/weight-format';
 import { loraScaling } from '../peft/lora-scaling';
 import { randomNormal, randomUniform } from '../util/random';
@@ -56,33 +57,24 @@ export function buildSelfTestProblem(seed: number, format: WeightFormat = 'nf4',
   };
 }
 
-/** Elementwise |gpu − ref| ≤ atol + rtol·|ref|, summarised. */
+/** Elementwise |gpu − ref| ≤ atol + rtol·|ref| for y and xa, summarised. */
 export function compareToReference(
   gpuY: ArrayLike<number>,
   refY: ArrayLike<number>,
   gpuXa: ArrayLike<number>,
   refXa: ArrayLike<number>,
-  { atol, rtol }: { atol: number; rtol: number } = SELFTEST_TOLERANCE,
+  tol: Tolerance = SELFTEST_TOLERANCE,
 ): SelfTestCheck {
-  let worstRatio = 0;
-  const maxErr = (got: ArrayLike<number>, want: ArrayLike<number>) => {
-    if (got.length !== want.length) {
-      worstRatio = Infinity;
-      return Infinity;
-    }
-    let max = 0;
-    for (let i = 0; i < want.length; i++) {
-      const d = Math.abs(got[i] - want[i]);
-      const ratio = d / (atol + rtol * Math.abs(want[i]));
-      // NaN must fail the check, so compare with !(≤).
-      if (!(ratio <= worstRatio)) worstRatio = Number.isNaN(ratio) ? Infinity : ratio;
-      if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
-    }
-    return max;
+  const y = checkTolerance(gpuY, refY, tol);
+  const xa = checkTolerance(gpuXa, refXa, tol);
+  return {
+    atol: tol.atol,
+    rtol: tol.rtol,
+    maxAbsErrorY: y.maxAbsError,
+    maxAbsErrorXa: xa.maxAbsError,
+    worstRatio: Math.max(y.worstRatio, xa.worstRatio),
+    pass: y.pass && xa.pass,
   };
-  const maxAbsErrorY = maxErr(gpuY, refY);
-  const maxAbsErrorXa = maxErr(gpuXa, refXa);
-  return { atol, rtol, maxAbsErrorY, maxAbsErrorXa, worstRatio, pass: worstRatio <= 1 };
 }
 
 export async function runLoraSelfTest(gpu: GpuContext, seed: number, format: WeightFormat = 'nf4'): Promise<LoraSelfTestResult> {
