@@ -1,9 +1,27 @@
-import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vitest/config';
 import react from '@vitejs/plugin-react';
 
+/**
+ * PEFT Studio uses only the tokenizers of @xenova/transformers. Its ONNX backend (onnxruntime-web 1.14, which
+ * fetches wasm from a CDN when a session is created) is replaced by a stub, so it is neither bundled nor able
+ * to reach the network.
+ */
+function xenovaWithoutOnnx(): Plugin {
+  const stub = fileURLToPath(new URL('./src/model-io/onnx-stub.ts', import.meta.url));
+  return {
+    name: 'xenova-without-onnx',
+    enforce: 'pre',
+    resolveId(id, importer) {
+      if (importer?.includes('@xenova/transformers/src/') && /\/backends\/onnx\.js$/.test(id)) return stub;
+      return null;
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react()],
-  worker: { format: 'es' },
+  plugins: [xenovaWithoutOnnx(), react()],
+  worker: { format: 'es', plugins: () => [xenovaWithoutOnnx()] },
   build: { target: 'es2022' },
   test: {
     include: ['tests/**/*.test.ts'],

@@ -14,6 +14,10 @@ describe('checkTolerance', () => {
     expect(r.worstRatio).toBeCloseTo(5, 12);
     expect(r.maxAbsError).toBe(0.5);
   });
+  it('accepts exact equality with zero tolerance', () => {
+    expect(checkTolerance([1.5, -2], [1.5, -2], { atol: 0, rtol: 0 }).pass).toBe(true);
+    expect(checkTolerance([1.5], [1.25], { atol: 0, rtol: 0 }).pass).toBe(false);
+  });
   it('fails on NaN, infinity and length mismatch', () => {
     expect(checkTolerance([NaN], [0], tol).pass).toBe(false);
     expect(checkTolerance([Infinity], [0], tol).pass).toBe(false);

@@ -32,6 +32,8 @@ export interface LoraForwardArgs {
   y: GpuTensor; // [M, out]
   /** Receives dropout(x)·Aᵀ [M, r]; keep it for the backward. */
   xa: GpuTensor;
+  /** Add to what y holds (a residual stream) instead of overwriting it. */
+  accumulate?: boolean;
 }
 
 export function encodeLoraLinearForward(rec: CommandRecorder, args: LoraForwardArgs): void {
@@ -43,6 +45,7 @@ export function encodeLoraLinearForward(rec: CommandRecorder, args: LoraForwardA
     bias: args.bias,
     lora: { xa: args.xa, b: args.lora.b, scale: args.lora.scale },
     y: args.y,
+    accumulate: args.accumulate,
   });
 }
 

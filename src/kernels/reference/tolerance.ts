@@ -27,7 +27,7 @@ export function checkTolerance(actual: ArrayLike<number>, expected: ArrayLike<nu
   for (let i = 0; i < expected.length; i++) {
     const err = Math.abs(actual[i] - expected[i]);
     // NaN compares false everywhere, so test with !(≤) and map it to Infinity.
-    const ratio = Number.isNaN(err) ? Infinity : err / (tol.atol + tol.rtol * Math.abs(expected[i]));
+    const ratio = Number.isNaN(err) ? Infinity : err === 0 ? 0 : err / (tol.atol + tol.rtol * Math.abs(expected[i]));
     if (!(err <= report.maxAbsError)) report.maxAbsError = Number.isNaN(err) ? Infinity : err;
     if (report.worstIndex < 0 || ratio > report.worstRatio) {
       report = { ...report, worstRatio: ratio, worstIndex: i, actual: actual[i], expected: expected[i] };

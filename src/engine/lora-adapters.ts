@@ -1,0 +1,118 @@
+/**
+ * LoRA adapters on the GPU: A [r, in] and B [out, r] per targeted module, with their gradients. The adapter
+ * matrices are the only trainable tensors; the model's W0 stays frozen.
+ */
+import type { GpuContext } from '../gpu/device';
+import { ShapeError } from '../gpu/errors';
+import { readTensor, tensorFrom, zerosTensor, type GpuTensor } from '../kernels/tensor';
+import type { GpuModel } from './gpu-model';
+import type { LinearModuleSpec } from '../model/weight-names';
+import { pcgHash } from '../kernels/dropout-mask';
+import type { LoraAdapterTensors } from '../kernels/lora-linear';
+
+export interface LoraModuleInit {
+  /** Module path, e.g. "model.layers.0.self_attn.q_proj". */
+  path: string;
+  r: number;
+  /** lora_alpha / r, or lora_alpha / √r with rsLoRA. */
+  scale: number;
+  dropoutP: number;
+  a: Float32Array; // [r, in]
+  b: Float32Array; // [out, r]
+}
+
+export interface GpuLoraModule {
+  spec: LinearModuleSpec;
+  /** Position among the adapted modules; it decorrelates the dropout seeds of one step. */
+  index: number;
+  r: number;
+  scale: number;
+  dropoutP: number;
+  a: GpuTensor;
+  b: GpuTensor;
+  dA: GpuTensor;
+  dB: GpuTensor;
+}
+
+export class GpuLoraSet {
+  private constructor(
+    private readonly gpu: GpuContext,
+    readonly modules: Map<string, GpuLoraModule>,
+  ) {}
+
+  static create(gpu: GpuContext, model: GpuModel, inits: LoraModuleInit[]): GpuLoraSet {
+    const specs = new Map<string, LinearModuleSpec>();
+    for (const lin of model.linears()) specs.set(lin.spec.path, lin.spec);
+    // Validate everything before the first upload.
+    for (const init of inits) {
+      const spec = specs.get(init.path);
+      if (!spec) throw new ShapeError(`LoRA: the model has no linear module "${init.path}"`);
+      if (!Number.isInteger(init.r) || init.r <= 0) throw new ShapeError(`LoRA "${init.path}": r must be a positive integer, got ${init.r}`);
+      if (init.a.length !== init.r * spec.inFeatures) {
+        throw new ShapeError(`LoRA "${init.path}": lora_A has ${init.a.length} values, expected [r, in] = [${init.r}, ${spec.inFeatures}]`);
+      }
+      if (init.b.length !== spec.outFeatures * init.r) {
+        throw new ShapeError(`LoRA "${init.path}": lora_B has ${init.b.length} values, expected [out, r] = [${spec.outFeatures}, ${init.r}]`);
+      }
+      if (!(init.dropoutP >= 0 && init.dropoutP < 1)) throw new ShapeError(`LoRA "${init.path}": lora_dropout must be in [0, 1), got ${init.dropoutP}`);
+    }
+    const d = gpu.device;
+    const modules = new Map<string, GpuLoraModule>();
+    inits.forEach((init, index) => {
+      const spec = specs.get(init.path)!;
+      modules.set(init.path, {
+        spec,
+        index,
+        r: init.r,
+        scale: init.scale,
+        dropoutP: init.dropoutP,
+        a: tensorFrom(d, init.a, [init.r, spec.inFeatures], `${init.path}.lora_A`),
+        b: tensorFrom(d, init.b, [spec.outFeatures, init.r], `${init.path}.lora_B`),
+        dA: zerosTensor(d, [init.r, spec.inFeatures], `${init.path}.lora_A.grad`),
+        dB: zerosTensor(d, [spec.outFeatures, init.r], `${init.path}.lora_B.grad`),
+      });
+    });
+    return new GpuLoraSet(gpu, modules);
+  }
+
+  get(path: string): GpuLoraModule | undefined {
+    return this.modules.get(path);
+  }
+
+  /** Bytes of adapter parameters and their gradients. */
+  get bytes(): number {
+    let n = 0;
+    for (const m of this.modules.values()) n += 2 * 4 * (m.a.shape[0] * m.a.shape[1] + m.b.shape[0] * m.b.shape[1]);
+    return n;
+  }
+
+  async readGrads(): Promise<Map<string, { dA: Float32Array; dB: Float32Array }>> {
+    const out = new Map<string, { dA: Float32Array; dB: Float32Array }>();
+    for (const [path, m] of this.modules) {
+      out.set(path, { dA: await readTensor(this.gpu.device, m.dA), dB: await readTensor(this.gpu.device, m.dB) });
+    }
+    return out;
+  }
+
+  async readWeights(): Promise<Map<string, { a: Float32Array; b: Float32Array }>> {
+    const out = new Map<string, { a: Float32Array; b: Float32Array }>();
+    for (const [path, m] of this.modules) {
+      out.set(path, { a: await readTensor(this.gpu.device, m.a), b: await readTensor(this.gpu.device, m.b) });
+    }
+    return out;
+  }
+
+  destroy(): void {
+    for (const m of this.modules.values()) for (const t of [m.a, m.b, m.dA, m.dB]) t.buffer.destroy();
+  }
+}
+
+/**
+ * The kernel arguments of one adapted module for one pass: scaling times `loraScale` (0 = base model), and
+ * dropout only in training (a seed given), with a per-module seed derived from the step's seed.
+ */
+export function adapterTensors(mod: GpuLoraModule, loraScale: number, dropoutSeed: number | null): LoraAdapterTensors {
+  const dropout =
+    dropoutSeed === null ? { p: 0, seed: 0 } : { p: mod.dropoutP, seed: pcgHash((dropoutSeed ^ Math.imul(mod.index + 1, 0x9e3779b9)) >>> 0) };
+  return { a: mod.a, b: mod.b, scale: mod.scale * loraScale, dropout };
+}

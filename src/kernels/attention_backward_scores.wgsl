@@ -1,0 +1,63 @@
+// Attention backward, step 1 of 2: the gradient of the scores (before the scale), one workgroup per
+// (sequence, head, query i), written over the [B, H, T, T] scratch:
+//   dP_ij = dO_i · v_j
+//   dS_ij = P_ij · (dP_ij − Σ_j' P_ij' dP_ij')          (softmax backward)
+// P is the forward's saved probabilities: 0 for keys a query may not see (later positions, padding), so dS
+// is 0 there too and a query that saw no key gets dS = 0. attention_backward.wgsl turns dS into dq, dk, dv.
+// Thread `lid` owns keys j ≡ lid (mod 64); it first writes dP_ij into dS, then rescales its own entries once
+// the row sum is known, so no workgroup copy of the row is needed.
+
+const WG = 64u;
+
+struct Params {
+  batch: u32, seqLen: u32, heads: u32, kvHeads: u32,
+  headDim: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;     // [B·T, H·hd]
+@group(0) @binding(2) var<storage, read> v: array<f32>;        // [B·T, KV·hd]
+@group(0) @binding(3) var<storage, read> probs: array<f32>;    // [B, H, T, T]
+@group(0) @binding(4) var<storage, read_write> dS: array<f32>; // [B, H, T, T]
+
+var<workgroup> red: array<f32, WG>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wid.y * nwg.x + wid.x; // ((b·H + h)·T + i)
+  let T = P.seqLen;
+  if (row >= P.batch * P.heads * T) { return; }
+  let i = row % T;
+  let bh = row / T;
+  let h = bh % P.heads;
+  let b = bh / P.heads;
+  let hd = P.headDim;
+  let g = h / (P.heads / P.kvHeads);
+  let oBase = (b * T + i) * P.heads * hd + h * hd;
+  let kvWidth = P.kvHeads * hd;
+  let vBase = b * T * kvWidth + g * hd;
+  let rowBase = row * T;
+
+  var local = 0.0;
+  for (var j = lid; j < T; j += WG) {
+    let pj = probs[rowBase + j];
+    var dp = 0.0;
+    if (pj != 0.0) {
+      let vRow = vBase + j * kvWidth;
+      for (var d = 0u; d < hd; d++) { dp += dOut[oBase + d] * v[vRow + d]; }
+      local += pj * dp;
+    }
+    dS[rowBase + j] = dp;
+  }
+  red[lid] = local;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let rowDot = red[0];
+  for (var j = lid; j < T; j += WG) {
+    dS[rowBase + j] = probs[rowBase + j] * (dS[rowBase + j] - rowDot);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * LoRA adapters for the reference model, keyed by module path as in `linearModules()`, and the adapted
+ * linear layer as PEFT computes it: y = base(x) + scale·(dropout(x)·Aᵀ)·Bᵀ. A and B are always in
+ * nn.Linear layout, A [r, in] and B [out, r], also on GPT-2's Conv1D layers.
+ */
+import type { ModelConfig } from '../config';
+import { linearModules, type LinearModuleSpec } from '../weight-names';
+import { dropoutFactor, validateDropout } from '../../kernels/dropout-mask';
+import { loraScaling } from '../../peft/lora-scaling';
+import { randomNormal } from '../../util/random';
+
+export interface ReferenceLoraModule {
+  /** lora_A.weight [r, in]. */
+  a: Float32Array | Float64Array;
+  /** lora_B.weight [out, r]. */
+  b: Float32Array | Float64Array;
+  r: number;
+  /** LoRA scaling (lora_alpha / r, see `loraScaling`). */
+  scale: number;
+  /** lora_dropout in [0, 1). */
+  dropoutP: number;
+  /** Dropout seed (u32); the mask of element (m, k) is dropoutFactor(seed, m·in + k, p), m = b·T + t. */
+  seed: number;
+}
+
+export type ReferenceLora = Map<string, ReferenceLoraModule>;
+
+/**
+ * Checks every adapter against the model: the module path exists, A and B have the right sizes, the
+ * scale is finite, dropout is in [0, 1). Returns the module specs by path.
+ */
+export function checkLora(config: ModelConfig, lora: ReferenceLora): Map<string, LinearModuleSpec> {
+  const specs = new Map(linearModules(config).map((m) => [m.path, m]));
+  for (const [path, l] of lora) {
+    const spec = specs.get(path);
+    if (spec === undefined) {
+      throw new RangeError(`LoRA module "${path}" is not a linear layer of this ${config.modelType} model (e.g. "${linearModules(config)[0]?.path}")`);
+    }
+    if (!Number.isInteger(l.r) || l.r <= 0) throw new RangeError(`LoRA "${path}": r must be a positive integer, got ${l.r}`);
+    if (l.a.length !== l.r * spec.inFeatures) {
+      throw new RangeError(`LoRA "${path}": A has ${l.a.length} elements, expected r·in = ${l.r}·${spec.inFeatures} = ${l.r * spec.inFeatures}`);
+    }
+    if (l.b.length !== spec.outFeatures * l.r) {
+      throw new RangeError(`LoRA "${path}": B has ${l.b.length} elements, expected out·r = ${spec.outFeatures}·${l.r} = ${spec.outFeatures * l.r}`);
+    }
+    if (!Number.isFinite(l.scale)) throw new RangeError(`LoRA "${path}": scale must be finite, got ${l.scale}`);
+    validateDropout(l.dropoutP);
+    if (!Number.isInteger(l.seed)) throw new RangeError(`LoRA "${path}": seed must be an integer, got ${l.seed}`);
+  }
+  return specs;
+}
+
+/** Dropout multipliers of an [M, K] input: dropoutFactor(seed, m·K + k, p). */
+export function loraDropoutFactors(M: number, K: number, p: number, seed: number): Float64Array {
+  const f = new Float64Array(M * K);
+  for (let i = 0; i < f.length; i++) f[i] = dropoutFactor(seed, i, p);
+  return f;
+}
+
+/** Whether a PEFT target_modules entry selects a module path (equal, or a suffix after a dot). */
+export function targetMatches(path: string, target: string): boolean {
+  return path === target || path.endsWith(`.${target}`);
+}
+
+/**
+ * A random adapter on every module that one of `targets` selects (PEFT's suffix matching: 'c_proj' selects
+ * both GPT-2 c_proj layers, 'attn.c_proj' only the attention one). A ~ N(0, 1/in), B ~ N(0, 0.25²) — B is
+ * not zero, unlike PEFT's init, so tests see gradients through both. scale = alpha / r. Deterministic in `seed`;
+ * each module gets its own dropout seed.
+ */
+export function makeRandomLora(config: ModelConfig, targets: string[], r: number, alpha: number, seed: number, dropoutP = 0): ReferenceLora {
+  validateDropout(dropoutP);
+  const scale = loraScaling(alpha, r);
+  const lora: ReferenceLora = new Map();
+  const modules = linearModules(config);
+  for (const target of targets) {
+    if (!modules.some((m) => targetMatches(m.path, target))) {
+      throw new RangeError(`makeRandomLora: target "${target}" matches no linear layer of this ${config.modelType} model`);
+    }
+  }
+  modules.forEach((m, i) => {
+    if (!targets.some((target) => targetMatches(m.path, target))) return;
+    const s = (seed + Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+    lora.set(m.path, {
+      a: Float64Array.from(randomNormal(r * m.inFeatures, s, 1 / Math.sqrt(m.inFeatures))),
+      b: Float64Array.from(randomNormal(m.outFeatures * r, (s ^ 0x5bd1e995) >>> 0, 0.25)),
+      r,
+      scale,
+      dropoutP,
+      seed: (s ^ 0x27d4eb2f) >>> 0,
+    });
+  });
+  return lora;
+}

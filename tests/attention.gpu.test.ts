@@ -1,0 +1,185 @@
+/**
+ * Attention kernels against the float64 reference (reference/attention.ts) on ragged shapes: forward (out and
+ * P) and backward (dq, dk, dv) with GQA and key masks (right and left padding, a fully padded sequence), KV
+ * cache decoding (prefill plus single-token steps give the full forward's rows exactly), and input errors.
+ * Three pipelines in all: attention_forward (also decode), attention_backward_scores, attention_backward.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  ATTENTION_MAX_KEYS, encodeAttentionBackward, encodeAttentionDecode, encodeAttentionForward, encodeKvCacheAppend,
+} from '../src/kernels/attention';
+import { CommandRecorder } from '../src/kernels/dispatch';
+import { indexTensorFrom } from '../src/kernels/index-tensor';
+import { attentionBackwardRef, attentionForwardRef } from '../src/kernels/reference/attention';
+import { readTensor, tensorFrom, zerosTensor } from '../src/kernels/tensor';
+import { ShapeError } from '../src/gpu/errors';
+import { randomUniform } from '../src/util/random';
+import { expectClose } from './helpers/compare';
+import { useGpu } from './helpers/gpu';
+
+const ctx = useGpu();
+const TOL = { atol: 2e-5, rtol: 2e-4 };
+const B = 2;
+const H = 4;
+
+type MaskKind = 'none' | 'right padding' | 'left padding, fully padded sequence' | 'holes';
+
+function makeMask(kind: MaskKind, T: number): Uint32Array | null {
+  if (kind === 'none') return null;
+  const m = new Uint32Array(B * T).fill(1);
+  if (kind === 'right padding') for (let t = T - 3; t < T; t++) m[T + t] = 0; // sequence 1 ends in 3 pads
+  if (kind === 'left padding, fully padded sequence') {
+    m[0] = 0; m[1] = 0; // sequence 0: queries 0 and 1 see no key
+    for (let t = 0; t < T; t++) m[T + t] = 0; // sequence 1: nothing real
+  }
+  if (kind === 'holes') { m[2] = 0; m[T + 4] = 0; m[T + 5] = 0; }
+  return m;
+}
+
+const cases: { T: number; KV: number; hd: number; mask: MaskKind }[] = [
+  { T: 7, KV: 4, hd: 8, mask: 'none' },
+  { T: 13, KV: 2, hd: 6, mask: 'right padding' },
+  { T: 13, KV: 1, hd: 8, mask: 'left padding, fully padded sequence' },
+  { T: 7, KV: 2, hd: 6, mask: 'holes' },
+  { T: 13, KV: 4, hd: 6, mask: 'right padding' },
+  // More keys and head columns than the 64 threads of a row's workgroup: several per thread.
+  { T: 70, KV: 1, hd: 72, mask: 'holes' },
+];
+
+describe('attention forward and backward', () => {
+  for (const c of cases) {
+    it(`B ${B}, T ${c.T}, H ${H}, KV ${c.KV}, hd ${c.hd}, mask: ${c.mask}`, async () => {
+      const d = ctx.gpu.device;
+      const { T, KV, hd } = c;
+      const M = B * T;
+      const seed = T * 100 + KV * 10 + hd;
+      const qH = randomUniform(M * H * hd, seed + 1, -2, 2);
+      const kH = randomUniform(M * KV * hd, seed + 2, -2, 2);
+      const vH = randomUniform(M * KV * hd, seed + 3);
+      const dOutH = randomUniform(M * H * hd, seed + 4);
+      const maskH = makeMask(c.mask, T);
+      const dims = { batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: hd, scale: 1 / Math.sqrt(hd) };
+      const q = tensorFrom(d, qH, [M, H * hd], 'q');
+      const k = tensorFrom(d, kH, [M, KV * hd], 'k');
+      const v = tensorFrom(d, vH, [M, KV * hd], 'v');
+      const dOut = tensorFrom(d, dOutH, [M, H * hd], 'dOut');
+      // Stale values in the outputs must be overwritten.
+      const out = tensorFrom(d, new Float32Array(M * H * hd).fill(7), [M, H * hd], 'out');
+      const probs = tensorFrom(d, new Float32Array(B * H * T * T).fill(7), [B, H, T, T], 'probs');
+      const dq = tensorFrom(d, new Float32Array(M * H * hd).fill(7), [M, H * hd], 'dq');
+      const dk = tensorFrom(d, new Float32Array(M * KV * hd).fill(7), [M, KV * hd], 'dk');
+      const dv = tensorFrom(d, new Float32Array(M * KV * hd).fill(7), [M, KV * hd], 'dv');
+      const rec = new CommandRecorder(ctx.gpu);
+      encodeAttentionForward(rec, { ...dims, q, k, v, keyMask: maskH && indexTensorFrom(d, maskH, 'keyMask'), out, probs });
+      encodeAttentionBackward(rec, { ...dims, dOut, q, k, v, probs, dq, dk, dv });
+      rec.submit();
+
+      const ref = attentionForwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH });
+      const grads = attentionBackwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH, dOut: dOutH });
+      expectClose('out', await readTensor(d, out), ref.out, TOL);
+      expectClose('probs', await readTensor(d, probs), ref.probs, TOL);
+      expectClose('dq', await readTensor(d, dq), grads.dq, TOL);
+      expectClose('dk', await readTensor(d, dk), grads.dk, TOL);
+      expectClose('dv', await readTensor(d, dv), grads.dv, TOL);
+      if (c.mask === 'left padding, fully padded sequence') {
+        const o = await readTensor(d, out);
+        expect(o.subarray(T * H * hd).every((x) => x === 0)).toBe(true); // the padded sequence outputs zeros
+      }
+    });
+  }
+});
+
+describe('attention decode with a KV cache', () => {
+  it('prefill then single-token steps (and a 2-token step) equal the full forward rows exactly', async () => {
+    const d = ctx.gpu.device;
+    const KV = 2;
+    const hd = 8;
+    const T = 11;
+    const maxT = 16;
+    const dims = { heads: H, kvHeads: KV, headDim: hd, scale: 1 / Math.sqrt(hd) };
+    const qH = randomUniform(B * T * H * hd, 41, -2, 2);
+    const kH = randomUniform(B * T * KV * hd, 42, -2, 2);
+    const vH = randomUniform(B * T * KV * hd, 43);
+    const fullOut = zerosTensor(d, [B * T, H * hd], 'full out');
+    let rec = new CommandRecorder(ctx.gpu);
+    encodeAttentionForward(rec, {
+      ...dims, batch: B, seqLen: T, q: tensorFrom(d, qH, [B * T, H * hd], 'q'), k: tensorFrom(d, kH, [B * T, KV * hd], 'k'),
+      v: tensorFrom(d, vH, [B * T, KV * hd], 'v'), out: fullOut, probs: zerosTensor(d, [B, H, T, T], 'probs'),
+    });
+    rec.submit();
+    const full = await readTensor(d, fullOut);
+
+    /** Rows past .. past + n − 1 of each sequence of a [B·T, w] array, as [B·n, w]. */
+    const rows = (x: Float32Array, w: number, past: number, n: number) => {
+      const r = new Float32Array(B * n * w);
+      for (let b = 0; b < B; b++) r.set(x.subarray((b * T + past) * w, (b * T + past + n) * w), b * n * w);
+      return r;
+    };
+    const kCache = zerosTensor(d, [B, maxT, KV * hd], 'kCache');
+    const vCache = zerosTensor(d, [B, maxT, KV * hd], 'vCache');
+    let past = 0;
+    for (const n of [5, 1, 1, 2, 1, 1]) {
+      const out = zerosTensor(d, [B * n, H * hd], 'step out');
+      rec = new CommandRecorder(ctx.gpu);
+      encodeKvCacheAppend(rec, {
+        k: tensorFrom(d, rows(kH, KV * hd, past, n), [B * n, KV * hd], 'k new'), v: tensorFrom(d, rows(vH, KV * hd, past, n), [B * n, KV * hd], 'v new'),
+        kCache, vCache, batch: B, newTokens: n, pastLen: past, maxT,
+      });
+      encodeAttentionDecode(rec, {
+        ...dims, q: tensorFrom(d, rows(qH, H * hd, past, n), [B * n, H * hd], 'q new'), kCache, vCache, batch: B, newTokens: n, pastLen: past, maxT, out,
+      });
+      rec.submit();
+      expect(Array.from(await readTensor(d, out)), `tokens ${past}..${past + n - 1}`).toEqual(Array.from(rows(full, H * hd, past, n)));
+      past += n;
+    }
+    expect(past).toBe(T);
+    // The caches hold the k rows at their positions, and zeros after them.
+    const kc = await readTensor(d, kCache);
+    for (let b = 0; b < B; b++) {
+      expect(Array.from(kc.subarray(b * maxT * KV * hd, (b * maxT + T) * KV * hd))).toEqual(Array.from(kH.subarray(b * T * KV * hd, (b + 1) * T * KV * hd)));
+      expect(kc.subarray((b * maxT + T) * KV * hd, (b + 1) * maxT * KV * hd).every((x) => x === 0)).toBe(true);
+    }
+  });
+});
+
+describe('attention input errors', () => {
+  it('names the mismatched tensor, the GQA rule, the cache overflow and the key limit', () => {
+    const d = ctx.gpu.device;
+    const T = 3;
+    const M = B * T;
+    const dims = { batch: B, seqLen: T, heads: 4, kvHeads: 2, headDim: 2, scale: 1 };
+    const q = zerosTensor(d, [M, 8], 'q');
+    const k = zerosTensor(d, [M, 4], 'k');
+    const v = zerosTensor(d, [M, 4], 'v');
+    const out = zerosTensor(d, [M, 8], 'out');
+    const probs = zerosTensor(d, [B, 4, T, T], 'probs');
+    const rec = new CommandRecorder(ctx.gpu);
+    const badV = zerosTensor(d, [M, 8], 'layer0.v');
+    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v: badV, out, probs })).toThrow(
+      'attention_forward: tensor "layer0.v" (v) has shape [6, 8], expected [B·T, KV·hd] = [6, 4]',
+    );
+    expect(() => encodeAttentionForward(rec, { ...dims, kvHeads: 3, q, k, v, out, probs })).toThrow(ShapeError);
+    expect(() => encodeAttentionForward(rec, { ...dims, kvHeads: 3, q, k, v, out, probs })).toThrow('heads (4) must be a multiple of kvHeads (3)');
+    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v, out, probs, keyMask: indexTensorFrom(d, new Uint32Array(5), 'mask') })).toThrow(
+      'index tensor "mask" (keyMask) has length 5, expected B·T = 6',
+    );
+    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v, out: q, probs })).toThrow('shares its buffer');
+    expect(() =>
+      encodeAttentionBackward(rec, { ...dims, dOut: out, q, k, v, probs: zerosTensor(d, [B, 4, T, 2], 'p'), dq: zerosTensor(d, [M, 8], 'dq'), dk: zerosTensor(d, [M, 4], 'dk'), dv: zerosTensor(d, [M, 4], 'dv') }),
+    ).toThrow('tensor "p" (probs) has shape [2, 4, 3, 2], expected [B, H, T, T] = [2, 4, 3, 3]');
+
+    const kCache = zerosTensor(d, [B, 4, 4], 'kCache');
+    const vCache = zerosTensor(d, [B, 4, 4], 'vCache');
+    expect(() => encodeKvCacheAppend(rec, { k: zerosTensor(d, [B * 2, 4], 'k2'), v: zerosTensor(d, [B * 2, 4], 'v2'), kCache, vCache, batch: B, newTokens: 2, pastLen: 3, maxT: 4 })).toThrow(
+      'kv_cache_append: KV cache overflow: pastLen + newTokens = 3 + 2 = 5 exceeds the cache length maxT = 4',
+    );
+    const dec = { heads: 4, kvHeads: 2, headDim: 2, scale: 1, q: zerosTensor(d, [B, 8], 'q1'), kCache, vCache, batch: B, newTokens: 1, maxT: 4, out: zerosTensor(d, [B, 8], 'o1') };
+    expect(() => encodeAttentionDecode(rec, { ...dec, pastLen: 4 })).toThrow('attention_decode: KV cache overflow: pastLen + newTokens = 4 + 1 = 5');
+    expect(() => encodeAttentionDecode(rec, { ...dec, pastLen: 0, kCache: zerosTensor(d, [B, 5, 4], 'kc5') })).toThrow('tensor "kc5" (kCache) has shape [2, 5, 4]');
+    const longT = ATTENTION_MAX_KEYS + 1;
+    expect(() =>
+      encodeAttentionDecode(rec, { ...dec, maxT: longT, pastLen: longT - 1, kCache: zerosTensor(d, [B, longT, 4], 'kl'), vCache: zerosTensor(d, [B, longT, 4], 'vl') }),
+    ).toThrow(`a query would see ${longT} keys`);
+    rec.submit();
+  });
+});

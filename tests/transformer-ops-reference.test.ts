@@ -1,0 +1,146 @@
+/**
+ * The float64 references of the transformer ops, checked on their own: every backward against central
+ * differences of its forward (L = Σ dy ⊙ f(x), so dL/dx is the backward given dy), plus known values.
+ */
+import { describe, expect, it } from 'vitest';
+import { geluBackwardRef, geluRef, swigluBackwardRef, swigluRef } from '../src/kernels/reference/activations';
+import { crossEntropyRef } from '../src/kernels/reference/cross-entropy';
+import { embeddingRef } from '../src/kernels/reference/embedding';
+import { layerNormBackwardRef, layerNormRef, rmsNormBackwardRef, rmsNormRef } from '../src/kernels/reference/norms';
+import { ropeBackwardRef, ropeRef } from '../src/kernels/reference/rope';
+import { ropeTable } from '../src/kernels/rope';
+import { randomUniform } from '../src/util/random';
+import { expectClose } from './helpers/compare';
+
+const FD_TOL = { atol: 1e-7, rtol: 1e-6 };
+
+function rand(n: number, seed: number, lo = -1, hi = 1): Float64Array {
+  return Float64Array.from(randomUniform(n, seed, lo, hi));
+}
+
+/** Central-difference gradient of `f` with respect to every element of `v` (perturbed in place, then restored). */
+function numericGrad(v: Float64Array, f: () => number, h = 1e-6): Float64Array {
+  const g = new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const keep = v[i];
+    v[i] = keep + h;
+    const up = f();
+    v[i] = keep - h;
+    const down = f();
+    v[i] = keep;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+const M = 3;
+const d = 7;
+
+describe('norm references', () => {
+  it('layer norm: normalized rows, and dx matches finite differences', () => {
+    const x = rand(M * d, 1, -2, 3);
+    const weight = rand(d, 2, 0.5, 1.5);
+    const bias = rand(d, 3);
+    const dy = rand(M * d, 4);
+    const eps = 1e-5;
+    const unit = layerNormRef({ x, M, d, weight: new Float64Array(d).fill(1), bias: new Float64Array(d), eps });
+    for (let m = 0; m < M; m++) {
+      const row = unit.y.subarray(m * d, (m + 1) * d);
+      expect(Math.abs(row.reduce((a, b) => a + b, 0) / d)).toBeLessThan(1e-12);
+      expect(Math.abs(dot(row, row) / d - 1)).toBeLessThan(1e-3); // eps keeps it just below 1
+    }
+    const analytic = layerNormBackwardRef({ x, M, d, weight, eps, dy });
+    const numeric = numericGrad(x, () => dot(dy, layerNormRef({ x, M, d, weight, bias, eps }).y));
+    expectClose('layer norm dx', analytic, numeric, FD_TOL);
+  });
+
+  it('rms norm: dx matches finite differences', () => {
+    const x = rand(M * d, 5, -2, 3);
+    const weight = rand(d, 6, 0.5, 1.5);
+    const dy = rand(M * d, 7);
+    const eps = 1e-6;
+    const analytic = rmsNormBackwardRef({ x, M, d, weight, eps, dy });
+    const numeric = numericGrad(x, () => dot(dy, rmsNormRef({ x, M, d, weight, eps }).y));
+    expectClose('rms norm dx', analytic, numeric, FD_TOL);
+  });
+});
+
+describe('activation references', () => {
+  it('gelu_new: known values, and dx matches finite differences', () => {
+    expectClose('gelu(1, −1, 2)', geluRef([1, -1, 2]), [0.8411919906082768, -0.15880800939172324, 1.954597694087775], { atol: 1e-15, rtol: 1e-14 });
+    const x = Float64Array.from([...rand(16, 8, -4, 4), 0, 1e-4, -6, 6]);
+    const dy = rand(x.length, 9);
+    expectClose('gelu dx', geluBackwardRef(dy, x), numericGrad(x, () => dot(dy, geluRef(x))), FD_TOL);
+  });
+
+  it('swiglu: known values, and dGate, dUp match finite differences', () => {
+    expectClose('silu(1)·1, silu(−2)·1', swigluRef([1, -2], [1, 1]), [0.7310585786300049, -0.2384058440442351], { atol: 1e-15, rtol: 1e-14 });
+    const gate = Float64Array.from([...rand(16, 10, -5, 5), 0, -40, 40]);
+    const up = rand(gate.length, 11, -2, 2);
+    const dh = rand(gate.length, 12);
+    const { dGate, dUp } = swigluBackwardRef(dh, gate, up);
+    const L = () => dot(dh, swigluRef(gate, up));
+    expectClose('swiglu dGate', dGate, numericGrad(gate, L), FD_TOL);
+    expectClose('swiglu dUp', dUp, numericGrad(up, L), FD_TOL);
+  });
+});
+
+describe('rope reference', () => {
+  const heads = 2;
+  const headDim = 6;
+  const positions = [0, 5, 1234];
+  const theta = 10000;
+
+  it('position 0 is the identity, the inverse undoes it, and it agrees with ropeTable', () => {
+    const x = rand(M * heads * headDim, 13);
+    const y = ropeRef({ x, M, heads, headDim, positions, theta });
+    expectClose('row at position 0', y.subarray(0, heads * headDim), x.subarray(0, heads * headDim), { atol: 0, rtol: 0 });
+    expectClose('rope⁻¹(rope(x))', ropeRef({ x: y, M, heads, headDim, positions, theta, inverse: true }), x, { atol: 1e-14, rtol: 0 });
+    const table = ropeTable(1235, headDim, theta);
+    const half = headDim / 2;
+    for (const p of positions) {
+      for (let i = 0; i < half; i++) {
+        const a = p * theta ** ((-2 * i) / headDim);
+        expect(table[(p * half + i) * 2]).toBe(Math.fround(Math.cos(a)));
+        expect(table[(p * half + i) * 2 + 1]).toBe(Math.fround(Math.sin(a)));
+      }
+    }
+  });
+
+  it('dx matches finite differences', () => {
+    const x = rand(M * heads * headDim, 14);
+    const dy = rand(x.length, 15);
+    const analytic = ropeBackwardRef({ dy, M, heads, headDim, positions, theta });
+    const numeric = numericGrad(x, () => dot(dy, ropeRef({ x, M, heads, headDim, positions, theta })));
+    expectClose('rope dx', analytic, numeric, FD_TOL);
+  });
+});
+
+describe('cross-entropy reference', () => {
+  it('uniform logits give log V; dLogits matches finite differences of the mean loss, zero on ignored rows', () => {
+    const V = 11;
+    expect(crossEntropyRef({ logits: new Float64Array(2 * V), M: 2, V, targets: [3, 7] }).loss).toBeCloseTo(Math.log(V), 14);
+    const Mc = 4;
+    const logits = rand(Mc * V, 16, -3, 3);
+    const targets = [2, -100, 0, V - 1];
+    const ref = crossEntropyRef({ logits, M: Mc, V, targets });
+    expect(ref.count).toBe(3);
+    expect(ref.rowLoss[1]).toBe(0);
+    expect(Array.from(ref.dLogits.subarray(V, 2 * V)).every((v) => v === 0)).toBe(true);
+    const numeric = numericGrad(logits, () => crossEntropyRef({ logits, M: Mc, V, targets }).loss);
+    expectClose('dLogits', ref.dLogits, numeric, FD_TOL);
+  });
+});
+
+describe('embedding reference', () => {
+  it('adds the token and position rows', () => {
+    const out = embeddingRef({ table: [1, 2, 3, 4, 5, 6], V: 3, d: 2, ids: [2, 0], positionTable: [10, 20, 30, 40], P: 2, positions: [1, 0] });
+    expect(Array.from(out)).toEqual([35, 46, 11, 22]);
+  });
+});
