@@ -8,24 +8,10 @@ import {
   attentionBackwardRef, attentionDecodeRef, attentionForwardRef, kvCacheAppendRef, type AttentionDims,
 } from '../src/kernels/reference/attention';
 import { randomUniform } from '../src/util/random';
+import { numericGrad } from './helpers/finite-difference';
 
 function data(n: number, seed: number): Float64Array {
   return Float64Array.from(randomUniform(n, seed));
-}
-
-/** Central-difference gradient of `f` with respect to every element of `v` (perturbed in place, then restored). */
-function numericGrad(v: Float64Array, f: () => number, h = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const orig = v[i];
-    v[i] = orig + h;
-    const up = f();
-    v[i] = orig - h;
-    const down = f();
-    v[i] = orig;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
 }
 
 function expectNear(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-7): void {

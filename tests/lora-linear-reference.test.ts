@@ -4,6 +4,7 @@ import { loraLinearBackwardRef, loraLinearForwardRef } from '../src/kernels/refe
 import { matmulAtB, matmulDyW, matmulXWt } from '../src/kernels/reference/matmul';
 import { loraScaling } from '../src/peft/lora-scaling';
 import { randomUniform } from '../src/util/random';
+import { numericGrad } from './helpers/finite-difference';
 
 const M = 3;
 const K = 5;
@@ -33,21 +34,6 @@ function loss(
   let s = 0;
   for (let i = 0; i < y.length; i++) s += dy[i] * y[i];
   return s;
-}
-
-/** Central-difference gradient of `f` with respect to every element of `v` (perturbed in place, then restored). */
-function numericGrad(v: Float64Array, f: () => number, h = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const orig = v[i];
-    v[i] = orig + h;
-    const up = f();
-    v[i] = orig - h;
-    const down = f();
-    v[i] = orig;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
 }
 
 function expectClose(name: string, got: Float64Array, want: Float64Array, rel = 1e-6): void {

@@ -11,26 +11,12 @@ import { ropeBackwardRef, ropeRef } from '../src/kernels/reference/rope';
 import { ropeTable } from '../src/kernels/rope';
 import { randomUniform } from '../src/util/random';
 import { expectClose } from './helpers/compare';
+import { numericGrad } from './helpers/finite-difference';
 
 const FD_TOL = { atol: 1e-7, rtol: 1e-6 };
 
 function rand(n: number, seed: number, lo = -1, hi = 1): Float64Array {
   return Float64Array.from(randomUniform(n, seed, lo, hi));
-}
-
-/** Central-difference gradient of `f` with respect to every element of `v` (perturbed in place, then restored). */
-function numericGrad(v: Float64Array, f: () => number, h = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const keep = v[i];
-    v[i] = keep + h;
-    const up = f();
-    v[i] = keep - h;
-    const down = f();
-    v[i] = keep;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
 }
 
 function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -78,6 +78,14 @@ class Pass {
     this.M = batch.layout.M;
   }
 
+  dims() {
+    const c = this.c;
+    const { B, T } = this.batch.layout;
+    return {
+      c, M: this.M, B, T, d: c.hiddenSize, qDim: c.numHeads * c.headDim, kvDim: c.numKvHeads * c.headDim, I: c.intermediateSize,
+    };
+  }
+
   t(shape: number[], name: string): GpuTensor {
     return this.arena.tensor(shape, name);
   }
@@ -159,13 +167,7 @@ class Pass {
   }
 
   layerForward(layer: GpuLayer, hIn: GpuTensor): LayerActs {
-    const c = this.c;
-    const { M } = this;
-    const { B, T } = this.batch.layout;
-    const d = c.hiddenSize;
-    const qDim = c.numHeads * c.headDim;
-    const kvDim = c.numKvHeads * c.headDim;
-    const I = c.intermediateSize;
+    const { c, M, B, T, d, qDim, kvDim, I } = this.dims();
     const L = `layer ${layer.index}`;
     const a = this.t([M, d], `${L} norm1`);
     const stats1 = this.t(this.statsShape(), `${L} norm1 stats`);
@@ -220,13 +222,7 @@ class Pass {
 
   /** dh holds the gradient of the layer's output on entry and of its input on exit (unless `first`). */
   layerBackward(layer: GpuLayer, s: LayerActs, dh: GpuTensor, first: boolean): void {
-    const c = this.c;
-    const { M } = this;
-    const { B, T } = this.batch.layout;
-    const d = c.hiddenSize;
-    const qDim = c.numHeads * c.headDim;
-    const kvDim = c.numKvHeads * c.headDim;
-    const I = c.intermediateSize;
+    const { c, M, B, T, d, qDim, kvDim, I } = this.dims();
     const L = `layer ${layer.index}`;
     // MLP
     const dAct = this.t([M, I], `${L} d mlp act`);

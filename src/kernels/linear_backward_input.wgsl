@@ -44,12 +44,6 @@ fn aAt(j: u32, k: u32) -> f32 {
   return 0.0;
 }
 
-fn w32At(n: u32, k: u32) -> f32 {
-  if (n >= P.N || k >= P.K) { return 0.0; }
-  if (LAYOUT == 0u) { return bitcast<f32>(w0[n * P.K + k]); }
-  return bitcast<f32>(w0[k * P.N + n]);
-}
-
 fn loadLeft(m0: u32, c0: u32, lid: u32, lora: bool) {
   let c = lid % BC;
   for (var q = lid / BC; q < LANES; q += 256u / BC) {
@@ -80,7 +74,7 @@ fn loadW0(n0: u32, k0: u32, lid: u32) {
       for (var c = lid / LANES; c < BC; c += 256u / LANES) {
         let n = n0 + c;
         let k = k0 + 4u * q;
-        rs[c * LANES + q] = vec4<f32>(w32At(n, k), w32At(n, k + 1u), w32At(n, k + 2u), w32At(n, k + 3u));
+        rs[c * LANES + q] = vec4<f32>(w32At(n, k, P.N, P.K), w32At(n, k + 1u, P.N, P.K), w32At(n, k + 2u, P.N, P.K), w32At(n, k + 3u, P.N, P.K));
       }
     } else {
       // [in, out]: consecutive threads read consecutive n.
@@ -88,7 +82,7 @@ fn loadW0(n0: u32, k0: u32, lid: u32) {
       for (var q = lid / BC; q < LANES; q += 256u / BC) {
         let n = n0 + c;
         let k = k0 + 4u * q;
-        rs[c * LANES + q] = vec4<f32>(w32At(n, k), w32At(n, k + 1u), w32At(n, k + 2u), w32At(n, k + 3u));
+        rs[c * LANES + q] = vec4<f32>(w32At(n, k, P.N, P.K), w32At(n, k + 1u, P.N, P.K), w32At(n, k + 2u, P.N, P.K), w32At(n, k + 3u, P.N, P.K));
       }
     }
     return;

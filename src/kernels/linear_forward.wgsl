@@ -46,12 +46,6 @@ fn bAt(n: u32, j: u32) -> f32 {
   return 0.0;
 }
 
-fn w32At(n: u32, k: u32) -> f32 {
-  if (n >= P.N || k >= P.K) { return 0.0; }
-  if (LAYOUT == 0u) { return bitcast<f32>(w0[n * P.K + k]); }
-  return bitcast<f32>(w0[k * P.N + n]);
-}
-
 // Loads x[m0.., k0..] (phase 0) or scale·xa[m0.., j0..] (LoRA phase) into xs.
 fn loadLeft(m0: u32, k0: u32, lid: u32, lora: bool) {
   let kk = lid % BK;
@@ -85,7 +79,7 @@ fn loadW0(n0: u32, k0: u32, lid: u32) {
       for (var q = lid / BK; q < LANES; q += 256u / BK) {
         let n = n0 + 4u * q;
         let k = k0 + kk;
-        ws[kk * LANES + q] = vec4<f32>(w32At(n, k), w32At(n + 1u, k), w32At(n + 2u, k), w32At(n + 3u, k));
+        ws[kk * LANES + q] = vec4<f32>(w32At(n, k, P.N, P.K), w32At(n + 1u, k, P.N, P.K), w32At(n + 2u, k, P.N, P.K), w32At(n + 3u, k, P.N, P.K));
       }
     } else {
       // [in, out]: consecutive threads read consecutive n.
@@ -93,7 +87,7 @@ fn loadW0(n0: u32, k0: u32, lid: u32) {
       for (var kk = lid / LANES; kk < BK; kk += 256u / LANES) {
         let n = n0 + 4u * q;
         let k = k0 + kk;
-        ws[kk * LANES + q] = vec4<f32>(w32At(n, k), w32At(n + 1u, k), w32At(n + 2u, k), w32At(n + 3u, k));
+        ws[kk * LANES + q] = vec4<f32>(w32At(n, k, P.N, P.K), w32At(n + 1u, k, P.N, P.K), w32At(n + 2u, k, P.N, P.K), w32At(n + 3u, k, P.N, P.K));
       }
     }
     return;

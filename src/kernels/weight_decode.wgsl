@@ -1,5 +1,6 @@
 // Decoding of the frozen weight W0. Prepended to the kernels that read W0; the bit layout is the contract
-// written down in weight-format.ts (packers: quantize.ts).
+// written down in weight-format.ts (packers: quantize.ts). The including kernel declares the packed plane as
+// `w0: array<u32>`.
 
 override FORMAT: u32 = 0u; // 0 f32, 1 q8, 2 q4, 3 nf4
 override LAYOUT: u32 = 0u; // 0 nn.Linear [out, in]; 1 GPT-2 Conv1D [in, out]
@@ -41,4 +42,11 @@ fn decodeSlot(word: u32, s: u32) -> f32 {
   let nibble = extractBits(word, s * 4u, 4u);
   if (FORMAT == 2u) { return f32(i32(nibble) - 8); }
   return NF4[nibble];
+}
+
+// W[n, k] of an f32 weight (FORMAT 0) of logical size [N, K], or 0 outside it.
+fn w32At(n: u32, k: u32, N: u32, K: u32) -> f32 {
+  if (n >= N || k >= K) { return 0.0; }
+  if (LAYOUT == 0u) { return bitcast<f32>(w0[n * K + k]); }
+  return bitcast<f32>(w0[k * N + n]);
 }
