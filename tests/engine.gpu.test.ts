@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { adapterTensors, GpuLoraSet, type LoraModuleInit } from '../src/engine/lora-adapters';
 import { checkFitsDevice, GpuModel, plannedWeightMemory } from '../src/engine/gpu-model';
 import type { GpuContext } from '../src/gpu/device';
-import { forwardLogits, lossAndGrads } from '../src/engine/training-pass';
+import { evalLoss, forwardLogits, lossAndGrads } from '../src/engine/training-pass';
+import { readTensor } from '../src/kernels/tensor';
 import { trainingActivationBytes } from '../src/engine/memory';
 import { generate } from '../src/engine/generate';
 import { dequantizeWeight, packWeight } from '../src/kernels/quantize';
@@ -204,4 +205,45 @@ describe('weights on the GPU', () => {
     );
     expect(() => GpuModel.upload(small, m.config, m.weights, 'f32')).toThrow(/model tensor "transformer\.(wte|wpe|h\.\d+\.[a-z_.]+)/);
   });
+});
+
+describe('trainable biases (bias="lora_only")', () => {
+  for (const kind of ['qwen2', 'gpt2'] as const) {
+    it(`${kind}: the bias gradient matches central differences of the GPU loss, and base outputs keep the original bias`, async () => {
+      const m = models.get(kind)!;
+      const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
+      const inits = adapters(m.config, ALL_TARGETS[kind].slice(0, 2), 2, 0, 400).map((init) => ({
+        ...init,
+        bias: Float32Array.from(m.weights.get(`${init.path}.bias`)!.data, (v) => v + 0.05),
+      }));
+      const lora = GpuLoraSet.create(ctx.gpu, model, inits);
+      try {
+        // With the adapter off, the model's own bias is used: the same logits as a set without trainable biases.
+        const plain = GpuLoraSet.create(ctx.gpu, model, inits.map(({ bias: _bias, ...rest }) => rest));
+        expect(Array.from(await forwardLogits(ctx.gpu, model, lora, batch, { loraScale: 0 }))).toEqual(
+          Array.from(await forwardLogits(ctx.gpu, model, plain, batch, { loraScale: 0 })),
+        );
+        plain.destroy();
+
+        await lossAndGrads(ctx.gpu, model, lora, batch);
+        const mod = lora.get(inits[0].path)!;
+        const grad = await readTensor(ctx.gpu.device, mod.dBias!);
+        const bias = Float32Array.from(inits[0].bias!);
+        const h = 1e-2;
+        const lossWith = async (n: number, delta: number) => {
+          const b = Float32Array.from(bias);
+          b[n] += delta;
+          ctx.gpu.device.queue.writeBuffer(mod.bias!.buffer, 0, b);
+          return (await evalLoss(ctx.gpu, model, lora, batch)).loss;
+        };
+        for (const n of [0, 5, mod.bias!.shape[0] - 1]) {
+          const fd = ((await lossWith(n, h)) - (await lossWith(n, -h))) / (2 * h);
+          expect(Math.abs(fd - grad[n]), `d bias[${n}]: analytic ${grad[n]}, finite difference ${fd}`).toBeLessThan(5e-4 + 2e-2 * Math.abs(fd));
+        }
+      } finally {
+        lora.destroy();
+        model.destroy();
+      }
+    });
+  }
 });

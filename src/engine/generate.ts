@@ -79,7 +79,7 @@ async function step(gpu: GpuContext, model: GpuModel, lora: GpuLoraSet | null, l
       const mod = loraScale !== 0 ? lora?.get(lin.spec.path) : undefined;
       if (mod) {
         const xa = t([n, mod.r], `${lin.spec.path} xa`);
-        encodeLoraLinearForward(rec, { x, w0: lin.weight, bias: lin.bias, lora: adapterTensors(mod, loraScale, null), y, xa, accumulate });
+        encodeLoraLinearForward(rec, { x, w0: lin.weight, bias: mod.bias ?? lin.bias, lora: adapterTensors(mod, loraScale, null), y, xa, accumulate });
       } else {
         encodeLinearForward(rec, { x, w0: lin.weight, bias: lin.bias, y, accumulate });
       }

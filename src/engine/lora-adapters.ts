@@ -6,7 +6,9 @@ import type { GpuContext } from '../gpu/device';
 import { ShapeError } from '../gpu/errors';
 import { readTensor, tensorFrom, zerosTensor, type GpuTensor } from '../kernels/tensor';
 import type { GpuModel } from './gpu-model';
-import type { LinearModuleSpec } from '../model/weight-names';
+import type { HostWeights, LinearModuleSpec } from '../model/weight-names';
+import type { LoraConfig } from '../peft/lora-config';
+import type { ResolvedTarget } from '../peft/lora-targets';
 import { pcgHash } from '../kernels/dropout-mask';
 import type { LoraAdapterTensors } from '../kernels/lora-linear';
 
@@ -19,6 +21,11 @@ export interface LoraModuleInit {
   dropoutP: number;
   a: Float32Array; // [r, in]
   b: Float32Array; // [out, r]
+  /**
+   * A trainable copy of the layer's bias (PEFT's bias="lora_only"), starting from these values. The base model's
+   * own bias is left as loaded, so base-model outputs (loraScale 0) are unchanged.
+   */
+  bias?: Float32Array; // [out]
 }
 
 export interface GpuLoraModule {
@@ -32,6 +39,9 @@ export interface GpuLoraModule {
   b: GpuTensor;
   dA: GpuTensor;
   dB: GpuTensor;
+  /** The trainable bias [out] and its gradient [out, 1], when the bias trains (bias="lora_only"). */
+  bias: GpuTensor | null;
+  dBias: GpuTensor | null;
 }
 
 export class GpuLoraSet {
@@ -55,6 +65,13 @@ export class GpuLoraSet {
         throw new ShapeError(`LoRA "${init.path}": lora_B has ${init.b.length} values, expected [out, r] = [${spec.outFeatures}, ${init.r}]`);
       }
       if (!(init.dropoutP >= 0 && init.dropoutP < 1)) throw new ShapeError(`LoRA "${init.path}": lora_dropout must be in [0, 1), got ${init.dropoutP}`);
+      if (init.bias && (!spec.hasBias || init.bias.length !== spec.outFeatures)) {
+        throw new ShapeError(
+          spec.hasBias
+            ? `LoRA "${init.path}": the trainable bias has ${init.bias.length} values, expected ${spec.outFeatures}`
+            : `LoRA "${init.path}": this layer has no bias to train (bias="lora_only" applies only to layers with one)`,
+        );
+      }
     }
     const d = gpu.device;
     const modules = new Map<string, GpuLoraModule>();
@@ -70,6 +87,8 @@ export class GpuLoraSet {
         b: tensorFrom(d, init.b, [spec.outFeatures, init.r], `${init.path}.lora_B`),
         dA: zerosTensor(d, [init.r, spec.inFeatures], `${init.path}.lora_A.grad`),
         dB: zerosTensor(d, [spec.outFeatures, init.r], `${init.path}.lora_B.grad`),
+        bias: init.bias ? tensorFrom(d, init.bias, [spec.outFeatures], `${init.path}.base_layer.bias`) : null,
+        dBias: init.bias ? zerosTensor(d, [spec.outFeatures, 1], `${init.path}.base_layer.bias.grad`) : null,
       });
     });
     return new GpuLoraSet(gpu, modules);
@@ -82,7 +101,9 @@ export class GpuLoraSet {
   /** Bytes of adapter parameters and their gradients. */
   get bytes(): number {
     let n = 0;
-    for (const m of this.modules.values()) n += 2 * 4 * (m.a.shape[0] * m.a.shape[1] + m.b.shape[0] * m.b.shape[1]);
+    for (const m of this.modules.values()) {
+      n += 2 * 4 * (m.a.shape[0] * m.a.shape[1] + m.b.shape[0] * m.b.shape[1] + (m.bias ? m.bias.shape[0] : 0));
+    }
     return n;
   }
 
@@ -91,6 +112,13 @@ export class GpuLoraSet {
     for (const [path, m] of this.modules) {
       out.set(path, { dA: await readTensor(this.gpu.device, m.dA), dB: await readTensor(this.gpu.device, m.dB) });
     }
+    return out;
+  }
+
+  /** The trained biases by module path (bias="lora_only"); empty when no bias trains. */
+  async readBiases(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [path, m] of this.modules) if (m.bias) out.set(path, await readTensor(this.gpu.device, m.bias));
     return out;
   }
 
@@ -103,7 +131,7 @@ export class GpuLoraSet {
   }
 
   destroy(): void {
-    for (const m of this.modules.values()) for (const t of [m.a, m.b, m.dA, m.dB]) t.buffer.destroy();
+    for (const m of this.modules.values()) for (const t of [m.a, m.b, m.dA, m.dB, m.bias, m.dBias]) t?.buffer.destroy();
   }
 }
 
@@ -115,4 +143,32 @@ export function adapterTensors(mod: GpuLoraModule, loraScale: number, dropoutSee
   const dropout =
     dropoutSeed === null ? { p: 0, seed: 0 } : { p: mod.dropoutP, seed: pcgHash((dropoutSeed ^ Math.imul(mod.index + 1, 0x9e3779b9)) >>> 0) };
   return { a: mod.a, b: mod.b, scale: mod.scale * loraScale, dropout };
+}
+
+/**
+ * The GPU inits of an adapter: one per resolved target, with its A and B (fresh from initLoraWeights, or
+ * imported), the config's dropout, and for bias="lora_only" a trainable bias starting from `biases` (imported)
+ * or from the base model's own bias. bias="all" (every bias of the model, LayerNorms included) is refused.
+ */
+export function loraModuleInits(
+  config: LoraConfig,
+  targets: ResolvedTarget[],
+  weights: Map<string, { a: Float32Array; b: Float32Array }>,
+  base: HostWeights,
+  opts: { dropout?: boolean; biases?: Map<string, Float32Array> } = {},
+): LoraModuleInit[] {
+  if (config.bias === 'all') {
+    throw new ShapeError('LoRA bias="all" (training every bias of the model) is not supported yet; use "none" or "lora_only"');
+  }
+  return targets.map((t) => {
+    const w = weights.get(t.path);
+    if (!w) throw new ShapeError(`LoRA: no lora_A / lora_B for the targeted module "${t.path}"`);
+    let bias: Float32Array | undefined;
+    if (config.bias === 'lora_only' && t.hasBias) {
+      const b = opts.biases?.get(t.path) ?? base.get(`${t.path}.bias`)?.data;
+      if (!b) throw new ShapeError(`LoRA bias="lora_only": the base model has no bias "${t.path}.bias"`);
+      bias = Float32Array.from(b);
+    }
+    return { path: t.path, r: t.r, scale: t.scale, dropoutP: opts.dropout === false ? 0 : config.lora_dropout, a: w.a, b: w.b, bias };
+  });
 }

@@ -12,6 +12,7 @@ import { CommandRecorder } from '../kernels/dispatch';
 import { encodeEmbedding } from '../kernels/embedding';
 import { encodeLinearBackwardInput, encodeLinearForward } from '../kernels/linear';
 import { encodeLoraLinearBackward, encodeLoraLinearForward, type LoraAdapterTensors } from '../kernels/lora-linear';
+import { encodeLoraWeightGrad } from '../kernels/lora-rank';
 import { encodeGelu, encodeGeluBackward, encodeSwiglu, encodeSwigluBackward } from '../kernels/activations';
 import { encodeLayerNorm, encodeLayerNormBackward, encodeRmsNorm, encodeRmsNormBackward } from '../kernels/norms';
 import { encodeRope } from '../kernels/rope';
@@ -90,6 +91,17 @@ class Pass {
     return this.arena.tensor(shape, name);
   }
 
+  private onesColumn: GpuTensor | null = null;
+
+  /** A column of M ones [M, 1], for bias gradients. */
+  ones(): GpuTensor {
+    if (!this.onesColumn) {
+      this.onesColumn = this.t([this.M, 1], 'ones');
+      this.gpu.device.queue.writeBuffer(this.onesColumn.buffer, 0, new Float32Array(this.M).fill(1));
+    }
+    return this.onesColumn;
+  }
+
   private adapter(lin: GpuLinear): GpuLoraModule | null {
     const scale = this.opts.loraScale ?? 1;
     if (!this.lora || scale === 0) return null;
@@ -105,7 +117,7 @@ class Pass {
     if (mod) {
       const xa = this.t([this.M, mod.r], `${lin.spec.path} xa`);
       this.xa.set(lin.spec.path, xa);
-      encodeLoraLinearForward(this.rec, { x, w0: lin.weight, bias: lin.bias, lora: this.adapterTensors(mod), y, xa, accumulate });
+      encodeLoraLinearForward(this.rec, { x, w0: lin.weight, bias: mod.bias ?? lin.bias, lora: this.adapterTensors(mod), y, xa, accumulate });
     } else {
       encodeLinearForward(this.rec, { x, w0: lin.weight, bias: lin.bias, y, accumulate });
     }
@@ -120,6 +132,12 @@ class Pass {
         dy, x, xa, w0: lin.weight, lora: this.adapterTensors(mod), g, dx, dA: mod.dA, dB: mod.dB,
         accumulateGrads: this.opts.accumulateGrads, accumulateDx,
       });
+      if (mod.dBias) {
+        // d bias[n] = Σ_m dy[m, n]: the weight-gradient reduction against a column of ones.
+        encodeLoraWeightGrad(this.rec, `${lin.spec.path} bias grad`, {
+          left: dy, right: this.ones(), out: mod.dBias, scale: 1, accumulate: this.opts.accumulateGrads,
+        });
+      }
     } else if (dx) {
       encodeLinearBackwardInput(this.rec, { dy, w0: lin.weight, dx, accumulate: accumulateDx });
     }
@@ -342,6 +360,35 @@ export async function lossAndGrads(
     let sum = 0;
     for (const v of rows) sum += v;
     return { loss: sum / layout.counted, tokens: layout.counted, activationBytes: p.arena.bytes };
+  } finally {
+    p.arena.destroy();
+    gpuBatch.destroy();
+  }
+}
+
+/** Mean loss of a batch without a backward pass (validation). */
+export async function evalLoss(
+  gpu: GpuContext,
+  model: GpuModel,
+  lora: GpuLoraSet | null,
+  batch: TrainBatch,
+  opts: PassOptions = {},
+): Promise<{ loss: number; tokens: number }> {
+  const layout = layoutBatch(model.config, batch);
+  const gpuBatch = uploadBatch(gpu.device, layout);
+  const p = new Pass(gpu, model, lora, gpuBatch, { ...opts, dropoutSeed: null });
+  try {
+    let h = p.embed();
+    for (const layer of model.layers) h = p.layerForward(layer, h).hOut;
+    const { logits } = finalLogits(p, h);
+    const rowLoss = p.t([p.M], 'row loss');
+    encodeCrossEntropy(p.rec, { logits, targets: gpuBatch.targets!, invCount: 1 / layout.counted, rowLoss, dLogits: logits });
+    p.rec.submit();
+    const rows = await readTensor(gpu.device, rowLoss);
+    gpu.assertHealthy();
+    let sum = 0;
+    for (const v of rows) sum += v;
+    return { loss: sum / layout.counted, tokens: layout.counted };
   } finally {
     p.arena.destroy();
     gpuBatch.destroy();

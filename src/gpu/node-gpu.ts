@@ -6,13 +6,26 @@
  * Vulkan loader is pointed at the SwiftShader driver that Debian's chromium package ships
  * (VK_ICD_FILENAMES), which runs WebGPU on the CPU.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { acquireGpu, type AcquireOptions, type GpuContext } from './device';
 import { WebGpuUnavailableError } from './errors';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 let nodeGpu: Promise<GPU> | undefined;
+
+/** Folders where the Vulkan loader looks for driver manifests (ICDs) by default. */
+const SYSTEM_ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+
+function hasSystemVulkanDriver(): boolean {
+  return SYSTEM_ICD_DIRS.some((dir) => {
+    try {
+      return readdirSync(dir).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
+}
 
 async function findGpu(): Promise<GPU> {
   let webgpu: typeof import('webgpu');
@@ -22,8 +35,11 @@ async function findGpu(): Promise<GPU> {
     throw new WebGpuUnavailableError(`the npm package "webgpu" (Dawn for Node) could not be loaded: ${(e as Error).message}`);
   }
   Object.assign(globalThis, webgpu.globals);
-  const gpu = webgpu.create([]) as unknown as GPU;
-  if (process.env.VK_ICD_FILENAMES || (await gpu.requestAdapter())) return gpu;
+  // Probe the system's drivers only where some are installed: the probe prints loader warnings otherwise.
+  if (process.env.VK_ICD_FILENAMES || hasSystemVulkanDriver()) {
+    const gpu = webgpu.create([]) as unknown as GPU;
+    if (process.env.VK_ICD_FILENAMES || (await gpu.requestAdapter())) return gpu;
+  }
   if (!existsSync(SWIFTSHADER_ICD)) {
     throw new WebGpuUnavailableError(
       `Dawn found no Vulkan driver and ${SWIFTSHADER_ICD} is missing. Install a GPU driver with Vulkan, or on ` +

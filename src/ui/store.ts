@@ -11,6 +11,8 @@ declare global {
   interface Window {
     /** The last full self-test result, for end-to-end tests and the console. */
     __peftSelfTest?: LoraSelfTestResult;
+    /** The kernel worker's client (started on first use), for end-to-end tests and the console. */
+    __peftStudio?: { readonly client: KernelWorkerClient };
   }
 }
 
@@ -60,6 +62,14 @@ let workerClient: KernelWorkerClient | null = null;
 function kernelWorker(): KernelWorkerClient {
   workerClient ??= createKernelWorker();
   return workerClient;
+}
+
+if (typeof window !== 'undefined') {
+  window.__peftStudio = {
+    get client() {
+      return kernelWorker();
+    },
+  };
 }
 
 let detection: Promise<void> | null = null;

@@ -1,13 +1,19 @@
 /**
  * The page's side of the kernel worker: assigns request ids, matches responses to requests, turns `error`
- * responses into rejected promises, and rejects everything pending if the worker itself fails.
+ * responses into rejected promises, and rejects everything pending if the worker itself fails. Streaming
+ * requests (`train-start`) pass each stream message to a callback before their result settles the promise.
  */
 import {
+  isStreamMessage,
   type RequestBody,
   type ResponseFor,
+  type StreamMessageFor,
+  type StreamingRequestKind,
+  type WorkerMessage,
   type WorkerRequest,
   type WorkerRequestKind,
   type WorkerResponse,
+  type WorkerStreamMessage,
 } from './protocol';
 
 /** An error raised inside the worker; `name` is the worker-side error class (e.g. 'DeviceLostError'). */
@@ -23,6 +29,18 @@ interface Pending {
   resolve: (response: WorkerResponse) => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Streaming requests only. */
+  onMessage?: (message: WorkerStreamMessage) => void;
+  /** Streaming requests: restarts the timeout (it limits the silence between messages). */
+  rearm?: () => void;
+}
+
+/** The result of a streaming request, with the request's id (e.g. the runId for train-pause/resume/stop). */
+export type StreamHandle<T> = Promise<T> & { readonly id: number };
+
+export interface StreamOptions {
+  /** Fails the request when the worker sends nothing for this long (each stream message restarts it). */
+  idleTimeoutMs?: number;
 }
 
 export class KernelWorkerClient {
@@ -31,7 +49,7 @@ export class KernelWorkerClient {
   private failure: Error | null = null;
 
   constructor(private readonly worker: Worker) {
-    worker.addEventListener('message', (event: MessageEvent<WorkerResponse>) => this.onMessage(event.data));
+    worker.addEventListener('message', (event: MessageEvent<WorkerMessage>) => this.onMessage(event.data));
     worker.addEventListener('error', (event: ErrorEvent) => {
       event.preventDefault();
       this.failAll(new KernelWorkerError(`The kernel worker failed: ${event.message || 'it could not be loaded'}`, 'WorkerError'));
@@ -64,13 +82,66 @@ export class KernelWorkerClient {
     });
   }
 
+  /**
+   * Sends a streaming request: `onMessage` gets each stream message (e.g. train-progress, train-log) in order,
+   * and the returned promise settles with the final result or a KernelWorkerError. The promise carries the
+   * request's `id`.
+   */
+  stream<K extends StreamingRequestKind>(
+    body: RequestBody<K> & { kind: K },
+    onMessage: (message: StreamMessageFor<K>) => void,
+    options: StreamOptions = {},
+  ): StreamHandle<ResponseFor<K>> {
+    const id = this.nextId++;
+    const promise = (
+      this.failure
+        ? Promise.reject(this.failure)
+        : new Promise<ResponseFor<K>>((resolve, reject) => {
+            const { idleTimeoutMs } = options;
+            const entry: Pending = {
+              kind: body.kind,
+              resolve: resolve as (response: WorkerResponse) => void,
+              reject,
+              timer: undefined,
+              onMessage: onMessage as (message: WorkerStreamMessage) => void,
+            };
+            if (idleTimeoutMs !== undefined) {
+              entry.rearm = () => {
+                if (entry.timer !== undefined) clearTimeout(entry.timer);
+                entry.timer = setTimeout(() => {
+                  this.pending.delete(id);
+                  reject(new KernelWorkerError(`Worker request '${body.kind}' sent nothing for ${idleTimeoutMs} ms`, 'TimeoutError'));
+                }, idleTimeoutMs);
+              };
+              entry.rearm();
+            }
+            this.pending.set(id, entry);
+            this.worker.postMessage({ ...body, id } as WorkerRequest);
+          })
+    ) as StreamHandle<ResponseFor<K>>;
+    Object.defineProperty(promise, 'id', { value: id, enumerable: true });
+    return promise;
+  }
+
   terminate(): void {
     this.worker.terminate();
     this.failAll(new KernelWorkerError('The kernel worker was terminated', 'WorkerError'));
   }
 
-  private onMessage(response: WorkerResponse): void {
-    const entry = this.pending.get(response.id);
+  private onMessage(message: WorkerMessage): void {
+    const entry = this.pending.get(message.id);
+    if (isStreamMessage(message)) {
+      // A plain `request` for a streaming kind just waits for the result.
+      if (!entry?.onMessage) return;
+      entry.rearm?.();
+      try {
+        entry.onMessage(message);
+      } catch (error) {
+        console.error('kernel worker: a stream message handler threw', error);
+      }
+      return;
+    }
+    const response = message;
     if (!entry) {
       if (response.kind === 'error') console.error(`kernel worker: ${response.name}: ${response.message}`);
       return;

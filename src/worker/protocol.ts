@@ -3,10 +3,17 @@
  *
  * Every request carries a numeric `id`; the worker answers each request exactly once, with a response of
  * kind `${request.kind}-result` or with an `error` response carrying the same id. Payloads are plain
- * structured-clone data (numbers, strings, plain arrays), so they can be logged, stored and compared in tests.
+ * structured-clone data (numbers, strings, plain arrays, typed arrays, Files), so they can be logged, stored
+ * and compared in tests.
+ *
+ * A streaming request (`train-start`) is also answered exactly once, but before that final answer the worker
+ * sends any number of stream messages with the same id (`train-progress`, `train-log`). Training is steered
+ * with `train-pause`, `train-resume` and `train-stop`, each naming the run by its `train-start` id (`runId`)
+ * and each answered with its own `-result`. A worker trains one run at a time.
  */
 import type { AdapterReport } from '../gpu/device';
-import type { WeightFormat, WeightLayout } from '../kernels/weight-format';
+import { WEIGHT_FORMATS, type WeightFormat, type WeightLayout } from '../kernels/weight-format';
+import type { StepLog, TrainerEvent, TrainingSettings } from '../trainer/trainer';
 
 // ---------------------------------------------------------------------------------------------- requests
 
@@ -26,9 +33,100 @@ export interface LoraForwardSelfTestRequest {
   format?: WeightFormat;
 }
 
-export type WorkerRequest = ProbeRequest | LoraForwardSelfTestRequest;
+/** Where the base model comes from. */
+export type TrainModelSpec =
+  /** A deterministic tiny test model built in the worker (see model-io/tiny-models.ts). */
+  | { kind: 'tiny'; arch: 'gpt2' | 'llama' | 'qwen2' }
+  /** A Hugging Face Hub repo (or a mirror with the same URL layout); downloads are kept in Cache Storage. */
+  | { kind: 'hub'; repo: string; revision?: string; endpoint?: string }
+  /** Files the user picked (config.json, safetensors, tokenizer files). */
+  | { kind: 'files'; files: File[] };
+
+export interface TrainDataSpec {
+  /** The dataset's text. */
+  text: string;
+  /** The file's name, whose extension picks the format (.jsonl, .json, .csv, .txt); absent = pasted text. */
+  fileName?: string;
+}
+
+/** The LoRA fields the studio sets; PEFT's defaults for the rest (target_modules per model type). */
+export interface TrainLoraOptions {
+  r?: number;
+  lora_alpha?: number;
+  lora_dropout?: number;
+  /** A list of module names, a regex, or "all-linear". */
+  target_modules?: string[] | string;
+  use_rslora?: boolean;
+}
+export const TRAIN_LORA_FIELDS = ['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', 'bias'] as const;
+
+export const TRAINING_SETTING_FIELDS = [
+  'lr', 'schedule', 'warmupSteps', 'maxSteps', 'epochs', 'batchSize', 'gradAccum', 'maxGradNorm', 'weightDecay',
+  'beta1', 'beta2', 'eps', 'seed', 'evalEvery', 'checkpointEvery',
+] as const satisfies readonly (keyof TrainingSettings)[];
+
+/**
+ * Loads the model and the data, then trains a LoRA adapter. Streams `train-log` and `train-progress` messages,
+ * then answers once with `train-start-result` (also after a stop) or `error`.
+ */
+export interface TrainStartRequest {
+  id: number;
+  kind: 'train-start';
+  model: TrainModelSpec;
+  data: TrainDataSpec;
+  lora: TrainLoraOptions;
+  /** Overrides of DEFAULT_TRAINING. */
+  settings: Partial<TrainingSettings>;
+  /** Format of the frozen weights on the GPU. */
+  quant: WeightFormat;
+  /** Examples are cut to this many tokens. */
+  maxLength: number;
+  /** Fraction of the examples held out for validation, in [0, 1). */
+  valSplit: number;
+  /** Leave bad records out (and log how many) instead of failing with an error that names their lines. */
+  skipBadRecords: boolean;
+  /** Name of the run's checkpoint folder in OPFS (peft-studio/checkpoints/<runName>): letters, digits, ".", "_", "-". */
+  runName: string;
+  /**
+   * true: continue from the run's latest checkpoint (from step 0 when it has none). false: a new run, which
+   * deletes the checkpoints kept under runName.
+   */
+  resume: boolean;
+}
+
+/** Pauses a run after the step in progress; answered once the run is paused (or has ended). */
+export interface TrainPauseRequest {
+  id: number;
+  kind: 'train-pause';
+  /** The id of the run's train-start request. */
+  runId: number;
+}
+
+export interface TrainResumeRequest {
+  id: number;
+  kind: 'train-resume';
+  runId: number;
+}
+
+/** Stops a run after the step in progress; the run's train-start is then answered with reason 'stopped'. */
+export interface TrainStopRequest {
+  id: number;
+  kind: 'train-stop';
+  runId: number;
+}
+
+export type TrainControlRequest = TrainPauseRequest | TrainResumeRequest | TrainStopRequest;
+
+export type WorkerRequest = ProbeRequest | LoraForwardSelfTestRequest | TrainStartRequest | TrainControlRequest;
 export type WorkerRequestKind = WorkerRequest['kind'];
-export const WORKER_REQUEST_KINDS: readonly WorkerRequestKind[] = ['probe', 'lora-forward-selftest'];
+export const WORKER_REQUEST_KINDS: readonly WorkerRequestKind[] = [
+  'probe',
+  'lora-forward-selftest',
+  'train-start',
+  'train-pause',
+  'train-resume',
+  'train-stop',
+];
 
 // --------------------------------------------------------------------------------------------- responses
 
@@ -86,6 +184,51 @@ export interface LoraForwardSelfTestResponse {
   result: LoraSelfTestResult;
 }
 
+export interface TrainStartResponse {
+  id: number;
+  kind: 'train-start-result';
+  /** Every step of the run, restored steps included. */
+  log: StepLog[];
+  reason: 'completed' | 'stopped';
+  /** Steps completed. */
+  step: number;
+  totalSteps: number;
+  /** The checkpoint step the run continued from; null for a run from step 0. */
+  resumedFromStep: number | null;
+  /** The adapter as PEFT saves it, by file name: adapter_config.json, adapter_model.safetensors, README.md. */
+  adapterFiles: Record<string, Uint8Array>;
+}
+
+/** Where a run stands after a control request ('stopping': a stop was asked for, the run's result follows). */
+export type TrainRunState = 'running' | 'paused' | 'stopping' | 'finished';
+
+export interface TrainControlResult {
+  runId: number;
+  /** Steps completed when the answer was sent (for a pause: the last step before the pause). */
+  step: number;
+  /**
+   * A pause answers 'paused' once it took effect, 'running' when a resume took it back first, 'stopping' or
+   * 'finished' when the run stops or ended first. A resume answers 'running', a stop 'stopping'; both answer
+   * 'finished' for a run that has ended (and a resume 'stopping' for a run being stopped).
+   */
+  state: TrainRunState;
+}
+
+export interface TrainPauseResponse extends TrainControlResult {
+  id: number;
+  kind: 'train-pause-result';
+}
+
+export interface TrainResumeResponse extends TrainControlResult {
+  id: number;
+  kind: 'train-resume-result';
+}
+
+export interface TrainStopResponse extends TrainControlResult {
+  id: number;
+  kind: 'train-stop-result';
+}
+
 /** Any failure. `id` is -1 when the request itself could not be read. */
 export interface ErrorResponse {
   id: number;
@@ -95,10 +238,57 @@ export interface ErrorResponse {
   name: string;
 }
 
-export type WorkerResponse = ProbeResponse | LoraForwardSelfTestResponse | ErrorResponse;
+export type WorkerResponse =
+  | ProbeResponse
+  | LoraForwardSelfTestResponse
+  | TrainStartResponse
+  | TrainPauseResponse
+  | TrainResumeResponse
+  | TrainStopResponse
+  | ErrorResponse;
 
 /** The successful response that answers a request of kind K. */
 export type ResponseFor<K extends WorkerRequestKind> = Extract<WorkerResponse, { kind: `${K}-result` }>;
+
+// ------------------------------------------------------------------------------------------ stream messages
+
+/** A trainer event of the run started by request `id` (plain data: see TrainerEvent). */
+export interface TrainProgressMessage {
+  id: number;
+  kind: 'train-progress';
+  event: TrainerEvent;
+}
+
+export type TrainLogPhase = 'model' | 'data' | 'lora' | 'checkpoint' | 'export';
+
+/** A line about what the run is doing: loading phases, data counts, the trainable-parameters line, resume. */
+export interface TrainLogMessage {
+  id: number;
+  kind: 'train-log';
+  phase: TrainLogPhase;
+  message: string;
+  /** While a model file is read: bytes so far, and the size when known. */
+  loaded?: number;
+  total?: number | null;
+}
+
+export type WorkerStreamMessage = TrainProgressMessage | TrainLogMessage;
+
+/** Everything the worker posts. */
+export type WorkerMessage = WorkerResponse | WorkerStreamMessage;
+
+/** Request kinds answered with a stream before their result, and the stream messages each gets. */
+export interface StreamMessagesOf {
+  'train-start': TrainProgressMessage | TrainLogMessage;
+}
+export type StreamingRequestKind = keyof StreamMessagesOf & WorkerRequestKind;
+export type StreamMessageFor<K extends StreamingRequestKind> = StreamMessagesOf[K];
+
+export const WORKER_STREAM_KINDS: readonly WorkerStreamMessage['kind'][] = ['train-progress', 'train-log'];
+
+export function isStreamMessage(message: WorkerMessage): message is WorkerStreamMessage {
+  return (WORKER_STREAM_KINDS as readonly string[]).includes(message.kind);
+}
 
 /** A request of kind K without its id (the client assigns ids). */
 export type RequestBody<K extends WorkerRequestKind> = Omit<Extract<WorkerRequest, { kind: K }>, 'id'>;
@@ -122,5 +312,56 @@ export function parseRequest(data: unknown): WorkerRequest {
       throw new TypeError('lora-forward-selftest needs an integer seed');
     }
   }
+  if (kind === 'train-pause' || kind === 'train-resume' || kind === 'train-stop') {
+    const runId = (data as { runId?: unknown }).runId;
+    if (typeof runId !== 'number' || !Number.isInteger(runId)) {
+      throw new TypeError(`${kind} needs an integer runId (the id of the run's train-start request)`);
+    }
+  }
+  if (kind === 'train-start') checkTrainStart(data as Record<string, unknown>);
   return data as WorkerRequest;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkTrainStart(r: Record<string, unknown>): void {
+  const bad = (field: string, expected: string, value: unknown = r[field]) => {
+    const shown = value instanceof File ? `a File` : JSON.stringify(value);
+    throw new TypeError(`train-start: ${field} = ${shown?.length > 80 ? `${shown.slice(0, 80)}…` : shown}: expected ${expected}`);
+  };
+  const model = r.model;
+  if (!isPlainObject(model)) bad('model', "{ kind: 'tiny' | 'hub' | 'files', … }");
+  else if (model.kind === 'tiny') {
+    if (!['gpt2', 'llama', 'qwen2'].includes(model.arch as string)) bad('model.arch', "'gpt2', 'llama' or 'qwen2'", model.arch);
+  } else if (model.kind === 'hub') {
+    if (typeof model.repo !== 'string' || model.repo === '') bad('model.repo', 'a Hub repo id such as "owner/name"', model.repo);
+    for (const f of ['revision', 'endpoint'] as const) {
+      if (model[f] !== undefined && typeof model[f] !== 'string') bad(`model.${f}`, 'a string or nothing', model[f]);
+    }
+  } else if (model.kind === 'files') {
+    const files = model.files;
+    if (!Array.isArray(files) || files.length === 0 || !files.every((f) => f instanceof File)) bad('model.files', 'a non-empty array of File objects', files);
+  } else bad('model.kind', "'tiny', 'hub' or 'files'", model.kind);
+
+  const data = r.data;
+  if (!isPlainObject(data) || typeof data.text !== 'string') bad('data', '{ text: string; fileName?: string }');
+  else if (data.fileName !== undefined && typeof data.fileName !== 'string') bad('data.fileName', 'a file name, or nothing for pasted text', data.fileName);
+
+  if (!isPlainObject(r.lora)) bad('lora', 'an object with LoRA fields (r, lora_alpha, lora_dropout, target_modules, use_rslora)');
+  for (const key of Object.keys(r.lora as object)) {
+    if (!(TRAIN_LORA_FIELDS as readonly string[]).includes(key)) bad(`lora.${key}`, `one of the fields ${TRAIN_LORA_FIELDS.join(', ')}`, (r.lora as Record<string, unknown>)[key]);
+  }
+  if (!isPlainObject(r.settings)) bad('settings', 'an object with training settings');
+  for (const key of Object.keys(r.settings as object)) {
+    if (!(TRAINING_SETTING_FIELDS as readonly string[]).includes(key)) {
+      bad(`settings.${key}`, `one of the settings ${TRAINING_SETTING_FIELDS.join(', ')}`, (r.settings as Record<string, unknown>)[key]);
+    }
+  }
+  if (!(WEIGHT_FORMATS as readonly unknown[]).includes(r.quant)) bad('quant', `one of ${WEIGHT_FORMATS.join(', ')}`);
+  if (typeof r.maxLength !== 'number' || !Number.isInteger(r.maxLength) || r.maxLength < 2) bad('maxLength', 'an integer ≥ 2');
+  if (typeof r.valSplit !== 'number' || !(r.valSplit >= 0 && r.valSplit < 1)) bad('valSplit', 'a number in [0, 1)');
+  for (const f of ['skipBadRecords', 'resume'] as const) if (typeof r[f] !== 'boolean') bad(f, 'true or false');
+  if (typeof r.runName !== 'string' || !/^[A-Za-z0-9._-]+$/.test(r.runName)) bad('runName', 'a name of letters, digits, ".", "_" and "-"');
 }

@@ -1,0 +1,62 @@
+/**
+ * The `peft-studio` command line: the studio's trainer core on Node, with WebGPU through Dawn.
+ * Every error ends the process with a non-zero status and one line saying why.
+ */
+import { parseArgs } from 'node:util';
+import { CliUsageError } from './errors';
+import { GENERATE_OPTIONS, generateCommand } from './commands/generate';
+import { MAKE_TINY_MODEL_OPTIONS, makeTinyModelCommand } from './commands/make-tiny-model';
+import { SCORE_OPTIONS, scoreCommand } from './commands/score';
+import { TRAIN_OPTIONS, trainCommand } from './commands/train';
+
+const COMMANDS = {
+  train: { options: TRAIN_OPTIONS, run: trainCommand },
+  generate: { options: GENERATE_OPTIONS, run: generateCommand },
+  score: { options: SCORE_OPTIONS, run: scoreCommand },
+  'make-tiny-model': { options: MAKE_TINY_MODEL_OPTIONS, run: makeTinyModelCommand },
+} as const;
+
+export const USAGE = `usage: peft-studio <command> [options]
+
+  train            --model DIR|REPO --data FILE --out DIR [--r 8 --alpha 16 --dropout 0 --target LIST|REGEX|all-linear --bias none|lora_only
+                   --lr 2e-4 --schedule constant|linear|cosine --warmup 0 --steps N | --epochs 1 --batch 4 --grad-accum 1
+                   --seq 256 --quant f32|q8|q4|nf4 --seed 42 --val-split 0 --eval-every N --save-every 50 --resume
+                   --skip-bad-records --rslora --max-grad-norm 1 --weight-decay 0 --quiet]
+  generate         --model M [--adapter DIR] --prompt TEXT [--max-new-tokens 64 --temperature 0 --top-k 0 --top-p 1
+                   --repetition-penalty 1 --seed 0 --quant f32 --json]
+  score            --model M [--adapter DIR] (--text TEXT | --data FILE) [--json]
+  make-tiny-model  --arch gpt2|llama|qwen2 --out DIR [--dtype F32|F16|BF16 --seed 0]
+
+A model is a folder with config.json, or a Hugging Face Hub repo id ("owner/name" or "owner/name@revision";
+set HF_TOKEN for gated models).`;
+
+export async function main(argv: string[]): Promise<number> {
+  const args = argv[0] === '--' ? argv.slice(1) : argv;
+  const [name, ...rest] = args;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name as keyof typeof COMMANDS];
+  try {
+    if (!command) throw new CliUsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    let values: Record<string, string | boolean | undefined>;
+    try {
+      values = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    } catch (e) {
+      throw new CliUsageError((e as Error).message.split('\n')[0]);
+    }
+    await command.run(values);
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    // One line: a multi-line message (a dataset's list of bad records) is joined with "; ".
+    const line = `${err.message ?? String(e)}`.split('\n').map((l) => l.trim()).filter(Boolean).join('; ');
+    process.stderr.write(`peft-studio: ${line}${err instanceof CliUsageError ? ' (see peft-studio --help)' : ''}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// Dawn can keep the process alive; exit explicitly.
+process.exit(code);

@@ -1,0 +1,73 @@
+/** Loading what a command needs on Node: the model (folder or Hub repo), its tokenizer, the GPU, an adapter. */
+import { existsSync, statSync } from 'node:fs';
+import { acquireNodeGpu } from '../gpu/node-gpu';
+import type { GpuContext } from '../gpu/device';
+import { GpuModel } from '../engine/gpu-model';
+import { GpuLoraSet, loraModuleInits } from '../engine/lora-adapters';
+import type { WeightFormat } from '../kernels/weight-format';
+import { loadModel, type LoadedModel, type LoadProgress } from '../model-io/load-model';
+import { HubSource, type ModelSource } from '../model-io/model-source';
+import { NodeFolderSource } from '../model-io/node-folder-source';
+import { nodeHubCache } from '../model-io/node-hub-cache';
+import { loadTokenizer, type TextTokenizer } from '../model-io/tokenizer';
+import { importLoraAdapter, readAdapterFiles } from '../peft/adapter-files';
+import { CliUsageError } from './errors';
+
+/** A folder path, or a Hub repo id ("owner/name", optionally "@revision"). */
+export function modelSource(arg: string, opts: { endpoint?: string; token?: string } = {}): ModelSource {
+  if (existsSync(arg)) {
+    if (!statSync(arg).isDirectory()) throw new CliUsageError(`--model ${arg}: expected a folder with config.json, not a file`);
+    return new NodeFolderSource(arg);
+  }
+  const m = /^([A-Za-z0-9][\w.-]*\/[\w.-]+)(?:@([\w./-]+))?$/.exec(arg);
+  if (!m) throw new CliUsageError(`--model ${arg}: no such folder, and not a Hub repo id like "owner/name" or "owner/name@revision"`);
+  return new HubSource({
+    repo: m[1],
+    revision: m[2] ?? 'main',
+    endpoint: opts.endpoint ?? process.env.PEFT_STUDIO_HUB_ENDPOINT ?? 'https://huggingface.co',
+    token: opts.token ?? process.env.HF_TOKEN,
+    cache: nodeHubCache(),
+  });
+}
+
+export interface Session {
+  loaded: LoadedModel;
+  tokenizer: TextTokenizer;
+  gpu: GpuContext;
+  model: GpuModel;
+  close(): void;
+}
+
+export async function openSession(modelArg: string, format: WeightFormat, onProgress?: (p: LoadProgress) => void): Promise<Session> {
+  const loaded = await loadModel(modelSource(modelArg), { onProgress });
+  const tokenizer = loadTokenizer(loaded.tokenizerJson, loaded.tokenizerConfig);
+  const gpu = await acquireNodeGpu();
+  try {
+    const model = GpuModel.upload(gpu, loaded.config, loaded.weights, format);
+    return {
+      loaded,
+      tokenizer,
+      gpu,
+      model,
+      close() {
+        model.destroy();
+        gpu.destroy();
+      },
+    };
+  } catch (e) {
+    gpu.destroy();
+    throw e;
+  }
+}
+
+/** A PEFT LoRA adapter folder loaded onto the session's model. */
+export async function loadAdapter(session: Session, dir: string): Promise<GpuLoraSet> {
+  if (!existsSync(dir)) throw new CliUsageError(`--adapter ${dir}: no such folder`);
+  const files = await readAdapterFiles(new NodeFolderSource(dir));
+  const adapter = importLoraAdapter(files, session.loaded.config);
+  const inits = loraModuleInits(adapter.config, adapter.targets, adapter.weights, session.loaded.weights, {
+    dropout: false,
+    biases: adapter.biases,
+  });
+  return GpuLoraSet.create(session.gpu, session.model, inits);
+}

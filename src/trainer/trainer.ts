@@ -1,0 +1,338 @@
+/**
+ * The training loop, independent of where it runs: the studio's Web Worker and the Node command line drive
+ * the same `Trainer`. Only the LoRA matrices train; the model's W0 stays frozen in its quantized format.
+ *
+ * One optimizer step = `gradAccum` micro-batches of `batchSize` examples (gradients summed on the GPU,
+ * averaged through the AdamW gradient scale), global-norm clipping, then AdamW on the GPU. Every random choice
+ * is a function of (seed, step): each epoch's data order, each micro-batch's dropout masks. So a run resumed
+ * from a checkpoint repeats exactly the losses of a run that was never interrupted.
+ */
+import type { GpuContext } from '../gpu/device';
+import { CommandRecorder } from '../kernels/dispatch';
+import { encodeAdamW, encodeSquaredNorms, clipFactor } from '../kernels/optimizer';
+import { readTensor, zerosTensor, type GpuTensor } from '../kernels/tensor';
+import { pcgHash } from '../kernels/dropout-mask';
+import type { GpuModel } from '../engine/gpu-model';
+import type { GpuLoraSet } from '../engine/lora-adapters';
+import { evalLoss, lossAndGrads } from '../engine/training-pass';
+import type { TrainBatch } from '../engine/batch';
+import { makeBatches, type TokenizedExample } from '../data/batching';
+import { learningRate, type LrScheduleKind } from './lr-schedule';
+import {
+  CHECKPOINT_VERSION,
+  CheckpointError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  fingerprintExamples,
+  type CheckpointStore,
+} from './checkpoint';
+
+export interface TrainingSettings {
+  /** Peak learning rate. */
+  lr: number;
+  schedule: LrScheduleKind;
+  warmupSteps: number;
+  /** Optimizer steps; when 0, `epochs` decides. */
+  maxSteps: number;
+  epochs: number;
+  batchSize: number;
+  gradAccum: number;
+  /** Global-norm clipping threshold; 0 disables clipping. */
+  maxGradNorm: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  seed: number;
+  /** Evaluate on the validation examples every N steps (0 = only at the end). */
+  evalEvery: number;
+  /** Save a checkpoint every N steps (0 = never). */
+  checkpointEvery: number;
+}
+
+export const DEFAULT_TRAINING: TrainingSettings = {
+  lr: 2e-4,
+  schedule: 'linear',
+  warmupSteps: 0,
+  maxSteps: 0,
+  epochs: 1,
+  batchSize: 4,
+  gradAccum: 1,
+  maxGradNorm: 1.0,
+  weightDecay: 0,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  seed: 42,
+  evalEvery: 0,
+  checkpointEvery: 0,
+};
+
+export interface StepLog {
+  step: number;
+  loss: number;
+  val_loss: number | null;
+  lr: number;
+  tokens_per_s: number;
+  grad_norm: number;
+}
+
+export type TrainerEvent =
+  | { kind: 'started'; totalSteps: number; resumedFromStep: number | null }
+  | { kind: 'step'; log: StepLog; totalSteps: number }
+  | { kind: 'eval'; step: number; valLoss: number }
+  | { kind: 'checkpoint'; step: number; where: string }
+  | { kind: 'done'; step: number; reason: 'completed' | 'stopped' };
+
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+}
+
+export class TrainingConfigError extends Error {
+  override name = 'TrainingConfigError';
+}
+
+export function validateSettings(s: TrainingSettings): void {
+  const bad = (field: string, value: unknown, expected: string) => {
+    throw new TrainingConfigError(`training setting ${field} = ${JSON.stringify(value)}: expected ${expected}`);
+  };
+  if (!(s.lr > 0 && Number.isFinite(s.lr))) bad('lr', s.lr, 'a positive number');
+  for (const [f, v] of Object.entries({ batchSize: s.batchSize, gradAccum: s.gradAccum })) {
+    if (!Number.isInteger(v) || v < 1) bad(f, v, 'a positive integer');
+  }
+  for (const [f, v] of Object.entries({ maxSteps: s.maxSteps, warmupSteps: s.warmupSteps, evalEvery: s.evalEvery, checkpointEvery: s.checkpointEvery })) {
+    if (!Number.isInteger(v) || v < 0) bad(f, v, 'a non-negative integer');
+  }
+  if (s.maxSteps === 0 && !(s.epochs > 0)) bad('epochs', s.epochs, 'a positive number when maxSteps is 0');
+  if (!(s.maxGradNorm >= 0)) bad('maxGradNorm', s.maxGradNorm, 'a number ≥ 0 (0 disables clipping)');
+  if (!(s.weightDecay >= 0)) bad('weightDecay', s.weightDecay, 'a number ≥ 0');
+  if (!(s.beta1 >= 0 && s.beta1 < 1)) bad('beta1', s.beta1, 'a number in [0, 1)');
+  if (!(s.beta2 >= 0 && s.beta2 < 1)) bad('beta2', s.beta2, 'a number in [0, 1)');
+  if (!(s.eps > 0)) bad('eps', s.eps, 'a positive number');
+  if (!Number.isInteger(s.seed) || s.seed < 0) bad('seed', s.seed, 'a non-negative integer');
+}
+
+/** A trainable tensor with its gradient and AdamW moments, all on the GPU. */
+interface Param {
+  name: string;
+  value: GpuTensor;
+  grad: GpuTensor;
+  m: GpuTensor;
+  v: GpuTensor;
+}
+
+export class Trainer {
+  private readonly params: Param[] = [];
+  private readonly batchesPerEpoch: number;
+  readonly totalSteps: number;
+  /** Optimizer steps completed. */
+  step = 0;
+  readonly log: StepLog[] = [];
+  private stopRequested = false;
+  private pauseGate: { promise: Promise<void>; release: () => void } | null = null;
+  private readonly epochCache = new Map<number, TrainBatch[]>();
+  private readonly fingerprint: string;
+
+  constructor(
+    private readonly gpu: GpuContext,
+    private readonly model: GpuModel,
+    private readonly lora: GpuLoraSet,
+    private readonly train: TokenizedExample[],
+    private readonly validation: TokenizedExample[],
+    readonly settings: TrainingSettings,
+    private readonly padTokenId: number,
+    private readonly checkpoints: CheckpointStore | null = null,
+  ) {
+    validateSettings(settings);
+    if (train.length === 0) throw new TrainingConfigError('there are no training examples');
+    this.batchesPerEpoch = Math.ceil(train.length / settings.batchSize);
+    this.totalSteps = settings.maxSteps > 0 ? settings.maxSteps : Math.ceil((settings.epochs * this.batchesPerEpoch) / settings.gradAccum);
+    this.fingerprint = fingerprintExamples(train);
+    for (const [path, mod] of lora.modules) {
+      const trainable: [string, GpuTensor, GpuTensor][] = [['lora_A', mod.a, mod.dA], ['lora_B', mod.b, mod.dB]];
+      // The bias gradient is [out, 1]; AdamW sees it as [out], like the bias.
+      if (mod.bias && mod.dBias) trainable.push(['base_layer.bias', mod.bias, { ...mod.dBias, shape: mod.bias.shape }]);
+      for (const [which, value, grad] of trainable) {
+        this.params.push({
+          name: `${path}.${which}`,
+          value,
+          grad,
+          m: zerosTensor(gpu.device, [...value.shape], `${path}.${which} exp_avg`),
+          v: zerosTensor(gpu.device, [...value.shape], `${path}.${which} exp_avg_sq`),
+        });
+      }
+    }
+  }
+
+  /** Micro-batch number `index` of the run (epochs follow each other; each has its own seeded order). */
+  private microBatch(index: number): TrainBatch {
+    const epoch = Math.floor(index / this.batchesPerEpoch);
+    let batches = this.epochCache.get(epoch);
+    if (!batches) {
+      this.epochCache.clear();
+      batches = makeBatches(this.train, { batchSize: this.settings.batchSize, seed: this.settings.seed, epoch, padTokenId: this.padTokenId });
+      this.epochCache.set(epoch, batches);
+    }
+    return batches[index % this.batchesPerEpoch];
+  }
+
+  pause(): void {
+    if (this.pauseGate) return;
+    let release!: () => void;
+    const promise = new Promise<void>((r) => (release = r));
+    this.pauseGate = { promise, release };
+  }
+
+  resume(): void {
+    this.pauseGate?.release();
+    this.pauseGate = null;
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+    this.resume();
+  }
+
+  get paused(): boolean {
+    return this.pauseGate !== null;
+  }
+
+  /** Restores the latest checkpoint from the store, if any. Returns the step it resumes from. */
+  async restore(): Promise<number | null> {
+    if (!this.checkpoints) return null;
+    const files = await this.checkpoints.load();
+    if (!files) return null;
+    const state = decodeCheckpoint(files, this.checkpoints.description);
+    const where = this.checkpoints.description;
+    if (state.meta.dataFingerprint !== this.fingerprint) {
+      throw new CheckpointError(`${where}: the checkpoint was made on other training data (${state.meta.dataFingerprint}, now ${this.fingerprint}); start a new run instead of --resume`);
+    }
+    for (const key of ['seed', 'batchSize', 'gradAccum', 'lr', 'schedule', 'warmupSteps'] as const) {
+      if (state.meta.settings[key] !== this.settings[key]) {
+        throw new CheckpointError(`${where}: setting ${key} was ${JSON.stringify(state.meta.settings[key])} in the checkpoint, now ${JSON.stringify(this.settings[key])}`);
+      }
+    }
+    const d = this.gpu.device;
+    for (const p of this.params) {
+      for (const [suffix, t] of [['', p.value], ['.exp_avg', p.m], ['.exp_avg_sq', p.v]] as const) {
+        const data = state.tensors.get(`${p.name}${suffix}`);
+        const expected = t.shape.reduce((a, b) => a * b, 1);
+        if (!data || data.length !== expected) {
+          throw new CheckpointError(`${where}: tensor "${p.name}${suffix}" is ${data ? `${data.length} values` : 'missing'}, expected ${expected}`);
+        }
+        d.queue.writeBuffer(t.buffer, 0, data as Float32Array<ArrayBuffer>);
+      }
+    }
+    this.step = state.meta.step;
+    this.log.length = 0;
+    this.log.push(...(state.meta.log as StepLog[]));
+    return this.step;
+  }
+
+  async saveCheckpoint(): Promise<string | null> {
+    if (!this.checkpoints) return null;
+    const tensors = new Map<string, Float32Array>();
+    for (const p of this.params) {
+      tensors.set(p.name, await readTensor(this.gpu.device, p.value));
+      tensors.set(`${p.name}.exp_avg`, await readTensor(this.gpu.device, p.m));
+      tensors.set(`${p.name}.exp_avg_sq`, await readTensor(this.gpu.device, p.v));
+    }
+    await this.checkpoints.save(
+      encodeCheckpoint({
+        meta: {
+          version: CHECKPOINT_VERSION,
+          step: this.step,
+          seed: this.settings.seed,
+          settings: { ...this.settings },
+          dataFingerprint: this.fingerprint,
+          log: this.log,
+        },
+        tensors,
+      }),
+    );
+    return this.checkpoints.description;
+  }
+
+  /** Mean validation loss over all validation examples (token-weighted). */
+  async validationLoss(): Promise<number | null> {
+    if (this.validation.length === 0) return null;
+    const batches = makeBatches(this.validation, { batchSize: this.settings.batchSize, seed: 0, epoch: 0, padTokenId: this.padTokenId, shuffle: false });
+    let sum = 0;
+    let tokens = 0;
+    for (const b of batches) {
+      const r = await evalLoss(this.gpu, this.model, this.lora, b);
+      sum += r.loss * r.tokens;
+      tokens += r.tokens;
+    }
+    return sum / tokens;
+  }
+
+  /** Runs from the current step to the end (or until stopped), reporting through `onEvent`. */
+  async run(onEvent: (e: TrainerEvent) => void | Promise<void> = () => {}, resumedFromStep: number | null = null): Promise<StepLog[]> {
+    const s = this.settings;
+    await onEvent({ kind: 'started', totalSteps: this.totalSteps, resumedFromStep });
+    while (this.step < this.totalSteps) {
+      if (this.pauseGate) await this.pauseGate.promise;
+      if (this.stopRequested) break;
+      const t0 = performance.now();
+      let lossSum = 0;
+      let tokens = 0;
+      for (let micro = 0; micro < s.gradAccum; micro++) {
+        const batch = this.microBatch(this.step * s.gradAccum + micro);
+        const dropoutSeed = pcgHash((s.seed ^ Math.imul(this.step * s.gradAccum + micro + 1, 0x85ebca6b)) >>> 0);
+        const r = await lossAndGrads(this.gpu, this.model, this.lora, batch, { dropoutSeed, accumulateGrads: micro > 0 });
+        lossSum += r.loss;
+        tokens += r.tokens;
+      }
+      const loss = lossSum / s.gradAccum;
+      // Global gradient norm of the averaged gradients (the sums divided by gradAccum).
+      const norms = zerosTensor(this.gpu.device, [this.params.length], 'squared gradient norms');
+      const rec = new CommandRecorder(this.gpu, 'gradient norms');
+      encodeSquaredNorms(rec, { tensors: this.params.map((p) => p.grad), out: norms });
+      rec.submit();
+      const squared = Array.from(await readTensor(this.gpu.device, norms), (x) => x / (s.gradAccum * s.gradAccum));
+      norms.buffer.destroy();
+      const clip = clipFactor(squared, s.maxGradNorm > 0 ? s.maxGradNorm : Infinity);
+      if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
+        // The adapter has not been touched by this step: what is on the GPU is the last good adapter.
+        throw new TrainingDivergedError(
+          `training diverged at step ${this.step + 1}: loss ${loss}, gradient norm ${clip.norm}. ` +
+            'The adapter from the previous step is kept; lower the learning rate or enable gradient clipping.',
+        );
+      }
+      const lr = learningRate(this.step, { schedule: s.schedule, baseLr: s.lr, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps });
+      const update = new CommandRecorder(this.gpu, 'AdamW');
+      for (const p of this.params) {
+        encodeAdamW(update, {
+          param: p.value, grad: p.grad, m: p.m, v: p.v, lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps,
+          weightDecay: s.weightDecay, step: this.step + 1, gradScale: clip.factor / s.gradAccum,
+        });
+      }
+      update.submit();
+      await this.gpu.device.queue.onSubmittedWorkDone();
+      this.gpu.assertHealthy();
+      this.step++;
+      const seconds = (performance.now() - t0) / 1000;
+      let valLoss: number | null = null;
+      if ((s.evalEvery > 0 && this.step % s.evalEvery === 0) || (this.step === this.totalSteps && this.validation.length > 0)) {
+        valLoss = await this.validationLoss();
+        if (valLoss !== null) await onEvent({ kind: 'eval', step: this.step, valLoss });
+      }
+      const log: StepLog = { step: this.step, loss, val_loss: valLoss, lr, tokens_per_s: tokens / seconds, grad_norm: clip.norm };
+      this.log.push(log);
+      await onEvent({ kind: 'step', log, totalSteps: this.totalSteps });
+      if (s.checkpointEvery > 0 && this.step % s.checkpointEvery === 0 && this.checkpoints) {
+        await onEvent({ kind: 'checkpoint', step: this.step, where: (await this.saveCheckpoint())! });
+      }
+    }
+    await onEvent({ kind: 'done', step: this.step, reason: this.step >= this.totalSteps ? 'completed' : 'stopped' });
+    return this.log;
+  }
+
+  destroy(): void {
+    for (const p of this.params) {
+      p.m.buffer.destroy();
+      p.v.buffer.destroy();
+    }
+  }
+}

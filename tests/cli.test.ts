@@ -1,0 +1,67 @@
+/** The peft-studio command line, run as a user runs it (bin/peft-studio.mjs), on a tiny model. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSafetensors } from '../src/model-io/safetensors';
+
+const BIN = join(__dirname, '..', 'bin', 'peft-studio.mjs');
+
+function cli(args: string[], cwd: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 240_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('peft-studio', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'peft-studio-cli-'));
+  writeFileSync(
+    join(dir, 'data.jsonl'),
+    ['{"prompt": "cat says", "completion": " meow"}', '{"prompt": "dog says", "completion": " woof"}', '{"prompt": "cow says", "completion": " moo"}'].join('\n'),
+  );
+
+  it('makes a tiny model, trains an adapter on it, generates and scores with it', () => {
+    expect(cli(['make-tiny-model', '--arch', 'qwen2', '--out', 'tiny'], dir).code).toBe(0);
+    const train = cli(['train', '--model', 'tiny', '--data', 'data.jsonl', '--out', 'adapter', '--steps', '6', '--lr', '1e-2', '--batch', '3', '--target', 'q_proj,v_proj', '--bias', 'lora_only', '--save-every', '3'], dir);
+    expect(train.code, train.stderr).toBe(0);
+    expect(train.stderr).toMatch(/trainable params: [\d,]+ \|\| all params: [\d,]+ \|\| trainable%: \d+\.\d{4}/);
+    const log = readFileSync(join(dir, 'adapter', 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const l of log) expect(Object.keys(l).sort()).toEqual(['grad_norm', 'loss', 'lr', 'step', 'tokens_per_s', 'val_loss']);
+    const st = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'adapter', 'adapter_model.safetensors'))), 'adapter');
+    expect([...st.tensors.keys()]).toContain('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight');
+    // bias="lora_only": the trained biases of the adapted (biased) layers, under PEFT's base_layer names.
+    expect(st.tensors.get('base_model.model.model.layers.1.self_attn.v_proj.base_layer.bias')?.shape).toEqual([16]);
+    expect(JSON.parse(readFileSync(join(dir, 'adapter', 'adapter_config.json'), 'utf8')).peft_type).toBe('LORA');
+    expect(existsSync(join(dir, 'adapter', 'checkpoint', 'trainer_state.json'))).toBe(true);
+
+    const gen = cli(['generate', '--model', 'tiny', '--adapter', 'adapter', '--prompt', 'cat says', '--max-new-tokens', '5', '--json'], dir);
+    expect(gen.code, gen.stderr).toBe(0);
+    const g = JSON.parse(gen.stdout);
+    expect(g.ids.length).toBeLessThanOrEqual(5);
+    expect(typeof g.completion).toBe('string');
+
+    const score = cli(['score', '--model', 'tiny', '--adapter', 'adapter', '--text', 'cat says meow', '--json'], dir);
+    expect(score.code, score.stderr).toBe(0);
+    const s = JSON.parse(score.stdout);
+    expect(s.logprobs).toHaveLength(s.ids.length - 1);
+    const mean = -s.logprobs.reduce((a: number, b: number) => a + b, 0) / s.logprobs.length;
+    expect(s.mean_nll).toBeCloseTo(mean, 10);
+    for (const lp of s.logprobs) expect(lp).toBeLessThan(0);
+  });
+
+  it('exits 1 with a one-line reason on errors', () => {
+    const missing = cli(['train', '--model', 'tiny', '--data', 'nope.jsonl', '--out', 'x'], dir);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe('peft-studio: --data nope.jsonl: no such file (see peft-studio --help)');
+    writeFileSync(join(dir, 'bad.jsonl'), '{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": "d"}\n{"prompt": oops}\n');
+    const bad = cli(['train', '--model', 'tiny', '--data', 'bad.jsonl', '--out', 'x', '--steps', '1'], dir);
+    expect(bad.code).toBe(1);
+    const lines = bad.stderr.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^peft-studio: .*line 3/);
+    expect(lines.at(-1)).toMatch(/--skip-bad-records/);
+    const unknown = cli(['fly'], dir);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown command "fly"/);
+  });
+});

@@ -1,0 +1,175 @@
+/**
+ * Training end to end on tiny models of each architecture, on a small synthetic task (short prompts mapped to
+ * fixed completions): the loss falls, the adapted model generates the trained completions where the base model
+ * does not, the exported adapter has PEFT's names and shapes and re-imports to identical logits, and a run
+ * resumed from a checkpoint repeats the losses of an uninterrupted run.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generate } from '../src/engine/generate';
+import { GpuModel } from '../src/engine/gpu-model';
+import { GpuLoraSet, loraModuleInits } from '../src/engine/lora-adapters';
+import { forwardLogits } from '../src/engine/training-pass';
+import { tokenizeRecords } from '../src/data/tokenize';
+import type { DataRecord } from '../src/data/records';
+import { loadModel, type LoadedModel } from '../src/model-io/load-model';
+import { BrowserFilesSource } from '../src/model-io/model-source';
+import { parseSafetensors } from '../src/model-io/safetensors';
+import { makeTinyModel } from '../src/model-io/tiny-models';
+import { loadTokenizer, type TextTokenizer } from '../src/model-io/tokenizer';
+import { exportLoraAdapter, importLoraAdapter } from '../src/peft/adapter-files';
+import { initLoraWeights } from '../src/peft/lora-init';
+import { makeLoraConfig, type LoraConfig } from '../src/peft/lora-config';
+import { resolveLoraTargets, type ResolvedTarget } from '../src/peft/lora-targets';
+import type { CheckpointStore } from '../src/trainer/checkpoint';
+import { DEFAULT_TRAINING, Trainer, type TrainingSettings } from '../src/trainer/trainer';
+import { useGpu } from './helpers/gpu';
+
+const ctx = useGpu();
+
+const TASK: [string, string][] = [
+  ['cat says', ' meow'],
+  ['dog says', ' woof'],
+  ['cow says', ' moo'],
+  ['owl says', ' hoot'],
+  ['duck says', ' quack'],
+  ['bee says', ' buzz'],
+];
+const records: DataRecord[] = TASK.map(([prompt, completion], i) => ({ kind: 'prompt-completion', prompt, completion, line: i + 1 }));
+
+class MemoryCheckpointStore implements CheckpointStore {
+  files: Map<string, Uint8Array> | null = null;
+  readonly description = 'memory';
+  async save(files: Map<string, Uint8Array>) {
+    this.files = new Map(files);
+  }
+  async load() {
+    return this.files;
+  }
+  async clear() {
+    const had = this.files !== null;
+    this.files = null;
+    return had;
+  }
+}
+
+interface Setup {
+  loaded: LoadedModel;
+  tokenizer: TextTokenizer;
+  config: LoraConfig;
+  targets: ResolvedTarget[];
+}
+
+const setups = new Map<string, Setup>();
+const KINDS = ['gpt2', 'llama', 'qwen2'] as const;
+
+beforeAll(async () => {
+  for (const kind of KINDS) {
+    const files = [...makeTinyModel(kind)].map(([name, bytes]) => new File([bytes as Uint8Array<ArrayBuffer>], name));
+    const loaded = await loadModel(new BrowserFilesSource(files));
+    const tokenizer = loadTokenizer(loaded.tokenizerJson, loaded.tokenizerConfig);
+    const config = makeLoraConfig({ r: 8, lora_alpha: 16, target_modules: 'all-linear' }, loaded.config, { nameOrPath: `tiny-${kind}` });
+    setups.set(kind, { loaded, tokenizer, config, targets: resolveLoraTargets(config, loaded.config) });
+  }
+});
+
+const SETTINGS: TrainingSettings = { ...DEFAULT_TRAINING, lr: 1e-2, schedule: 'constant', maxSteps: 40, batchSize: 6, seed: 7 };
+
+function newLora(s: Setup, model: GpuModel, seed: number): GpuLoraSet {
+  const init = initLoraWeights(s.targets, s.config.init_lora_weights, seed);
+  return GpuLoraSet.create(ctx.gpu, model, loraModuleInits(s.config, s.targets, init, s.loaded.weights));
+}
+
+async function greedy(s: Setup, model: GpuModel, lora: GpuLoraSet | null, prompt: string, loraScale = 1): Promise<string> {
+  const r = await generate(ctx.gpu, model, lora, s.tokenizer.encode(prompt), { maxNewTokens: 8, loraScale });
+  return s.tokenizer.decode(r.tokens, { skipSpecialTokens: true });
+}
+
+describe.each(KINDS)('%s', (kind) => {
+  it('learns the task: loss falls by half, generations change to the trained completions, export → import is exact', async () => {
+    const s = setups.get(kind)!;
+    const { examples } = tokenizeRecords(records, s.tokenizer, { maxLength: 32 });
+    const model = GpuModel.upload(ctx.gpu, s.loaded.config, s.loaded.weights, 'q8');
+    const lora = newLora(s, model, 1);
+    const trainer = new Trainer(ctx.gpu, model, lora, examples, [], SETTINGS, s.tokenizer.padTokenId ?? 0);
+    try {
+      const log = await trainer.run();
+      expect(log).toHaveLength(SETTINGS.maxSteps);
+      const first = log[0].loss;
+      const last = log.at(-1)!.loss;
+      expect(last).toBeLessThan(0.5 * first);
+
+      for (const [prompt, completion] of TASK) {
+        const adapted = await greedy(s, model, lora, prompt);
+        expect(adapted.startsWith(completion), `${kind}: "${prompt}" → "${adapted}"`).toBe(true);
+      }
+      const baseRight = (await Promise.all(TASK.map(async ([p, c]) => (await greedy(s, model, lora, p, 0)).startsWith(c)))).filter(Boolean);
+      expect(baseRight.length).toBe(0);
+
+      // Export, check PEFT's names and shapes, re-import, compare logits.
+      const files = exportLoraAdapter({ config: s.config, weights: await lora.readWeights(), model: s.loaded.config, targets: s.targets });
+      const st = parseSafetensors(files.get('adapter_model.safetensors')!, 'adapter_model.safetensors');
+      const expected = new Map<string, number[]>();
+      const c = s.loaded.config;
+      for (let i = 0; i < c.numLayers; i++) {
+        const mods: [string, number, number][] =
+          kind === 'gpt2'
+            ? [[`transformer.h.${i}.attn.c_attn`, c.hiddenSize, 3 * c.hiddenSize], [`transformer.h.${i}.attn.c_proj`, c.hiddenSize, c.hiddenSize],
+               [`transformer.h.${i}.mlp.c_fc`, c.hiddenSize, c.intermediateSize], [`transformer.h.${i}.mlp.c_proj`, c.intermediateSize, c.hiddenSize]]
+            : [[`model.layers.${i}.self_attn.q_proj`, c.hiddenSize, c.numHeads * c.headDim], [`model.layers.${i}.self_attn.k_proj`, c.hiddenSize, c.numKvHeads * c.headDim],
+               [`model.layers.${i}.self_attn.v_proj`, c.hiddenSize, c.numKvHeads * c.headDim], [`model.layers.${i}.self_attn.o_proj`, c.numHeads * c.headDim, c.hiddenSize],
+               [`model.layers.${i}.mlp.gate_proj`, c.hiddenSize, c.intermediateSize], [`model.layers.${i}.mlp.up_proj`, c.hiddenSize, c.intermediateSize],
+               [`model.layers.${i}.mlp.down_proj`, c.intermediateSize, c.hiddenSize]];
+        for (const [path, inF, outF] of mods) {
+          expected.set(`base_model.model.${path}.lora_A.weight`, [8, inF]);
+          expected.set(`base_model.model.${path}.lora_B.weight`, [outF, 8]);
+        }
+      }
+      expect(new Map([...st.tensors].map(([k, t]) => [k, t.shape]))).toEqual(expected);
+      expect(st.metadata).toEqual({ format: 'pt' });
+
+      const imported = importLoraAdapter(files, s.loaded.config);
+      const lora2 = GpuLoraSet.create(ctx.gpu, model, loraModuleInits(imported.config, imported.targets, imported.weights, s.loaded.weights, { dropout: false }));
+      const batch = { inputIds: [s.tokenizer.encode('cat says meow')] };
+      expect(Array.from(await forwardLogits(ctx.gpu, model, lora2, batch))).toEqual(Array.from(await forwardLogits(ctx.gpu, model, lora, batch)));
+      lora2.destroy();
+    } finally {
+      trainer.destroy();
+      lora.destroy();
+      model.destroy();
+    }
+  });
+
+  it('a run resumed from a checkpoint repeats the losses of an uninterrupted run', async () => {
+    const s = setups.get(kind)!;
+    const { examples } = tokenizeRecords(records, s.tokenizer, { maxLength: 32 });
+    // Dropout, gradient accumulation, two micro-batches per step and several epochs make the state non-trivial.
+    const settings: TrainingSettings = { ...SETTINGS, maxSteps: 8, batchSize: 2, gradAccum: 2, checkpointEvery: 4, schedule: 'cosine', warmupSteps: 2 };
+    const config = { ...s.config, lora_dropout: 0.1 };
+    const model = GpuModel.upload(ctx.gpu, s.loaded.config, s.loaded.weights, 'f32');
+    const run = async (store: CheckpointStore, stopAt: number | null, resume: boolean) => {
+      const lora = newLora({ ...s, config }, model, 3);
+      const trainer = new Trainer(ctx.gpu, model, lora, examples, [], settings, s.tokenizer.padTokenId ?? 0, store);
+      try {
+        const from = resume ? await trainer.restore() : null;
+        await trainer.run((e) => {
+          if (e.kind === 'step' && e.log.step === stopAt) trainer.stop();
+        }, from);
+        return trainer.log.map((l) => l.loss);
+      } finally {
+        trainer.destroy();
+        lora.destroy();
+      }
+    };
+    try {
+      const straight = await run(new MemoryCheckpointStore(), null, false);
+      const store = new MemoryCheckpointStore();
+      const firstHalf = await run(store, 6, false); // stops after step 6; the checkpoint is from step 4
+      expect(firstHalf).toHaveLength(6);
+      const resumed = await run(store, null, true);
+      expect(resumed).toHaveLength(8);
+      expect(resumed).toEqual(straight);
+    } finally {
+      model.destroy();
+    }
+  });
+});
