@@ -41,6 +41,14 @@ describe('peft-studio', () => {
     expect(g.ids.length).toBeLessThanOrEqual(5);
     expect(typeof g.completion).toBe('string');
 
+    // Continue training from the exported adapter: the first loss is the loss the adapter left off near.
+    const more = cli(['train', '--model', 'tiny', '--data', 'data.jsonl', '--out', 'adapter2', '--adapter', 'adapter', '--steps', '2', '--lr', '1e-2', '--batch', '3'], dir);
+    expect(more.code, more.stderr).toBe(0);
+    expect(more.stderr).toMatch(/continuing from the adapter adapter/);
+    const log2 = readFileSync(join(dir, 'adapter2', 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log2[0].loss).toBeLessThan(log[0].loss);
+    expect(JSON.parse(readFileSync(join(dir, 'adapter2', 'adapter_config.json'), 'utf8')).bias).toBe('lora_only');
+
     const score = cli(['score', '--model', 'tiny', '--adapter', 'adapter', '--text', 'cat says meow', '--json'], dir);
     expect(score.code, score.stderr).toBe(0);
     const s = JSON.parse(score.stdout);

@@ -143,18 +143,18 @@ describe.each(KINDS)('%s', (kind) => {
     const s = setups.get(kind)!;
     const { examples } = tokenizeRecords(records, s.tokenizer, { maxLength: 32 });
     // Dropout, gradient accumulation, two micro-batches per step and several epochs make the state non-trivial.
-    const settings: TrainingSettings = { ...SETTINGS, maxSteps: 8, batchSize: 2, gradAccum: 2, checkpointEvery: 4, schedule: 'cosine', warmupSteps: 2 };
+    const settings: TrainingSettings = { ...SETTINGS, maxSteps: 8, batchSize: 2, gradAccum: 2, checkpointEvery: 4, schedule: 'cosine', warmupSteps: 2, evalEvery: 3 };
     const config = { ...s.config, lora_dropout: 0.1 };
     const model = GpuModel.upload(ctx.gpu, s.loaded.config, s.loaded.weights, 'f32');
     const run = async (store: CheckpointStore, stopAt: number | null, resume: boolean) => {
       const lora = newLora({ ...s, config }, model, 3);
-      const trainer = new Trainer(ctx.gpu, model, lora, examples, [], settings, s.tokenizer.padTokenId ?? 0, store);
+      const trainer = new Trainer(ctx.gpu, model, lora, examples.slice(0, 4), examples.slice(4), settings, s.tokenizer.padTokenId ?? 0, store);
       try {
         const from = resume ? await trainer.restore() : null;
         await trainer.run((e) => {
           if (e.kind === 'step' && e.log.step === stopAt) trainer.stop();
         }, from);
-        return trainer.log.map((l) => l.loss);
+        return trainer.log.map((l) => [l.loss, l.val_loss]);
       } finally {
         trainer.destroy();
         lora.destroy();
@@ -168,7 +168,38 @@ describe.each(KINDS)('%s', (kind) => {
       const resumed = await run(store, null, true);
       expect(resumed).toHaveLength(8);
       expect(resumed).toEqual(straight);
+      // Validation ran every 3 steps and at the end.
+      expect(straight.map(([, v]) => v !== null)).toEqual([false, false, true, false, false, true, false, true]);
     } finally {
+      model.destroy();
+    }
+  });
+});
+
+describe('divergence guard', () => {
+  it('stops with a clear error before updating the adapter when the loss is not finite', async () => {
+    const s = setups.get('llama')!;
+    const { examples } = tokenizeRecords(records, s.tokenizer, { maxLength: 32 });
+    const model = GpuModel.upload(ctx.gpu, s.loaded.config, s.loaded.weights, 'f32');
+    const lora = newLora(s, model, 5);
+    const first = lora.get(s.targets[0].path)!;
+    // An infinite entry in one B makes the forward produce a non-finite loss.
+    const b = new Float32Array(first.b.shape[0] * first.b.shape[1]);
+    b[0] = Infinity;
+    ctx.gpu.device.queue.writeBuffer(first.b.buffer, 0, b);
+    const before = await lora.readWeights();
+    const trainer = new Trainer(ctx.gpu, model, lora, examples, [], SETTINGS, s.tokenizer.padTokenId ?? 0);
+    try {
+      await expect(trainer.run()).rejects.toThrow(/training diverged at step 1: loss (NaN|Infinity).*The adapter from the previous step is kept/);
+      expect(trainer.step).toBe(0);
+      const after = await lora.readWeights();
+      for (const [path, w] of before) {
+        expect(Array.from(after.get(path)!.a)).toEqual(Array.from(w.a));
+        expect(Array.from(after.get(path)!.b)).toEqual(Array.from(w.b));
+      }
+    } finally {
+      trainer.destroy();
+      lora.destroy();
       model.destroy();
     }
   });

@@ -21,7 +21,7 @@ export const USAGE = `usage: peft-studio <command> [options]
   train            --model DIR|REPO --data FILE --out DIR [--r 8 --alpha 16 --dropout 0 --target LIST|REGEX|all-linear --bias none|lora_only
                    --lr 2e-4 --schedule constant|linear|cosine --warmup 0 --steps N | --epochs 1 --batch 4 --grad-accum 1
                    --seq 256 --quant f32|q8|q4|nf4 --seed 42 --val-split 0 --eval-every N --save-every 50 --resume
-                   --skip-bad-records --rslora --max-grad-norm 1 --weight-decay 0 --quiet]
+                   --skip-bad-records --rslora --max-grad-norm 1 --weight-decay 0 --adapter DIR|REPO --quiet]
   generate         --model M [--adapter DIR] --prompt TEXT [--max-new-tokens 64 --temperature 0 --top-k 0 --top-p 1
                    --repetition-penalty 1 --seed 0 --quant f32 --json]
   score            --model M [--adapter DIR] (--text TEXT | --data FILE) [--json]

@@ -10,13 +10,13 @@ import { HubSource, type ModelSource } from '../model-io/model-source';
 import { NodeFolderSource } from '../model-io/node-folder-source';
 import { nodeHubCache } from '../model-io/node-hub-cache';
 import { loadTokenizer, type TextTokenizer } from '../model-io/tokenizer';
-import { importLoraAdapter, readAdapterFiles } from '../peft/adapter-files';
+import { importLoraAdapter, readAdapterFiles, type ImportedLoraAdapter } from '../peft/adapter-files';
 import { CliUsageError } from './errors';
 
 /** A folder path, or a Hub repo id ("owner/name", optionally "@revision"). */
 export function modelSource(arg: string, opts: { endpoint?: string; token?: string } = {}): ModelSource {
   if (existsSync(arg)) {
-    if (!statSync(arg).isDirectory()) throw new CliUsageError(`--model ${arg}: expected a folder with config.json, not a file`);
+    if (!statSync(arg).isDirectory()) throw new CliUsageError(`${arg}: expected a folder, not a file`);
     return new NodeFolderSource(arg);
   }
   const m = /^([A-Za-z0-9][\w.-]*\/[\w.-]+)(?:@([\w./-]+))?$/.exec(arg);
@@ -60,11 +60,20 @@ export async function openSession(modelArg: string, format: WeightFormat, onProg
   }
 }
 
-/** A PEFT LoRA adapter folder loaded onto the session's model. */
-export async function loadAdapter(session: Session, dir: string): Promise<GpuLoraSet> {
-  if (!existsSync(dir)) throw new CliUsageError(`--adapter ${dir}: no such folder`);
-  const files = await readAdapterFiles(new NodeFolderSource(dir));
-  const adapter = importLoraAdapter(files, session.loaded.config);
+/** A PEFT LoRA adapter (a folder or a Hub repo id) read and checked against the session's model. */
+export async function importAdapter(session: Session, arg: string): Promise<ImportedLoraAdapter> {
+  let source: ModelSource;
+  try {
+    source = modelSource(arg);
+  } catch {
+    throw new CliUsageError(`--adapter ${arg}: no such folder, and not a Hub repo id like "owner/name"`);
+  }
+  return importLoraAdapter(await readAdapterFiles(source), session.loaded.config);
+}
+
+/** A PEFT LoRA adapter (a folder or a Hub repo id) loaded onto the session's model, for inference. */
+export async function loadAdapter(session: Session, arg: string): Promise<GpuLoraSet> {
+  const adapter = await importAdapter(session, arg);
   const inits = loraModuleInits(adapter.config, adapter.targets, adapter.weights, session.loaded.weights, {
     dropout: false,
     biases: adapter.biases,

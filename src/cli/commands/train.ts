@@ -21,7 +21,7 @@ import { LR_SCHEDULES } from '../../trainer/lr-schedule';
 import { CliUsageError } from '../errors';
 import { choice, num, str } from '../options';
 import { loadProgress, makeBar } from '../progress';
-import { openSession } from '../session';
+import { importAdapter, openSession } from '../session';
 
 export const TRAIN_OPTIONS = {
   model: { type: 'string' },
@@ -49,6 +49,7 @@ export const TRAIN_OPTIONS = {
   resume: { type: 'boolean' },
   'skip-bad-records': { type: 'boolean' },
   rslora: { type: 'boolean' },
+  adapter: { type: 'string' },
   bias: { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
@@ -109,23 +110,29 @@ export async function trainCommand(values: Record<string, string | boolean | und
     const { train, validation } = splitValidation(examples, valSplit, seed);
     say(`data: ${train.length} training and ${validation.length} validation examples from ${dataPath}`);
 
-    const loraConfig: LoraConfig = makeLoraConfig(
-      {
-        r: num(values, 'r', 8, { int: true, min: 1 }),
-        lora_alpha: num(values, 'alpha', 16, { gt: 0 }),
-        lora_dropout: num(values, 'dropout', 0, { min: 0, lt: 1 }),
-        use_rslora: values.rslora === true,
-        bias: choice(values, 'bias', ['none', 'lora_only'] as const, 'none'),
-        ...(parseTargets(str(values, 'target')) !== undefined ? { target_modules: parseTargets(str(values, 'target')) } : {}),
-      },
-      c,
-      { nameOrPath: modelArg },
-    );
-    const targets = resolveLoraTargets(loraConfig, c);
-    const init = initLoraWeights(targets, loraConfig.init_lora_weights, seed);
+    // A fresh adapter from the options, or an existing PEFT adapter to continue training (its config wins).
+    const adapterArg = str(values, 'adapter');
+    const imported = adapterArg ? await importAdapter(session, adapterArg) : null;
+    if (imported) say(`continuing from the adapter ${adapterArg} (r ${imported.config.r}, targets ${imported.targets.length} modules)`);
+    const loraConfig: LoraConfig =
+      imported?.config ??
+      makeLoraConfig(
+        {
+          r: num(values, 'r', 8, { int: true, min: 1 }),
+          lora_alpha: num(values, 'alpha', 16, { gt: 0 }),
+          lora_dropout: num(values, 'dropout', 0, { min: 0, lt: 1 }),
+          use_rslora: values.rslora === true,
+          bias: choice(values, 'bias', ['none', 'lora_only'] as const, 'none'),
+          ...(parseTargets(str(values, 'target')) !== undefined ? { target_modules: parseTargets(str(values, 'target')) } : {}),
+        },
+        c,
+        { nameOrPath: modelArg },
+      );
+    const targets = imported?.targets ?? resolveLoraTargets(loraConfig, c);
+    const init = imported?.weights ?? initLoraWeights(targets, loraConfig.init_lora_weights, seed);
     const counts = countParameters(c, targets, loraConfig.bias);
     say(trainableParametersLine(counts.trainable, counts.all));
-    const lora = GpuLoraSet.create(gpu, model, loraModuleInits(loraConfig, targets, init, loaded.weights));
+    const lora = GpuLoraSet.create(gpu, model, loraModuleInits(loraConfig, targets, init, loaded.weights, { biases: imported?.biases }));
     await mkdir(out, { recursive: true });
     const trainer = new Trainer(gpu, model, lora, train, validation, settings, tokenizer.padTokenId ?? 0, new NodeCheckpointStore(join(out, 'checkpoint')));
     const logPath = join(out, 'train_log.jsonl');
