@@ -289,6 +289,18 @@ class Pass {
   }
 }
 
+/** Embeddings, every layer and the final norm and lm_head: the logits, plus what the backward needs. */
+function forwardAll(p: Pass): { h: GpuTensor; saved: LayerActs[]; stats: GpuTensor; logits: GpuTensor } {
+  let h = p.embed();
+  const saved: LayerActs[] = [];
+  for (const layer of p.model.layers) {
+    const acts = p.layerForward(layer, h);
+    saved.push(acts);
+    h = acts.hOut;
+  }
+  return { h, saved, ...finalLogits(p, h) };
+}
+
 function finalLogits(p: Pass, h: GpuTensor): { stats: GpuTensor; logits: GpuTensor } {
   const hf = p.t([p.M, p.c.hiddenSize], 'final norm');
   const stats = p.t(p.statsShape(), 'final norm stats');
@@ -309,9 +321,7 @@ export async function forwardLogits(
   const gpuBatch = uploadBatch(gpu.device, layoutBatch(model.config, batch));
   const p = new Pass(gpu, model, lora, gpuBatch, { ...opts, dropoutSeed: null });
   try {
-    let h = p.embed();
-    for (const layer of model.layers) h = p.layerForward(layer, h).hOut;
-    const { logits } = finalLogits(p, h);
+    const { logits } = forwardAll(p);
     p.rec.submit();
     const out = await readTensor(gpu.device, logits);
     gpu.assertHealthy();
@@ -337,14 +347,7 @@ export async function lossAndGrads(
   const gpuBatch = uploadBatch(gpu.device, layout);
   const p = new Pass(gpu, model, lora, gpuBatch, opts);
   try {
-    let h = p.embed();
-    const saved: LayerActs[] = [];
-    for (const layer of model.layers) {
-      const acts = p.layerForward(layer, h);
-      saved.push(acts);
-      h = acts.hOut;
-    }
-    const { stats, logits } = finalLogits(p, h);
+    const { h, saved, stats, logits } = forwardAll(p);
     const rowLoss = p.t([p.M], 'row loss');
     // The logits' gradient overwrites the logits, which nothing needs afterwards.
     const dLogits = logits;
@@ -378,9 +381,7 @@ export async function evalLoss(
   const gpuBatch = uploadBatch(gpu.device, layout);
   const p = new Pass(gpu, model, lora, gpuBatch, { ...opts, dropoutSeed: null });
   try {
-    let h = p.embed();
-    for (const layer of model.layers) h = p.layerForward(layer, h).hOut;
-    const { logits } = finalLogits(p, h);
+    const { logits } = forwardAll(p);
     const rowLoss = p.t([p.M], 'row loss');
     encodeCrossEntropy(p.rec, { logits, targets: gpuBatch.targets!, invCount: 1 / layout.counted, rowLoss, dLogits: logits });
     p.rec.submit();

@@ -26,9 +26,6 @@ export interface LinearModuleSpec {
   hasBias: boolean;
 }
 
-export const GPT2_LORA_TARGETS = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
-export const LLAMA_LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-
 /** Every linear layer of the model that LoRA may adapt, in execution order. */
 export function linearModules(c: ModelConfig): LinearModuleSpec[] {
   const out: LinearModuleSpec[] = [];

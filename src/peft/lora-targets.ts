@@ -22,15 +22,7 @@ import { compareCodePoints } from './python-json';
 import { compilePythonRegex, pythonFullmatch, pythonPatternKeyRegex, PythonRegexError } from './python-regex';
 
 /** A module LoRA adapts, with its rank, alpha and output scaling. */
-export interface ResolvedTarget {
-  /** Module path, e.g. "transformer.h.0.attn.c_attn". */
-  path: string;
-  shortName: string;
-  layer: number;
-  inFeatures: number;
-  outFeatures: number;
-  layout: 'linear' | 'conv1d';
-  hasBias: boolean;
+export interface ResolvedTarget extends LinearModuleSpec {
   r: number;
   alpha: number;
   /** alpha / r, or alpha / √r with use_rslora. */
