@@ -7,6 +7,8 @@ import { expect, test, type Page } from '@playwright/test';
 import { parseSafetensors } from '../src/model-io/safetensors';
 import type { StepLog, TrainerEvent } from '../src/trainer/trainer';
 import type { RequestBody, TrainControlResult } from '../src/worker/protocol';
+import { makeTinyModel } from '../src/model-io/tiny-models';
+import { startHubServer } from '../tests/helpers/hub-server';
 
 type StartBody = RequestBody<'train-start'>;
 type ControlKind = 'train-pause' | 'train-resume' | 'train-stop';
@@ -299,4 +301,38 @@ test('bad data: an invalid JSON record is an error message naming its line', asy
     }
   });
   expect(refused).toContain('TypeError: train-pause needs an integer runId');
+});
+
+test('a model from the Hub is downloaded once: after a reload it comes from Cache Storage', async ({ page }) => {
+  const hub = await startHubServer({ 'peft-studio/tiny-qwen2': { files: makeTinyModel('qwen2') } });
+  try {
+    const body = startBody({
+      model: { kind: 'hub', repo: 'peft-studio/tiny-qwen2', revision: 'main', endpoint: hub.endpoint },
+      runName: 'e2e-hub',
+      settings: { maxSteps: 1, checkpointEvery: 0 },
+    });
+    await openStudio(page);
+    await startRun(page, 'first', body);
+    const first = await finished(page, 'first');
+    expect(first.error).toBeNull();
+    const downloads = hub.requests.filter((r) => r.method === 'GET').map((r) => r.path);
+    expect(downloads).toContain('/peft-studio/tiny-qwen2/resolve/main/model.safetensors');
+    expect(first.logs.some((l) => l.includes('model.safetensors'))).toBe(true);
+
+    hub.requests.length = 0;
+    await page.reload();
+    await page.waitForFunction(() => window.__peftStudio !== undefined);
+    await startRun(page, 'second', body);
+    const second = await finished(page, 'second');
+    expect(second.error).toBeNull();
+    expect(second.result!.log).toHaveLength(1);
+    expect(hub.requests).toEqual([]);
+
+    // A missing repo: the error names the repo and the file, and says what to check.
+    await startRun(page, 'missing', startBody({ model: { kind: 'hub', repo: 'peft-studio/no-such-model', endpoint: hub.endpoint }, runName: 'e2e-hub-missing' }));
+    const missing = await finished(page, 'missing');
+    expect(missing.error?.message).toMatch(/peft-studio\/no-such-model.*config\.json|config\.json.*peft-studio\/no-such-model/);
+  } finally {
+    await hub.close();
+  }
 });

@@ -33,6 +33,8 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
     // ['', owner, name, 'resolve', revision, ...file]
     const repoId = `${parts[1]}/${parts[2]}`;
     const repo = repos[repoId];
+    // Pages from another loopback origin (the studio in e2e tests) may read the answers, as from the Hub.
+    res.setHeader('access-control-allow-origin', '*');
     const text = (status: number, body: string) => {
       res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
       res.end(req.method === 'HEAD' ? undefined : body);
