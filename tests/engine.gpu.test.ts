@@ -162,6 +162,15 @@ describe.each(KINDS)('%s', (kind) => {
       expect(cached.tokens).toEqual(seq.slice(prompt.length));
       expect(cached.stopReason).toBe('length');
 
+      // Stops on an end-of-sequence id, which is the last token it streams.
+      const streamed: number[] = [];
+      const eosAt = seq[prompt.length + 2];
+      const stopped = await generate(ctx.gpu, model, lora, prompt, { maxNewTokens: 6, eosTokenIds: [eosAt], onToken: (id) => streamed.push(id) });
+      const firstEos = seq.slice(prompt.length).indexOf(eosAt);
+      expect(stopped.stopReason).toBe('eos');
+      expect(stopped.tokens).toEqual(seq.slice(prompt.length, prompt.length + firstEos + 1));
+      expect(streamed).toEqual(stopped.tokens);
+
       const opts = { maxNewTokens: 8, doSample: true, temperature: 1.5, topK: 50, topP: 0.95, seed: 7, eosTokenIds: [] };
       const s1 = await generate(ctx.gpu, model, lora, prompt, opts);
       const s2 = await generate(ctx.gpu, model, lora, prompt, opts);
