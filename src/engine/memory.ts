@@ -18,6 +18,7 @@
  *   per layer                       M·(d + 2qD + 2kvD + I + e') (+ M·d except in the first layer)
  *                                   (e' = I + 3d for GPT-2 (GELU input, fused q|k|v), 2I for Llama)
  *   LoRA dy·B                       M·R
+ *   (with trainable biases, bias="lora_only", one more column of M ones)
  *
  * The T² term (attention probabilities) and the V term (logits) dominate at long sequences and large
  * vocabularies. Weights are counted separately (gpu-model.ts, plannedWeightMemory).
