@@ -401,10 +401,9 @@ function normalize(raw: Record<string, unknown>, model: ModelConfig, where: stri
     warnings.push(`${where}: fan_in_fan_out = ${fanInFanOut} does not fit ${model.modelType}'s ${forcedFanInFanOut ? 'Conv1D' : 'nn.Linear'} layers; set to ${forcedFanInFanOut}, as PEFT does`);
   }
 
+  // Fields we do not support keep PEFT's defaults (validation above refused any other value).
   return {
-    task_type: 'CAUSAL_LM',
-    peft_type: 'LORA',
-    auto_mapping: null,
+    ...peftDefaults(),
     peft_version: peftVersion as string,
     base_model_name_or_path: baseName,
     revision,
@@ -417,32 +416,13 @@ function normalize(raw: Record<string, unknown>, model: ModelConfig, where: stri
     fan_in_fan_out: forcedFanInFanOut,
     bias: bias as LoraBias,
     use_rslora: useRslora,
-    modules_to_save: null,
     init_lora_weights: init,
     layers_to_transform: layersToTransform,
     layers_pattern: layersPattern,
     rank_pattern: c.pattern('rank_pattern', get('rank_pattern')),
     alpha_pattern: c.pattern('alpha_pattern', get('alpha_pattern')),
-    megatron_config: null,
     megatron_core: megatronCore,
-    trainable_token_indices: null,
-    loftq_config: {},
-    eva_config: null,
-    corda_config: null,
-    lora_ga_config: null,
-    use_dora: false,
-    velora_config: null,
-    alora_invocation_tokens: null,
-    use_qalora: false,
     qalora_group_size: qaloraGroupSize,
-    monteclora_config: null,
-    layer_replication: null,
-    lora_bias: false,
-    target_parameters: null,
-    use_bdlora: null,
-    arrow_config: null,
-    kasa_config: null,
-    ensure_weight_tying: false,
   };
 }
 
