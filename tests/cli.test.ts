@@ -58,10 +58,26 @@ describe('peft-studio', () => {
     for (const lp of s.logprobs) expect(lp).toBeLessThan(0);
   });
 
+  it('trains on the embedded default model and a sample dataset named on the command line', () => {
+    const train = cli(['train', '--model', 'default', '--data', 'pirate', '--out', 'pirate', '--steps', '2', '--batch', '2', '--seq', '32', '--r', '4'], dir);
+    expect(train.code, train.stderr).toBe(0);
+    expect(train.stderr).toMatch(/model: .*public\/models\/austen-2m \(llama, 4 layers, hidden 192\)/);
+    expect(train.stderr).toMatch(/data: \d+ training and 0 validation examples from .*public\/datasets\/pirate\.jsonl/);
+    const config = JSON.parse(readFileSync(join(dir, 'pirate', 'adapter_config.json'), 'utf8'));
+    expect(config.base_model_name_or_path).toBe('austen-2m');
+    expect(config.r).toBe(4);
+    const st = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'pirate', 'adapter_model.safetensors'))), 'adapter');
+    expect(st.tensors.get('base_model.model.model.layers.3.self_attn.v_proj.lora_B.weight')?.shape).toEqual([64, 4]);
+
+    const gen = cli(['generate', '--model', 'default', '--adapter', 'pirate', '--prompt', 'Mr. Darcy', '--max-new-tokens', '6', '--json'], dir);
+    expect(gen.code, gen.stderr).toBe(0);
+    expect(JSON.parse(gen.stdout).ids.length).toBeGreaterThan(0);
+  });
+
   it('exits 1 with a one-line reason on errors', () => {
     const missing = cli(['train', '--model', 'tiny', '--data', 'nope.jsonl', '--out', 'x'], dir);
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim()).toBe('peft-studio: --data nope.jsonl: no such file (see peft-studio --help)');
+    expect(missing.stderr.trim()).toBe('peft-studio: --data nope.jsonl: no such file, and not a sample dataset (pirate, invitations, butler) (see peft-studio --help)');
     writeFileSync(join(dir, 'bad.jsonl'), '{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": "d"}\n{"prompt": oops}\n');
     const bad = cli(['train', '--model', 'tiny', '--data', 'bad.jsonl', '--out', 'x', '--steps', '1'], dir);
     expect(bad.code).toBe(1);

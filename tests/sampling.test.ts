@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyRepetitionPenalty, sampleNextToken, samplingDistribution } from '../src/model/sampling';
+import { applyRepetitionPenalty, generationDefaults, sampleNextToken, samplingDistribution } from '../src/model/sampling';
 import { mulberry32 } from '../src/util/random';
 
 const noRng = () => {
@@ -108,5 +108,25 @@ describe('sampleNextToken', () => {
     expect(() => sampleNextToken(l, [], { topP: 1.01 }, r)).toThrow(/topP/);
     expect(() => sampleNextToken(l, [], { repetitionPenalty: 0 }, r)).toThrow(/repetitionPenalty/);
     expect(() => sampleNextToken(l, [], { repetitionPenalty: -2 }, r)).toThrow(RangeError);
+  });
+});
+
+describe('generationDefaults', () => {
+  it("reads generation_config.json's sampling fields under transformers' names", () => {
+    expect(generationDefaults({ do_sample: true, temperature: 0.7, top_k: 20, top_p: 0.9, repetition_penalty: 1.2, max_new_tokens: 40, eos_token_id: 3 })).toEqual({
+      doSample: true,
+      temperature: 0.7,
+      topK: 20,
+      topP: 0.9,
+      repetitionPenalty: 1.2,
+      maxNewTokens: 40,
+    });
+    expect(generationDefaults(null)).toEqual({});
+    expect(generationDefaults({ temperature: 'hot', do_sample: 1 })).toEqual({});
+  });
+
+  it('names the field that is out of range', () => {
+    expect(() => generationDefaults({ top_p: 1.5 })).toThrow(/generation_config.json: topP must be in \(0, 1\]/);
+    expect(() => generationDefaults({ max_new_tokens: -1 })).toThrow(/generation_config.json: max_new_tokens/);
   });
 });

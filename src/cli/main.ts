@@ -22,13 +22,15 @@ export const USAGE = `usage: peft-studio <command> [options]
                    --lr 2e-4 --schedule constant|linear|cosine --warmup 0 --steps N | --epochs 1 --batch 4 --grad-accum 1
                    --seq 256 --quant f32|q8|q4|nf4 --seed 42 --val-split 0 --eval-every N --save-every 50 --resume
                    --skip-bad-records --rslora --max-grad-norm 1 --weight-decay 0 --adapter DIR|REPO --quiet]
-  generate         --model M [--adapter DIR] --prompt TEXT [--max-new-tokens 64 --temperature 0 --top-k 0 --top-p 1
-                   --repetition-penalty 1 --seed 0 --quant f32 --json]
+  generate         --model M [--adapter DIR] --prompt TEXT [--max-new-tokens N --temperature T --top-k K --top-p P
+                   --repetition-penalty R --seed 0 --quant f32 --json]
   score            --model M [--adapter DIR] (--text TEXT | --data FILE) [--json]
   make-tiny-model  --arch gpt2|llama|qwen2 --out DIR [--dtype F32|F16|BF16 --seed 0]
 
-A model is a folder with config.json, or a Hugging Face Hub repo id ("owner/name" or "owner/name@revision";
-set HF_TOKEN for gated models).`;
+A model is "default" (the embedded Austen 2M model), a folder with config.json, or a Hugging Face Hub repo id
+("owner/name" or "owner/name@revision"; set HF_TOKEN for gated models). --data takes a file (.jsonl, .json,
+.csv, .txt) or a sample dataset: pirate, invitations, butler. generate samples with the model's
+generation_config.json unless told otherwise.`;
 
 export async function main(argv: string[]): Promise<number> {
   const args = argv[0] === '--' ? argv.slice(1) : argv;

@@ -1,5 +1,6 @@
 /** Loading what a command needs on Node: the model (folder or Hub repo), its tokenizer, the GPU, an adapter. */
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { acquireNodeGpu } from '../gpu/node-gpu';
 import type { GpuContext } from '../gpu/device';
 import { GpuModel } from '../engine/gpu-model';
@@ -12,9 +13,15 @@ import { nodeHubCache } from '../model-io/node-hub-cache';
 import { loadTokenizer, type TextTokenizer } from '../model-io/tokenizer';
 import { importLoraAdapter, readAdapterFiles, type ImportedLoraAdapter } from '../peft/adapter-files';
 import { CliUsageError } from './errors';
+import { embeddedModelFolder } from './embedded-assets';
 
-/** A folder path, or a Hub repo id ("owner/name", optionally "@revision"). */
+/** "default" (the embedded model), a folder path, or a Hub repo id ("owner/name", optionally "@revision"). */
 export function modelSource(arg: string, opts: { endpoint?: string; token?: string } = {}): ModelSource {
+  const embedded = embeddedModelFolder(arg);
+  if (embedded) {
+    if (!existsSync(join(embedded, 'config.json'))) throw new CliUsageError(`--model ${arg}: the embedded model is missing from ${embedded}`);
+    return new NodeFolderSource(embedded);
+  }
   if (existsSync(arg)) {
     if (!statSync(arg).isDirectory()) throw new CliUsageError(`${arg}: expected a folder, not a file`);
     return new NodeFolderSource(arg);

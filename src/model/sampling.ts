@@ -132,3 +132,35 @@ export function sampleNextToken(
   }
   return last; // u at the very top of the cumulative sum, beyond its rounding
 }
+
+/** The sampling settings of a model's generation_config.json (do_sample, temperature, top_k, top_p, repetition_penalty, max_new_tokens). */
+export interface GenerationDefaults extends SamplingOptions {
+  maxNewTokens?: number;
+}
+
+/**
+ * Reads the sampling fields of a generation_config.json, as transformers' GenerationConfig names them. Fields that
+ * are absent or of the wrong type are left out (callers fall back to their own defaults); values out of range
+ * throw a RangeError naming the field.
+ */
+export function generationDefaults(generationConfig: Record<string, unknown> | null): GenerationDefaults {
+  const out: GenerationDefaults = {};
+  if (!generationConfig) return out;
+  const num = (key: string): number | undefined => (typeof generationConfig[key] === 'number' ? (generationConfig[key] as number) : undefined);
+  if (typeof generationConfig.do_sample === 'boolean') out.doSample = generationConfig.do_sample;
+  out.temperature = num('temperature');
+  out.topK = num('top_k');
+  out.topP = num('top_p');
+  out.repetitionPenalty = num('repetition_penalty');
+  out.maxNewTokens = num('max_new_tokens');
+  for (const k of Object.keys(out) as (keyof GenerationDefaults)[]) if (out[k] === undefined) delete out[k];
+  try {
+    validateSamplingOptions(out);
+  } catch (e) {
+    throw new RangeError(`generation_config.json: ${(e as Error).message}`);
+  }
+  if (out.maxNewTokens !== undefined && !(Number.isInteger(out.maxNewTokens) && out.maxNewTokens >= 0)) {
+    throw new RangeError(`generation_config.json: max_new_tokens must be an integer ≥ 0, got ${out.maxNewTokens}`);
+  }
+  return out;
+}

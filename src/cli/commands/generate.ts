@@ -1,5 +1,10 @@
-/** peft-studio generate --model M [--adapter DIR] --prompt TEXT [--max-new-tokens N --temperature T --seed S --json] */
+/**
+ * peft-studio generate --model M [--adapter DIR] --prompt TEXT [--max-new-tokens N --temperature T --seed S --json]
+ * Sampling options the command line leaves out come from the model's generation_config.json, as in transformers;
+ * without one, decoding is greedy.
+ */
 import { generateTokens } from '../../engine/generate';
+import { generationDefaults } from '../../model/sampling';
 import { WEIGHT_FORMATS } from '../../kernels/weight-format';
 import { choice, num, str } from '../options';
 import { loadAdapter, openSession } from '../session';
@@ -24,17 +29,18 @@ export async function generateCommand(values: Record<string, string | boolean | 
   try {
     const adapterDir = str(values, 'adapter');
     const lora = adapterDir ? await loadAdapter(session, adapterDir) : null;
-    const temperature = num(values, 'temperature', 0, { min: 0 });
+    const defaults = generationDefaults(session.loaded.generationConfig);
+    const temperature = num(values, 'temperature', defaults.doSample ? (defaults.temperature ?? 1) : 0, { min: 0 });
     const promptIds = session.tokenizer.encode(prompt);
     const json = values.json === true;
     const tokens: number[] = [];
     const it = generateTokens(session.gpu, session.model, lora, promptIds, {
-      maxNewTokens: num(values, 'max-new-tokens', 64, { int: true, min: 0 }),
+      maxNewTokens: num(values, 'max-new-tokens', defaults.maxNewTokens ?? 64, { int: true, min: 0 }),
       doSample: temperature > 0,
       temperature,
-      topK: num(values, 'top-k', 0, { int: true, min: 0 }),
-      topP: num(values, 'top-p', 1, { gt: 0, max: 1 }),
-      repetitionPenalty: num(values, 'repetition-penalty', 1, { gt: 0 }),
+      topK: num(values, 'top-k', defaults.topK ?? 0, { int: true, min: 0 }),
+      topP: num(values, 'top-p', defaults.topP ?? 1, { gt: 0, max: 1 }),
+      repetitionPenalty: num(values, 'repetition-penalty', defaults.repetitionPenalty ?? 1, { gt: 0 }),
       seed: num(values, 'seed', 0, { int: true, min: 0 }),
     });
     let printed = '';

@@ -11,6 +11,7 @@ import { assertNoProblems, parseDataset } from '../../data/parse';
 import { tokenizeRecords } from '../../data/tokenize';
 import { makeBatches } from '../../data/batching';
 import { CliUsageError } from '../errors';
+import { resolveDataArg } from '../embedded-assets';
 import { choice, num, str } from '../options';
 import { loadAdapter, openSession } from '../session';
 
@@ -42,7 +43,8 @@ export function nextTokenLogprobs(logits: Float32Array, ids: number[], V: number
 
 export async function scoreCommand(values: Record<string, string | boolean | undefined>): Promise<void> {
   const text = str(values, 'text');
-  const dataPath = str(values, 'data');
+  const dataArg = str(values, 'data');
+  const dataPath = dataArg === undefined ? undefined : resolveDataArg(dataArg);
   if ((text === undefined) === (dataPath === undefined)) throw new CliUsageError('give exactly one of --text TEXT or --data FILE');
   const session = await openSession(str(values, 'model', true), choice(values, 'quant', WEIGHT_FORMATS, 'f32'));
   try {

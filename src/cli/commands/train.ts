@@ -19,6 +19,8 @@ import { NodeCheckpointStore } from '../../trainer/checkpoint-store-node';
 import { DEFAULT_TRAINING, Trainer, type TrainingSettings } from '../../trainer/trainer';
 import { LR_SCHEDULES } from '../../trainer/lr-schedule';
 import { CliUsageError } from '../errors';
+import { embeddedModelFolder, resolveDataArg, SAMPLE_DATASET_HINT } from '../embedded-assets';
+import { DEFAULT_MODEL } from '../../model-io/embedded';
 import { choice, num, str } from '../options';
 import { loadProgress, makeBar } from '../progress';
 import { importAdapter, openSession } from '../session';
@@ -64,7 +66,7 @@ export function parseTargets(raw: string | undefined): string[] | string | undef
 
 export async function trainCommand(values: Record<string, string | boolean | undefined>): Promise<void> {
   const modelArg = str(values, 'model', true);
-  const dataPath = str(values, 'data', true);
+  const dataPath = resolveDataArg(str(values, 'data', true));
   const out = str(values, 'out', true);
   const quant = choice(values, 'quant', WEIGHT_FORMATS, 'f32');
   const seed = num(values, 'seed', DEFAULT_TRAINING.seed, { int: true, min: 0 });
@@ -91,7 +93,7 @@ export async function trainCommand(values: Record<string, string | boolean | und
   };
 
   const text = await readFile(dataPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new CliUsageError(`--data ${dataPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    throw new CliUsageError(`--data ${dataPath}: ${e.code === 'ENOENT' ? SAMPLE_DATASET_HINT : e.message}`);
   });
   const load = loadProgress();
   const session = await openSession(modelArg, quant, load.onProgress);
@@ -126,7 +128,7 @@ export async function trainCommand(values: Record<string, string | boolean | und
           ...(parseTargets(str(values, 'target')) !== undefined ? { target_modules: parseTargets(str(values, 'target')) } : {}),
         },
         c,
-        { nameOrPath: modelArg },
+        { nameOrPath: embeddedModelFolder(modelArg) ? DEFAULT_MODEL.id : modelArg },
       );
     const targets = imported?.targets ?? resolveLoraTargets(loraConfig, c);
     const init = imported?.weights ?? initLoraWeights(targets, loraConfig.init_lora_weights, seed);
