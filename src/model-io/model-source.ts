@@ -111,6 +111,48 @@ export class BrowserFilesSource implements ModelSource {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// A folder served over HTTP (the studio's embedded model)
+
+/** Files under a base URL, with their names known up front (HTTP cannot list a folder). */
+export class UrlFolderSource implements ModelSource {
+  readonly description: string;
+  private readonly base: string;
+
+  constructor(
+    base: string,
+    private readonly files: readonly string[],
+    description?: string,
+    private readonly fetchFn: typeof fetch = (input, init) => globalThis.fetch(input, init),
+  ) {
+    this.base = base.endsWith('/') ? base : `${base}/`;
+    this.description = description ?? `folder ${this.base}`;
+  }
+
+  async list(): Promise<string[]> {
+    return [...this.files].sort();
+  }
+
+  async exists(file: string): Promise<boolean> {
+    return this.files.includes(file);
+  }
+
+  async read(file: string, onProgress?: ReadProgress): Promise<Uint8Array> {
+    assertSafeFileName(file, this.description);
+    if (!this.files.includes(file)) throw new ModelSourceError(`${this.description}: has no file "${file}"`);
+    const url = this.base + file.split('/').map(encodeURIComponent).join('/');
+    let res: Response;
+    try {
+      res = await this.fetchFn(url);
+    } catch (e) {
+      throw new ModelSourceError(`${this.description}: could not fetch "${file}" (${url}): ${(e as Error).message}`);
+    }
+    if (!res.ok || !res.body) throw new ModelSourceError(`${this.description}: "${file}": HTTP ${res.status} from ${url}`);
+    const length = Number(res.headers.get('content-length'));
+    return readStream(res.body, Number.isFinite(length) && length > 0 ? length : null, onProgress);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Hugging Face Hub
 
 /** Downloaded files by URL. */

@@ -79,7 +79,8 @@ export interface StepLog {
 
 export type TrainerEvent =
   | { kind: 'started'; totalSteps: number; resumedFromStep: number | null }
-  | { kind: 'step'; log: StepLog; totalSteps: number }
+  /** activationBytes: the largest activation memory a micro-batch of this step allocated on the GPU. */
+  | { kind: 'step'; log: StepLog; totalSteps: number; activationBytes: number }
   | { kind: 'eval'; step: number; valLoss: number }
   | { kind: 'checkpoint'; step: number; where: string }
   | { kind: 'done'; step: number; reason: 'completed' | 'stopped' };
@@ -277,12 +278,14 @@ export class Trainer {
       const t0 = performance.now();
       let lossSum = 0;
       let tokens = 0;
+      let activationBytes = 0;
       for (let micro = 0; micro < s.gradAccum; micro++) {
         const batch = this.microBatch(this.step * s.gradAccum + micro);
         const dropoutSeed = pcgHash((s.seed ^ Math.imul(this.step * s.gradAccum + micro + 1, 0x85ebca6b)) >>> 0);
         const r = await lossAndGrads(this.gpu, this.model, this.lora, batch, { dropoutSeed, accumulateGrads: micro > 0 });
         lossSum += r.loss;
         tokens += r.tokens;
+        activationBytes = Math.max(activationBytes, r.activationBytes);
       }
       const loss = lossSum / s.gradAccum;
       // Global gradient norm of the averaged gradients (the sums divided by gradAccum).
@@ -320,7 +323,7 @@ export class Trainer {
       }
       const log: StepLog = { step: this.step, loss, val_loss: valLoss, lr, tokens_per_s: tokens / seconds, grad_norm: clip.norm };
       this.log.push(log);
-      await onEvent({ kind: 'step', log, totalSteps: this.totalSteps });
+      await onEvent({ kind: 'step', log, totalSteps: this.totalSteps, activationBytes });
       if (s.checkpointEvery > 0 && this.step % s.checkpointEvery === 0 && this.checkpoints) {
         await onEvent({ kind: 'checkpoint', step: this.step, where: (await this.saveCheckpoint())! });
       }

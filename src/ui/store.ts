@@ -4,7 +4,10 @@
 import { create } from 'zustand';
 import { acquireGpu, browserGpu, type AdapterReport, type GpuContext } from '../gpu/device';
 import type { WeightFormat } from '../kernels/weight-format';
-import { createKernelWorker, type KernelWorkerClient } from '../worker/client';
+import type { KernelWorkerClient } from '../worker/client';
+import { kernelWorker, toErrorInfo, type ErrorInfo } from './stores/worker';
+
+export type { ErrorInfo };
 import type { LoraSelfTestResult } from '../worker/protocol';
 
 declare global {
@@ -16,10 +19,6 @@ declare global {
   }
 }
 
-export interface ErrorInfo {
-  name: string;
-  message: string;
-}
 
 export type GpuStatus =
   | { state: 'detecting' }
@@ -53,24 +52,7 @@ export interface StudioState {
 
 const SELFTEST_TIMEOUT_MS = 110_000;
 
-function toErrorInfo(error: unknown): ErrorInfo {
-  if (error instanceof Error) return { name: error.name || 'Error', message: error.message };
-  return { name: 'Error', message: String(error) };
-}
 
-let workerClient: KernelWorkerClient | null = null;
-function kernelWorker(): KernelWorkerClient {
-  workerClient ??= createKernelWorker();
-  return workerClient;
-}
-
-if (typeof window !== 'undefined') {
-  window.__peftStudio = {
-    get client() {
-      return kernelWorker();
-    },
-  };
-}
 
 let detection: Promise<void> | null = null;
 

@@ -116,7 +116,7 @@ export class KernelWorkerClient {
               entry.rearm();
             }
             this.pending.set(id, entry);
-            this.worker.postMessage({ ...body, id } as WorkerRequest);
+            this.worker.postMessage({ ...body, id } as unknown as WorkerRequest);
           })
     ) as StreamHandle<ResponseFor<K>>;
     Object.defineProperty(promise, 'id', { value: id, enumerable: true });

@@ -7,6 +7,10 @@ import { acquireGpu, browserGpu, type GpuContext } from '../gpu/device';
 import {
   errorResponse,
   parseRequest,
+  type AdapterExportRequest,
+  type AdapterImportRequest,
+  type GenerateRequest,
+  type ModelLoadRequest,
   type TrainControlRequest,
   type TrainStartRequest,
   type WorkerMessage,
@@ -14,7 +18,14 @@ import {
   type WorkerResponse,
 } from './protocol';
 import { runLoraSelfTest } from './lora-selftest';
-import { NoSuchRunError, TrainingBusyError, TrainSession } from './train-session';
+import { previewDataset } from './data-preview';
+import { loadBase, type LoadedBase } from './loaded-model';
+import { NoModelError, NoSuchRunError, TrainingBusyError, TrainSession } from './train-session';
+import { describeAdapter, exportHeldAdapter, type HeldAdapter } from './held-adapter';
+import { generate } from '../engine/generate';
+import { GpuLoraSet, loraModuleInits } from '../engine/lora-adapters';
+import { BrowserFilesSource } from '../model-io/model-source';
+import { importLoraAdapter, readAdapterFiles } from '../peft/adapter-files';
 
 const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
 
@@ -42,13 +53,118 @@ function getGpu(): Promise<GpuContext> {
 /** The run in progress (one per worker: it owns the device's memory for the model). */
 let session: TrainSession | null = null;
 
+/** The model loaded by `model-load`. */
+let base: LoadedBase | null = null;
+/** The adapter on it: the last one trained on it, or imported. */
+let adapter: HeldAdapter | null = null;
+
+function dropAdapter(): void {
+  try {
+    adapter?.lora.destroy();
+  } catch {
+    // a lost device: nothing left to free
+  }
+  adapter = null;
+}
+
+function requireBase(what: string): LoadedBase {
+  if (!base) throw new NoModelError(`${what} needs a model: load one first (model-load)`);
+  return base;
+}
+
+function requireAdapter(what: string): HeldAdapter {
+  if (!adapter) throw new NoModelError(`${what} needs an adapter: train one on the loaded model, or import one (adapter-import)`);
+  return adapter;
+}
+
+function assertNotTraining(what: string): void {
+  if (session && !session.finished) throw new TrainingBusyError(`${what} cannot run while training run ${session.runId} is in progress; pause or stop it first`);
+}
+
+async function generateRequest(request: GenerateRequest): Promise<WorkerResponse> {
+  const b = requireBase('generate');
+  if (session && !session.finished && !session.paused) {
+    throw new TrainingBusyError(`generate cannot run while training run ${session.runId} is stepping; pause it first`);
+  }
+  const lora = request.side === 'adapted' ? requireAdapter("generate with side 'adapted'").lora : null;
+  const promptIds = b.tokenizer.encode(request.prompt);
+  const tokens: number[] = [];
+  let sent = '';
+  const result = await generate(b.gpu, b.model, lora, promptIds, {
+    ...request.sampling,
+    maxNewTokens: request.maxNewTokens,
+    seed: request.seed,
+    onToken: (t) => {
+      tokens.push(t);
+      const text = b.tokenizer.decode(tokens, { skipSpecialTokens: true });
+      if (!text.endsWith('\uFFFD') && text !== sent) {
+        sent = text;
+        post({ id: request.id, kind: 'generate-token', text, tokens: tokens.length });
+      }
+    },
+  });
+  return { id: request.id, kind: 'generate-result', text: b.tokenizer.decode(result.tokens, { skipSpecialTokens: true }), tokens: result.tokens, stopReason: result.stopReason };
+}
+
+async function importAdapterRequest(request: AdapterImportRequest): Promise<WorkerResponse> {
+  const b = requireBase('adapter-import');
+  assertNotTraining('adapter-import');
+  const files = await readAdapterFiles(new BrowserFilesSource(request.files));
+  const imported = importLoraAdapter(files, b.config);
+  const inits = loraModuleInits(imported.config, imported.targets, imported.weights, b.weights, { biases: imported.biases });
+  const lora = GpuLoraSet.create(b.gpu, b.model, inits);
+  dropAdapter();
+  adapter = { lora, config: imported.config, targets: imported.targets, origin: 'imported' };
+  return { id: request.id, kind: 'adapter-import-result', adapter: describeAdapter(adapter, b.config) };
+}
+
+async function exportAdapterRequest(request: AdapterExportRequest): Promise<WorkerResponse> {
+  const b = requireBase('adapter-export');
+  const held = requireAdapter('adapter-export');
+  return { id: request.id, kind: 'adapter-export-result', files: await exportHeldAdapter(held, b.config), adapter: describeAdapter(held, b.config) };
+}
+
+async function loadModelRequest(request: ModelLoadRequest): Promise<WorkerResponse> {
+  if (session && !session.finished) {
+    throw new TrainingBusyError(`cannot load a model while training run ${session.runId} is in progress; stop it first`);
+  }
+  const gpu = await getGpu();
+  // The previous model goes first: the device may not hold two, and a failed load leaves none.
+  dropAdapter();
+  try {
+    base?.model.destroy();
+  } catch {
+    // a lost device: nothing left to free
+  }
+  base = null;
+  const loaded = await loadBase(gpu, request.model, request.quant, (p) =>
+    post({ id: request.id, kind: 'model-progress', message: p.message, file: p.file, loaded: p.loaded, total: p.total }),
+  );
+  base = loaded;
+  // A lost device takes the model and its adapter with it: requests then ask for a new load.
+  void gpu.lost.then(() => {
+    if (base === loaded) {
+      base = null;
+      adapter = null;
+    }
+  });
+  return { id: request.id, kind: 'model-load-result', info: base.info };
+}
+
 async function startTraining(request: TrainStartRequest): Promise<WorkerResponse> {
   if (session && !session.finished) {
     throw new TrainingBusyError(
       `a training run (train-start request ${session.runId}) is already running in this worker; stop it (train-stop with runId ${session.runId}) or wait for its result before starting another`,
     );
   }
-  const own = new TrainSession(request, post);
+  const own = new TrainSession(request, post, {
+    base,
+    adapter,
+    keepAdapter(trained) {
+      if (adapter && adapter.lora !== trained.lora) dropAdapter();
+      adapter = trained;
+    },
+  });
   session = own;
   try {
     return await own.run(getGpu());
@@ -83,8 +199,19 @@ async function dispatch(request: WorkerRequest): Promise<WorkerResponse> {
       const result = await runLoraSelfTest(gpu, request.seed, request.format ?? 'nf4');
       return { id: request.id, kind: 'lora-forward-selftest-result', result };
     }
+    case 'model-load':
+      return loadModelRequest(request);
+    case 'data-preview':
+      if (!base) throw new NoModelError('data-preview needs a model: load one first (model-load)');
+      return previewDataset(request, base.tokenizer);
     case 'train-start':
       return startTraining(request);
+    case 'generate':
+      return generateRequest(request);
+    case 'adapter-import':
+      return importAdapterRequest(request);
+    case 'adapter-export':
+      return exportAdapterRequest(request);
     case 'train-pause':
     case 'train-resume':
     case 'train-stop':
@@ -98,7 +225,8 @@ async function dispatch(request: WorkerRequest): Promise<WorkerResponse> {
 
 function post(message: WorkerMessage): void {
   // The adapter's files move to the page instead of being copied.
-  const transfer = message.kind === 'train-start-result' ? Object.values(message.adapterFiles).map((b) => b.buffer as ArrayBuffer) : [];
+  const files = message.kind === 'train-start-result' ? message.adapterFiles : message.kind === 'adapter-export-result' ? message.files : null;
+  const transfer = files ? Object.values(files).map((b) => b.buffer as ArrayBuffer) : [];
   scope.postMessage(message, transfer);
 }
 

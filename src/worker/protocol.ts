@@ -13,6 +13,8 @@
  */
 import type { AdapterReport } from '../gpu/device';
 import { WEIGHT_FORMATS, type WeightFormat, type WeightLayout } from '../kernels/weight-format';
+import type { ModelConfig } from '../model/config';
+import type { GenerationDefaults, SamplingOptions } from '../model/sampling';
 import type { StepLog, TrainerEvent, TrainingSettings } from '../trainer/trainer';
 
 // ---------------------------------------------------------------------------------------------- requests
@@ -35,6 +37,13 @@ export interface LoraForwardSelfTestRequest {
 
 /** Where the base model comes from. */
 export type TrainModelSpec =
+  /** The embedded default model the page serves from public/models (see model-io/embedded.ts). */
+  | { kind: 'default' }
+  /**
+   * The model the worker holds from `model-load` (train-start only). The run trains on it without reloading, and
+   * its adapter stays in the worker afterwards for `generate` and `adapter-export`.
+   */
+  | { kind: 'loaded' }
   /** A deterministic tiny test model built in the worker (see model-io/tiny-models.ts). */
   | { kind: 'tiny'; arch: 'gpt2' | 'llama' | 'qwen2' }
   /** A Hugging Face Hub repo (or a mirror with the same URL layout); downloads are kept in Cache Storage. */
@@ -57,6 +66,8 @@ export interface TrainLoraOptions {
   /** A list of module names, a regex, or "all-linear". */
   target_modules?: string[] | string;
   use_rslora?: boolean;
+  /** PEFT's bias: "none", or "lora_only" (train the biases of the adapted layers). */
+  bias?: 'none' | 'lora_only';
 }
 export const TRAIN_LORA_FIELDS = ['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', 'bias'] as const;
 
@@ -64,6 +75,31 @@ export const TRAINING_SETTING_FIELDS = [
   'lr', 'schedule', 'warmupSteps', 'maxSteps', 'epochs', 'batchSize', 'gradAccum', 'maxGradNorm', 'weightDecay',
   'beta1', 'beta2', 'eps', 'seed', 'evalEvery', 'checkpointEvery',
 ] as const satisfies readonly (keyof TrainingSettings)[];
+
+/**
+ * Loads a base model into the worker (replacing the one it held, and any adapter on it) with W0 in `quant`.
+ * Streams `model-progress` messages, then answers with `model-load-result` (the model's summary) or `error`;
+ * a failed load leaves the worker with no model, never half of one.
+ */
+export interface ModelLoadRequest {
+  id: number;
+  kind: 'model-load';
+  model: TrainModelSpec;
+  quant: WeightFormat;
+}
+
+/**
+ * Tokenizes a dataset with the loaded model's tokenizer, as training would, and answers with statistics and a
+ * preview of the first examples (which tokens the loss counts). Needs a model loaded by `model-load`.
+ */
+export interface DataPreviewRequest {
+  id: number;
+  kind: 'data-preview';
+  data: TrainDataSpec;
+  maxLength: number;
+  /** How many examples to show token by token. */
+  previewCount: number;
+}
 
 /**
  * Loads the model and the data, then trains a LoRA adapter. Streams `train-log` and `train-progress` messages,
@@ -92,6 +128,38 @@ export interface TrainStartRequest {
    * deletes the checkpoints kept under runName.
    */
   resume: boolean;
+  /**
+   * Start from the adapter the worker holds (imported with `adapter-import`, or trained earlier) instead of a
+   * fresh initialisation; its LoRA configuration replaces `lora`. Needs model kind 'loaded'.
+   */
+  fromCurrentAdapter?: boolean;
+}
+
+/**
+ * Generates a continuation of `prompt` with the loaded model, either the base model or with the worker's current
+ * adapter. Streams `generate-token` messages, then answers with `generate-result`.
+ */
+export interface GenerateRequest {
+  id: number;
+  kind: 'generate';
+  prompt: string;
+  side: 'base' | 'adapted';
+  maxNewTokens: number;
+  sampling: SamplingOptions;
+  seed: number;
+}
+
+/** The worker's current adapter in PEFT's format (adapter_config.json, adapter_model.safetensors, README.md). */
+export interface AdapterExportRequest {
+  id: number;
+  kind: 'adapter-export';
+}
+
+/** Makes a PEFT LoRA adapter (adapter_config.json and adapter_model.safetensors) the worker's current adapter. */
+export interface AdapterImportRequest {
+  id: number;
+  kind: 'adapter-import';
+  files: File[];
 }
 
 /** Pauses a run after the step in progress; answered once the run is paused (or has ended). */
@@ -117,15 +185,29 @@ export interface TrainStopRequest {
 
 export type TrainControlRequest = TrainPauseRequest | TrainResumeRequest | TrainStopRequest;
 
-export type WorkerRequest = ProbeRequest | LoraForwardSelfTestRequest | TrainStartRequest | TrainControlRequest;
+export type WorkerRequest =
+  | ProbeRequest
+  | LoraForwardSelfTestRequest
+  | ModelLoadRequest
+  | DataPreviewRequest
+  | TrainStartRequest
+  | TrainControlRequest
+  | GenerateRequest
+  | AdapterExportRequest
+  | AdapterImportRequest;
 export type WorkerRequestKind = WorkerRequest['kind'];
 export const WORKER_REQUEST_KINDS: readonly WorkerRequestKind[] = [
   'probe',
   'lora-forward-selftest',
+  'model-load',
+  'data-preview',
   'train-start',
   'train-pause',
   'train-resume',
   'train-stop',
+  'generate',
+  'adapter-export',
+  'adapter-import',
 ];
 
 // --------------------------------------------------------------------------------------------- responses
@@ -184,6 +266,100 @@ export interface LoraForwardSelfTestResponse {
   result: LoraSelfTestResult;
 }
 
+/** What the Model panel shows about a loaded model. */
+export interface ModelInfo {
+  /** What adapter_config.json's base_model_name_or_path will say. */
+  nameOrPath: string;
+  /** Where it was read from, e.g. "embedded model austen-2m" or "Hugging Face repo gpt2 (revision main)". */
+  source: string;
+  modelType: string;
+  numLayers: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numHeads: number;
+  numKvHeads: number;
+  vocabSize: number;
+  contextLength: number;
+  parameters: number;
+  /** The format W0 is held in now. */
+  format: WeightFormat;
+  /** GPU bytes of the weights in each format. */
+  weightBytes: Record<WeightFormat, number>;
+  hasChatTemplate: boolean;
+  eosTokenId: number | null;
+  /** generation_config.json's sampling settings. */
+  generation: GenerationDefaults;
+  /** The parsed config (plain data), for LoRA target resolution and parameter counts on the page. */
+  config: ModelConfig;
+}
+
+/** What the worker's current adapter is. */
+export interface AdapterInfo {
+  origin: 'trained' | 'imported';
+  /** adapter_config.json's fields that the studio shows. */
+  r: number;
+  loraAlpha: number;
+  useRslora: boolean;
+  targetModules: string[] | string;
+  /** Adapted modules. */
+  modules: number;
+  trainableParameters: number;
+}
+
+export interface GenerateResponse {
+  id: number;
+  kind: 'generate-result';
+  text: string;
+  tokens: number[];
+  stopReason: 'eos' | 'length' | 'context' | 'aborted';
+}
+
+export interface AdapterExportResponse {
+  id: number;
+  kind: 'adapter-export-result';
+  files: Record<string, Uint8Array>;
+  adapter: AdapterInfo;
+}
+
+export interface AdapterImportResponse {
+  id: number;
+  kind: 'adapter-import-result';
+  adapter: AdapterInfo;
+}
+
+export interface ModelLoadResponse {
+  id: number;
+  kind: 'model-load-result';
+  info: ModelInfo;
+}
+
+/** A run of consecutive tokens of one example, and whether the loss counts them. */
+export interface PreviewPiece {
+  text: string;
+  trained: boolean;
+}
+
+export interface DataPreviewResponse {
+  id: number;
+  kind: 'data-preview-result';
+  source: string;
+  format: string;
+  shape: string | null;
+  /** Records the file holds that parsed. */
+  records: number;
+  /** Examples after tokenizing (records with something to learn from). */
+  examples: number;
+  /** Token count of every example, in file order. */
+  lengths: number[];
+  /** Tokens the loss counts, over all examples. */
+  trainedTokens: number;
+  truncated: number;
+  /** Bad records and records with nothing to learn from, with their line (or .json index). */
+  problems: { line: number; message: string }[];
+  lineUnit: 'line' | 'index';
+  preview: { line: number; pieces: PreviewPiece[] }[];
+}
+
 export interface TrainStartResponse {
   id: number;
   kind: 'train-start-result';
@@ -197,6 +373,8 @@ export interface TrainStartResponse {
   resumedFromStep: number | null;
   /** The adapter as PEFT saves it, by file name: adapter_config.json, adapter_model.safetensors, README.md. */
   adapterFiles: Record<string, Uint8Array>;
+  /** The adapter, now the worker's current one when the run trained the loaded model (else null). */
+  adapter: AdapterInfo | null;
 }
 
 /** Where a run stands after a control request ('stopping': a stop was asked for, the run's result follows). */
@@ -241,10 +419,15 @@ export interface ErrorResponse {
 export type WorkerResponse =
   | ProbeResponse
   | LoraForwardSelfTestResponse
+  | ModelLoadResponse
+  | DataPreviewResponse
   | TrainStartResponse
   | TrainPauseResponse
   | TrainResumeResponse
   | TrainStopResponse
+  | GenerateResponse
+  | AdapterExportResponse
+  | AdapterImportResponse
   | ErrorResponse;
 
 /** The successful response that answers a request of kind K. */
@@ -272,19 +455,41 @@ export interface TrainLogMessage {
   total?: number | null;
 }
 
-export type WorkerStreamMessage = TrainProgressMessage | TrainLogMessage;
+/** Loading progress of a `model-load`: the phase, and bytes while a file is read. */
+export interface ModelProgressMessage {
+  id: number;
+  kind: 'model-progress';
+  message: string;
+  /** The file being read. */
+  file?: string;
+  loaded?: number;
+  total?: number | null;
+}
+
+/** The continuation so far of a `generate` request. */
+export interface GenerateTokenMessage {
+  id: number;
+  kind: 'generate-token';
+  /** The whole continuation decoded so far (a partial multi-byte character is held back). */
+  text: string;
+  tokens: number;
+}
+
+export type WorkerStreamMessage = TrainProgressMessage | TrainLogMessage | ModelProgressMessage | GenerateTokenMessage;
 
 /** Everything the worker posts. */
 export type WorkerMessage = WorkerResponse | WorkerStreamMessage;
 
 /** Request kinds answered with a stream before their result, and the stream messages each gets. */
 export interface StreamMessagesOf {
+  'model-load': ModelProgressMessage;
   'train-start': TrainProgressMessage | TrainLogMessage;
+  generate: GenerateTokenMessage;
 }
 export type StreamingRequestKind = keyof StreamMessagesOf & WorkerRequestKind;
 export type StreamMessageFor<K extends StreamingRequestKind> = StreamMessagesOf[K];
 
-export const WORKER_STREAM_KINDS: readonly WorkerStreamMessage['kind'][] = ['train-progress', 'train-log'];
+export const WORKER_STREAM_KINDS: readonly WorkerStreamMessage['kind'][] = ['train-progress', 'train-log', 'model-progress', 'generate-token'];
 
 export function isStreamMessage(message: WorkerMessage): message is WorkerStreamMessage {
   return (WORKER_STREAM_KINDS as readonly string[]).includes(message.kind);
@@ -319,6 +524,15 @@ export function parseRequest(data: unknown): WorkerRequest {
     }
   }
   if (kind === 'train-start') checkTrainStart(data as Record<string, unknown>);
+  if (kind === 'model-load') checkModelLoad(data as Record<string, unknown>);
+  if (kind === 'data-preview') checkDataPreview(data as Record<string, unknown>);
+  if (kind === 'generate') checkGenerate(data as Record<string, unknown>);
+  if (kind === 'adapter-import') {
+    const files = (data as { files?: unknown }).files;
+    if (!Array.isArray(files) || files.length === 0 || !files.every((f) => f instanceof File)) {
+      throw new TypeError('adapter-import needs files: a non-empty array of File objects (adapter_config.json, adapter_model.safetensors)');
+    }
+  }
   return data as WorkerRequest;
 }
 
@@ -326,14 +540,47 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function checkTrainStart(r: Record<string, unknown>): void {
-  const bad = (field: string, expected: string, value: unknown = r[field]) => {
+type Bad = (field: string, expected: string, value?: unknown) => never;
+
+function badField(kind: string, r: Record<string, unknown>): Bad {
+  return (field, expected, value = r[field]) => {
     const shown = value instanceof File ? `a File` : JSON.stringify(value);
-    throw new TypeError(`train-start: ${field} = ${shown?.length > 80 ? `${shown.slice(0, 80)}…` : shown}: expected ${expected}`);
+    throw new TypeError(`${kind}: ${field} = ${shown?.length > 80 ? `${shown.slice(0, 80)}…` : shown}: expected ${expected}`);
   };
-  const model = r.model;
-  if (!isPlainObject(model)) bad('model', "{ kind: 'tiny' | 'hub' | 'files', … }");
-  else if (model.kind === 'tiny') {
+}
+
+function checkGenerate(r: Record<string, unknown>): void {
+  const bad = badField('generate', r);
+  if (typeof r.prompt !== 'string') bad('prompt', 'a string');
+  if (r.side !== 'base' && r.side !== 'adapted') bad('side', "'base' or 'adapted'");
+  if (!Number.isInteger(r.maxNewTokens) || (r.maxNewTokens as number) < 0) bad('maxNewTokens', 'an integer ≥ 0');
+  if (!Number.isInteger(r.seed) || (r.seed as number) < 0) bad('seed', 'an integer ≥ 0');
+  if (!isPlainObject(r.sampling)) bad('sampling', '{ doSample?, temperature?, topK?, topP?, repetitionPenalty? }');
+}
+
+function checkModelLoad(r: Record<string, unknown>): void {
+  const bad = badField('model-load', r);
+  checkModelSpec(r.model, bad);
+  if (!(WEIGHT_FORMATS as readonly unknown[]).includes(r.quant)) bad('quant', WEIGHT_FORMATS.join(', '));
+}
+
+function checkDataSpec(data: unknown, bad: Bad): void {
+  if (!isPlainObject(data) || typeof data.text !== 'string') bad('data', '{ text: string; fileName?: string }', data);
+  else if (data.fileName !== undefined && typeof data.fileName !== 'string') bad('data.fileName', 'a file name, or nothing for pasted text', data.fileName);
+}
+
+function checkDataPreview(r: Record<string, unknown>): void {
+  const bad = badField('data-preview', r);
+  checkDataSpec(r.data, bad);
+  if (!Number.isInteger(r.maxLength) || (r.maxLength as number) < 2) bad('maxLength', 'an integer ≥ 2');
+  if (!Number.isInteger(r.previewCount) || (r.previewCount as number) < 0) bad('previewCount', 'an integer ≥ 0');
+}
+
+function checkModelSpec(model: unknown, bad: Bad): void {
+  if (!isPlainObject(model)) bad('model', "{ kind: 'default' | 'loaded' | 'tiny' | 'hub' | 'files', … }");
+  else if (model.kind === 'default' || model.kind === 'loaded') {
+    // nothing more to check
+  } else if (model.kind === 'tiny') {
     if (!['gpt2', 'llama', 'qwen2'].includes(model.arch as string)) bad('model.arch', "'gpt2', 'llama' or 'qwen2'", model.arch);
   } else if (model.kind === 'hub') {
     if (typeof model.repo !== 'string' || model.repo === '') bad('model.repo', 'a Hub repo id such as "owner/name"', model.repo);
@@ -343,11 +590,14 @@ function checkTrainStart(r: Record<string, unknown>): void {
   } else if (model.kind === 'files') {
     const files = model.files;
     if (!Array.isArray(files) || files.length === 0 || !files.every((f) => f instanceof File)) bad('model.files', 'a non-empty array of File objects', files);
-  } else bad('model.kind', "'tiny', 'hub' or 'files'", model.kind);
+  } else bad('model.kind', "'default', 'loaded', 'tiny', 'hub' or 'files'", model.kind);
+}
 
-  const data = r.data;
-  if (!isPlainObject(data) || typeof data.text !== 'string') bad('data', '{ text: string; fileName?: string }');
-  else if (data.fileName !== undefined && typeof data.fileName !== 'string') bad('data.fileName', 'a file name, or nothing for pasted text', data.fileName);
+function checkTrainStart(r: Record<string, unknown>): void {
+  const bad = badField('train-start', r);
+  checkModelSpec(r.model, bad);
+
+  checkDataSpec(r.data, bad);
 
   if (!isPlainObject(r.lora)) bad('lora', 'an object with LoRA fields (r, lora_alpha, lora_dropout, target_modules, use_rslora)');
   for (const key of Object.keys(r.lora as object)) {

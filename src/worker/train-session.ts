@@ -8,19 +8,11 @@
  * then, so that after a `train-pause-result` no step event comes until the run is resumed or stopped.
  */
 import type { GpuContext } from '../gpu/device';
-import { GpuModel } from '../engine/gpu-model';
 import { GpuLoraSet, loraModuleInits } from '../engine/lora-adapters';
 import { assertNoProblems, parseDataset, parsePastedText, splitValidation, tokenizeRecords, type ParsedDataset } from '../data/index';
-import type { ModelConfig } from '../model/config';
-import type { HostWeights } from '../model/weight-names';
-import { loadModel, type LoadProgress } from '../model-io/load-model';
-import { BrowserFilesSource, cacheStorageHubCache, HubSource, type HubCache, type ModelSource } from '../model-io/model-source';
-import { makeTinyModel } from '../model-io/tiny-models';
-import { loadTokenizer, type TextTokenizer } from '../model-io/tokenizer';
-import { exportLoraAdapter } from '../peft/adapter-files';
 import { makeLoraConfig, type LoraConfig } from '../peft/lora-config';
 import { initLoraWeights } from '../peft/lora-init';
-import { resolveLoraTargets } from '../peft/lora-targets';
+import { resolveLoraTargets, type ResolvedTarget } from '../peft/lora-targets';
 import { countParameters, trainableParametersLine } from '../peft/trainable-params';
 import { OpfsCheckpointStore } from '../trainer/checkpoint-store-browser';
 import { DEFAULT_TRAINING, Trainer, type TrainerEvent, type TrainingSettings } from '../trainer/trainer';
@@ -33,18 +25,9 @@ import type {
   TrainStartResponse,
   WorkerStreamMessage,
 } from './protocol';
+import { describeAdapter, exportHeldAdapter, type HeldAdapter } from './held-adapter';
+import { loadBase, type LoadedBase } from './loaded-model';
 
-interface BaseModel {
-  config: ModelConfig;
-  /** The host copy of the weights (biases seed a trainable bias with bias="lora_only"). */
-  weights: HostWeights;
-  tokenizer: TextTokenizer;
-  model: GpuModel;
-  nameOrPath: string;
-  revision: string | null;
-}
-
-const PROGRESS_INTERVAL_MS = 250;
 
 /** A second train-start while a run is in progress. */
 export class TrainingBusyError extends Error {
@@ -54,6 +37,19 @@ export class TrainingBusyError extends Error {
 /** A control request whose runId names no run in progress. */
 export class NoSuchRunError extends Error {
   override name = 'NoSuchRunError';
+}
+
+/** What the worker holds between requests, for runs on model kind 'loaded'. */
+export interface WorkerHeld {
+  base: LoadedBase | null;
+  adapter: HeldAdapter | null;
+  /** Takes the run's adapter when the run trained the loaded model (the worker then owns it). */
+  keepAdapter(adapter: HeldAdapter): void;
+}
+
+/** A request that needs a loaded model (or adapter) before one was loaded. */
+export class NoModelError extends Error {
+  override name = 'NoModelError';
 }
 
 export class TrainSession {
@@ -66,6 +62,7 @@ export class TrainSession {
   constructor(
     private readonly request: TrainStartRequest,
     private readonly post: (message: WorkerStreamMessage) => void,
+    private readonly held: WorkerHeld = { base: null, adapter: null, keepAdapter: () => undefined },
   ) {}
 
   get runId(): number {
@@ -74,6 +71,11 @@ export class TrainSession {
 
   get finished(): boolean {
     return this.state === 'finished';
+  }
+
+  /** Paused at a step boundary: the GPU is idle until the run is resumed or stopped. */
+  get paused(): boolean {
+    return this.state === 'paused';
   }
 
   // ------------------------------------------------------------------------------------------------ control
@@ -138,10 +140,17 @@ export class TrainSession {
       this.log('data', `${parsed.source}: ${parsed.records.length} records${parsed.shape ? ` of shape ${parsed.shape}` : ''}, read as ${parsed.format}`);
 
       const gpu = await device;
-      const base = await this.loadBase(gpu, req.model, req.quant);
-      cleanup.push(() => base.model.destroy());
+      const onLoaded = req.model.kind === 'loaded';
+      let base: LoadedBase;
+      if (onLoaded) {
+        if (!this.held.base) throw new NoModelError("train-start with model kind 'loaded': no model is loaded; load one first (model-load)");
+        base = this.held.base;
+      } else {
+        base = await this.loadBase(gpu, req.model, req.quant);
+        cleanup.push(() => base.model.destroy());
+      }
       const c = base.config;
-      this.log('model', `model: ${base.nameOrPath} (${c.modelType}, ${c.numLayers} layers, hidden ${c.hiddenSize}), W0 in ${req.quant}`);
+      this.log('model', `model: ${base.nameOrPath} (${c.modelType}, ${c.numLayers} layers, hidden ${c.hiddenSize}), W0 in ${base.format}`);
 
       const tokenized = tokenizeRecords(parsed.records, base.tokenizer, { maxLength: req.maxLength });
       assertNoProblems({ problems: tokenized.problems, examples: tokenized.examples, lineUnit: parsed.lineUnit, source: parsed.source }, { allowSkip: req.skipBadRecords });
@@ -150,17 +159,31 @@ export class TrainSession {
       const { train, validation } = splitValidation(tokenized.examples, req.valSplit, settings.seed);
       this.log('data', `data: ${train.length} training and ${validation.length} validation examples`);
 
-      const loraConfig: LoraConfig = makeLoraConfig(req.lora, c, { nameOrPath: base.nameOrPath, revision: base.revision });
-      const targets = resolveLoraTargets(loraConfig, c);
-      const init = initLoraWeights(targets, loraConfig.init_lora_weights, settings.seed);
+      let loraConfig: LoraConfig;
+      let targets: ResolvedTarget[];
+      let init: Map<string, { a: Float32Array; b: Float32Array }>;
+      let biases: Map<string, Float32Array> | undefined;
+      if (req.fromCurrentAdapter) {
+        const current = this.held.adapter;
+        if (!onLoaded || !current) throw new NoModelError('fromCurrentAdapter: the worker holds no adapter on a loaded model; import or train one first');
+        loraConfig = current.config;
+        targets = current.targets;
+        init = await current.lora.readWeights();
+        biases = await current.lora.readBiases();
+        this.log('lora', `continuing from the ${current.origin} adapter (r=${loraConfig.r}, ${targets.length} modules)`);
+      } else {
+        loraConfig = makeLoraConfig(req.lora, c, { nameOrPath: base.nameOrPath, revision: base.revision });
+        targets = resolveLoraTargets(loraConfig, c);
+        init = initLoraWeights(targets, loraConfig.init_lora_weights, settings.seed);
+      }
       const counts = countParameters(c, targets, loraConfig.bias);
       this.log('lora', trainableParametersLine(counts.trainable, counts.all));
-      const lora = GpuLoraSet.create(
-        gpu,
-        base.model,
-        loraModuleInits(loraConfig, targets, init, base.weights),
-      );
-      cleanup.push(() => lora.destroy());
+      const lora = GpuLoraSet.create(gpu, base.model, loraModuleInits(loraConfig, targets, init, base.weights, { biases }));
+      // On the loaded model the adapter outlives the run (the worker keeps it); otherwise it goes with the run.
+      let keptAdapter = false;
+      cleanup.push(() => {
+        if (!keptAdapter) lora.destroy();
+      });
 
       const store = new OpfsCheckpointStore(req.runName);
       if (!req.resume) {
@@ -191,10 +214,12 @@ export class TrainSession {
       const reason = trainer.step >= trainer.totalSteps ? 'completed' : 'stopped';
 
       this.log('export', 'exporting the adapter');
-      const files = exportLoraAdapter({ config: loraConfig, weights: await lora.readWeights(), biases: await lora.readBiases(), model: c, targets });
-      const adapterFiles: Record<string, Uint8Array> = {};
-      // Each file in an ArrayBuffer of its own, so that it can be transferred.
-      for (const [name, bytes] of files) adapterFiles[name] = bytes.slice();
+      const adapter: HeldAdapter = { lora, config: loraConfig, targets, origin: 'trained' };
+      const adapterFiles = await exportHeldAdapter(adapter, c);
+      if (onLoaded) {
+        this.held.keepAdapter(adapter);
+        keptAdapter = true;
+      }
       return {
         id: this.runId,
         kind: 'train-start-result',
@@ -204,6 +229,7 @@ export class TrainSession {
         totalSteps: trainer.totalSteps,
         resumedFromStep: resumedFrom,
         adapterFiles,
+        adapter: onLoaded ? describeAdapter(adapter, c) : null,
       };
     } finally {
       this.state = 'finished';
@@ -233,45 +259,10 @@ export class TrainSession {
     }
   }
 
-  private async loadBase(gpu: GpuContext, spec: TrainModelSpec, quant: TrainStartRequest['quant']): Promise<BaseModel> {
-    let source: ModelSource;
-    let nameOrPath: string;
-    let revision: string | null = null;
-    if (spec.kind === 'tiny') {
-      source = new BrowserFilesSource([...makeTinyModel(spec.arch)].map(([name, bytes]) => new File([bytes], name)));
-      nameOrPath = `tiny-${spec.arch}`;
-    } else if (spec.kind === 'hub') {
-      let cache: HubCache | undefined;
-      try {
-        cache = cacheStorageHubCache();
-      } catch {
-        this.log('model', 'Cache Storage is not available here: the model is downloaded again next time');
-      }
-      const hub = new HubSource({ repo: spec.repo, revision: spec.revision, endpoint: spec.endpoint, cache });
-      source = hub;
-      nameOrPath = hub.repo;
-      revision = spec.revision ?? null;
-    } else {
-      source = new BrowserFilesSource(spec.files);
-      const rel = (spec.files[0] as File & { webkitRelativePath?: string }).webkitRelativePath ?? '';
-      nameOrPath = rel.includes('/') ? rel.split('/')[0] : 'local-model';
-    }
-
-    let lastPhase = '';
-    let lastAt = 0;
-    const onProgress = (p: LoadProgress) => {
-      const now = performance.now();
-      const fileDone = p.loaded !== undefined && p.total != null && p.loaded >= p.total;
-      if (p.message === lastPhase && now - lastAt < PROGRESS_INTERVAL_MS && !fileDone) return;
-      lastPhase = p.message;
-      lastAt = now;
+  private async loadBase(gpu: GpuContext, spec: TrainModelSpec, quant: TrainStartRequest['quant']): Promise<LoadedBase> {
+    return loadBase(gpu, spec, quant, (p) => {
       const extra = p.loaded !== undefined ? { loaded: p.loaded, total: p.total ?? null } : {};
-      this.log('model', `${source.description}: ${p.message}`, extra);
-    };
-    const loaded = await loadModel(source, { onProgress });
-    const tokenizer = loadTokenizer(loaded.tokenizerJson, loaded.tokenizerConfig);
-    this.log('model', `uploading the weights to the GPU (W0 in ${quant})`);
-    const model = GpuModel.upload(gpu, loaded.config, loaded.weights, quant);
-    return { config: loaded.config, weights: loaded.weights, tokenizer, model, nameOrPath, revision };
+      this.log('model', p.source ? `${p.source}: ${p.message}` : p.message, extra);
+    });
   }
 }

@@ -1,0 +1,187 @@
+/**
+ * The studio as a person uses it, in headless Chromium on SwiftShader WebGPU: the newcomer's path on the embedded
+ * model (load, sample data, train, compare, download, re-import), a model from a loopback Hub, bad input, and a
+ * reload in the middle of training. Every panel is photographed as a test artifact.
+ */
+import { readFileSync } from 'node:fs';
+import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { unzipSync } from 'fflate';
+import { parseSafetensors } from '../src/model-io/safetensors';
+import { makeTinyModel } from '../src/model-io/tiny-models';
+import { startHubServer } from '../tests/helpers/hub-server';
+
+const PANELS = ['model', 'data', 'method', 'training', 'compare', 'export'] as const;
+
+async function screenshotPanels(page: Page, testInfo: TestInfo, prefix: string): Promise<void> {
+  for (const panel of PANELS) {
+    const path = testInfo.outputPath(`${prefix}-${panel}.png`);
+    await page.getByTestId(`panel-${panel}`).screenshot({ path });
+    await testInfo.attach(`${prefix}-${panel}`, { path, contentType: 'image/png' });
+  }
+}
+
+/** Waits until the run ends, failing at once (with the panel's error) when it ends in an error. */
+async function expectRunDone(page: Page): Promise<void> {
+  const status = page.getByTestId('train-status');
+  await expect(status).toHaveAttribute('data-state', /^(done|error)$/, { timeout: 300_000 });
+  if ((await status.getAttribute('data-state')) === 'error') throw new Error(`training failed: ${await page.getByTestId('train-error').innerText()}`);
+}
+
+async function openWithDefaultModel(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('data-status')).toHaveAttribute('data-state', 'ready');
+}
+
+/** A short run that SwiftShader finishes in about a minute (about 9 s a step). */
+async function setShortRun(page: Page, steps: number, checkpointEvery: number): Promise<void> {
+  await page.getByTestId('method-preset-demo').click();
+  await page.getByTestId('method-steps').fill(String(steps));
+  await page.getByTestId('method-batch').fill('4');
+  await page.getByTestId('method-lr').fill('0.015');
+  await page.getByTestId('method-val-split').fill('0');
+  await page.getByTestId('method-checkpoint-every').fill(String(checkpointEvery));
+  await page.getByTestId('method-seq').fill('48');
+  await expect(page.getByTestId('method-trainable-line')).toContainText('trainable params:');
+}
+
+const PEFT_MODULES = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
+
+test.describe.configure({ timeout: 480_000 });
+
+test('a newcomer trains the embedded model on a sample, compares, downloads and re-imports the adapter', async ({ page }, testInfo) => {
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await openWithDefaultModel(page);
+  await expect(page.getByTestId('data-records')).toHaveText('320');
+  await setShortRun(page, 8, 0);
+
+  await page.getByTestId('train-start').click();
+  await expectRunDone(page);
+  await expect(page.getByTestId('train-step')).toHaveText(/8 \/ 8/);
+  const first = Number(await page.getByTestId('train-loss-first').getAttribute('data-value'));
+  const last = Number(await page.getByTestId('train-loss-last').getAttribute('data-value'));
+  expect(first).toBeGreaterThan(4);
+  expect(last, `loss ${first} → ${last}`).toBeLessThan(0.75 * first);
+
+  // Compare: the same prompt, settings and seed on both sides.
+  await expect(page.getByTestId('compare-prompt')).toHaveValue('Sir Thomas Bertram said, "');
+  await page.getByTestId('compare-seed').fill('2');
+  await page.getByTestId('compare-max-new-tokens').fill('24');
+  await page.getByTestId('compare-run').click();
+  await expect(page.getByTestId('compare-status')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  const base = await page.getByTestId('compare-base').innerText();
+  const adapted = await page.getByTestId('compare-adapted').innerText();
+  expect(adapted.length).toBeGreaterThan(0);
+  expect(adapted).not.toBe(base);
+  await screenshotPanels(page, testInfo, 'trained');
+
+  // Download the adapter as one zip and check it as PEFT would read it.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-zip').click()]);
+  expect(download.suggestedFilename()).toBe('austen-2m-lora-adapter.zip');
+  const zipPath = testInfo.outputPath('adapter.zip');
+  await download.saveAs(zipPath);
+  const files = unzipSync(new Uint8Array(readFileSync(zipPath)));
+  expect(Object.keys(files).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+  const config = JSON.parse(new TextDecoder().decode(files['adapter_config.json']));
+  expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 8, lora_alpha: 16, base_model_name_or_path: 'austen-2m' });
+  const st = parseSafetensors(files['adapter_model.safetensors'], 'adapter_model.safetensors');
+  const shapes = new Map([...st.tensors].map(([k, t]) => [k, t.shape]));
+  const sizes: Record<string, [number, number]> = {
+    q_proj: [192, 192], k_proj: [192, 64], v_proj: [192, 64], o_proj: [192, 192], gate_proj: [192, 512], up_proj: [192, 512], down_proj: [512, 192],
+  };
+  const expected = new Map<string, number[]>();
+  for (let layer = 0; layer < 4; layer++) {
+    for (const m of PEFT_MODULES) {
+      const [inF, outF] = sizes[m.split('.')[1]];
+      expected.set(`base_model.model.model.layers.${layer}.${m}.lora_A.weight`, [8, inF]);
+      expected.set(`base_model.model.model.layers.${layer}.${m}.lora_B.weight`, [outF, 8]);
+    }
+  }
+  expect(shapes).toEqual(expected);
+
+  // Re-import the downloaded zip: the adapted output is the same.
+  await page.getByTestId('import-files').setInputFiles(zipPath);
+  await expect(page.getByTestId('import-status')).toBeVisible();
+  await expect(page.getByTestId('adapter-origin')).toContainText('imported');
+  await page.getByTestId('compare-run').click();
+  await expect(page.getByTestId('compare-status')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(page.getByTestId('compare-adapted')).toHaveText(adapted);
+  await expect(page.getByTestId('compare-base')).toHaveText(base);
+  expect(pageErrors).toEqual([]);
+});
+
+test('a model from a loopback Hub loads through the Model panel, with progress per file', async ({ page }, testInfo) => {
+  const hub = await startHubServer({ 'peft-studio/tiny-llama': { files: makeTinyModel('llama') } });
+  try {
+    await openWithDefaultModel(page);
+    await page.getByTestId('model-source-hub').check();
+    await page.getByTestId('hub-repo').fill('peft-studio/tiny-llama');
+    await page.getByTestId('hub-endpoint').fill(hub.endpoint);
+    await page.getByTestId('model-format').selectOption('nf4');
+    await page.getByTestId('model-load').click();
+    await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready');
+    await expect(page.getByTestId('model-name')).toHaveText('peft-studio/tiny-llama');
+    await expect(page.getByTestId('model-memory')).toContainText('nf4');
+    const paths = hub.requests.filter((r) => r.method === 'GET').map((r) => r.path);
+    expect(paths).toContain('/peft-studio/tiny-llama/resolve/main/model.safetensors');
+    await page.getByTestId('panel-model').screenshot({ path: testInfo.outputPath('hub-model.png') });
+  } finally {
+    await hub.close();
+  }
+});
+
+test('a bad dataset and a corrupted checkpoint each show their error, and the studio keeps working', async ({ page }, testInfo) => {
+  await openWithDefaultModel(page);
+  // A dataset with a broken third line.
+  await page.getByTestId('data-source-file').check();
+  await page.getByTestId('data-file').setInputFiles({
+    name: 'broken.jsonl',
+    mimeType: 'application/json',
+    buffer: Buffer.from('{"text": "one"}\n{"text": "two"}\n{"text": oops}\n{"text": "four"}\n'),
+  });
+  await expect(page.getByTestId('data-problems')).toContainText('line 3');
+  await expect(page.getByTestId('data-records')).toHaveText('3');
+  await page.getByTestId('panel-data').screenshot({ path: testInfo.outputPath('bad-data.png') });
+
+  // A model whose safetensors file is cut short.
+  const tiny = makeTinyModel('gpt2');
+  const weights = tiny.get('model.safetensors')!;
+  const modelFiles = [...tiny].map(([name, bytes]) => ({
+    name,
+    mimeType: 'application/octet-stream',
+    buffer: Buffer.from(name === 'model.safetensors' ? weights.subarray(0, weights.byteLength - 100) : bytes),
+  }));
+  await page.getByTestId('model-source-files').check();
+  await page.getByTestId('model-files').setInputFiles(modelFiles);
+  await page.getByTestId('model-load').click();
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'error');
+  await expect(page.getByTestId('model-error')).toContainText('model.safetensors');
+  await page.getByTestId('panel-model').screenshot({ path: testInfo.outputPath('bad-model.png') });
+
+  // Still working: the embedded model loads again and a sample dataset tokenizes.
+  await page.getByTestId('model-source-default').check();
+  await page.getByTestId('model-load').click();
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready');
+  await page.getByTestId('data-source-sample').check();
+  await page.getByTestId('sample-butler').check();
+  await expect(page.getByTestId('data-status')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('data-records')).toHaveText('160');
+});
+
+test('a reload in the middle of training resumes from the checkpoint', async ({ page }) => {
+  await openWithDefaultModel(page);
+  await setShortRun(page, 5, 2);
+  await page.getByTestId('train-start').click();
+  // Wait for the checkpoint of step 2, then a step beyond it, and reload.
+  await expect(page.getByTestId('train-log')).toContainText('checkpoint', { timeout: 200_000 });
+  await expect(page.getByTestId('train-step')).toHaveText(/^3 \/ 5/, { timeout: 200_000 });
+  await page.reload();
+
+  await expect(page.getByTestId('train-resume-offer')).toBeVisible();
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready');
+  await page.getByTestId('train-resume-last').click();
+  await expect(page.getByTestId('train-log')).toContainText('resuming from step 2', { timeout: 200_000 });
+  await expectRunDone(page);
+  await expect(page.getByTestId('train-step')).toHaveText(/5 \/ 5/);
+});

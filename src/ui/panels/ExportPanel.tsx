@@ -1,0 +1,126 @@
+import { formatBytes } from '../format';
+import { useAdapter } from '../stores/adapter';
+import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, useExport, type ExportTarget } from '../stores/export';
+import { useModel } from '../stores/model';
+import type { AdapterInfo } from '../../worker/protocol';
+import { PanelStatus } from './PanelStatus';
+import './export.css';
+
+function targetsText(targets: AdapterInfo['targetModules']): string {
+  if (typeof targets === 'string') return targets;
+  return targets.length ? targets.join(', ') : '(none)';
+}
+
+function AdapterFacts({ adapter, modelParameters }: { adapter: AdapterInfo; modelParameters: number | null }) {
+  const scale = adapter.useRslora ? adapter.loraAlpha / Math.sqrt(adapter.r) : adapter.loraAlpha / adapter.r;
+  return (
+    <dl className="facts" data-testid="adapter-info">
+      <dt>Origin</dt>
+      <dd data-testid="adapter-origin">{adapter.origin === 'trained' ? 'trained in this session' : 'imported'}</dd>
+      <dt>Rank r</dt>
+      <dd data-testid="adapter-r">{adapter.r}</dd>
+      <dt>lora_alpha</dt>
+      <dd data-testid="adapter-alpha">{adapter.loraAlpha}</dd>
+      <dt>rsLoRA</dt>
+      <dd data-testid="adapter-rslora">
+        {adapter.useRslora ? 'yes' : 'no'} (scale {adapter.useRslora ? 'alpha/√r' : 'alpha/r'} = {Number(scale.toPrecision(4))})
+      </dd>
+      <dt>Target modules</dt>
+      <dd data-testid="adapter-targets">{targetsText(adapter.targetModules)}</dd>
+      <dt>Adapted modules</dt>
+      <dd data-testid="adapter-modules">{adapter.modules}</dd>
+      <dt>Trainable parameters</dt>
+      <dd data-testid="adapter-params">
+        {adapter.trainableParameters.toLocaleString('en-US')}
+        {modelParameters ? ` (${((100 * adapter.trainableParameters) / modelParameters).toPrecision(2)}% of the base model's ${modelParameters.toLocaleString('en-US')})` : ''}
+      </dd>
+    </dl>
+  );
+}
+
+const BUTTONS: ReadonlyArray<{ target: Exclude<ExportTarget, 'zip'>; testId: string; label: string }> = [
+  { target: 'config', testId: 'export-config', label: EXPORT_FILE.config },
+  { target: 'weights', testId: 'export-weights', label: EXPORT_FILE.weights },
+  { target: 'card', testId: 'export-card', label: `${EXPORT_FILE.card} (model card)` },
+];
+
+export function ExportPanel() {
+  const { busy, error, exported, imported, download, importFiles } = useExport();
+  const adapter = useAdapter((s) => s.adapter);
+  const modelStatus = useModel((s) => s.status);
+  const info = modelStatus.state === 'ready' ? modelStatus.info : null;
+  const zipName = adapterZipName(info?.nameOrPath ?? 'model');
+  const status = busy ? 'running' : error ? 'error' : adapter ? 'ready' : 'idle';
+  const statusText = busy ? (busy.kind === 'import' ? 'importing…' : 'exporting…') : status === 'idle' ? 'no adapter' : status === 'ready' ? 'adapter ready' : undefined;
+  return (
+    <section className="card panel" data-testid="panel-export" aria-labelledby="export-title">
+      <header className="card-header">
+        <h2 id="export-title">Export</h2>
+        <PanelStatus status={status} testId="export-status" text={statusText} />
+      </header>
+      {adapter ? (
+        <AdapterFacts adapter={adapter} modelParameters={info?.parameters ?? null} />
+      ) : (
+        <p className="muted" data-testid="adapter-none">
+          No adapter yet: train one in the Training panel, or import one below.
+        </p>
+      )}
+
+      <h3>Download (PEFT format)</h3>
+      <div className="row export-buttons">
+        <button type="button" data-testid="export-zip" disabled={!adapter || busy !== null} onClick={() => void download('zip')}>
+          All three as {zipName}
+        </button>
+        {BUTTONS.map((b) => (
+          <button key={b.target} type="button" className="secondary" data-testid={b.testId} disabled={!adapter || busy !== null} onClick={() => void download(b.target)}>
+            {b.label}
+          </button>
+        ))}
+      </div>
+      <p className="hint">
+        Unzipped, the folder loads with <code>PeftModel.from_pretrained(base_model, folder)</code>
+        {info ? (
+          <>
+            {' '}
+            on <code>{info.nameOrPath}</code>
+          </>
+        ) : null}
+        . It holds {ADAPTER_FOLDER_FILES.join(', ')}.
+      </p>
+      {exported && (
+        <p className="muted" data-testid="export-done" aria-live="polite">
+          Saved {exported.fileName} ({formatBytes(exported.bytes)}).
+        </p>
+      )}
+
+      <h3>Import a PEFT LoRA adapter</h3>
+      <label>
+        adapter_config.json and adapter_model.safetensors, or a .zip of the adapter folder
+        <input
+          type="file"
+          multiple
+          accept=".json,.safetensors,.zip"
+          data-testid="import-files"
+          disabled={!info || busy !== null}
+          onChange={(e) => {
+            const files = Array.from(e.target.files ?? []);
+            e.target.value = '';
+            void importFiles(files);
+          }}
+        />
+      </label>
+      {!info && <p className="hint">Load the adapter's base model first: the import checks every tensor against it.</p>}
+      {imported && (
+        <p className="export-ok" role="status" data-testid="import-status">
+          Imported {imported.files.join(', ')}: r={imported.adapter.r}, alpha={imported.adapter.loraAlpha}, {imported.adapter.modules} modules,{' '}
+          {imported.adapter.trainableParameters.toLocaleString('en-US')} parameters. The Compare panel now uses it, and training can continue from it.
+        </p>
+      )}
+      {error && (
+        <p className="error" role="alert" data-testid="export-error">
+          {error.message}
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,42 @@
+/** A histogram of example lengths in tokens, as an accessible SVG bar chart. */
+export function histogramBins(lengths: readonly number[], bins: number): { from: number; to: number; count: number }[] {
+  if (lengths.length === 0) return [];
+  const max = Math.max(...lengths);
+  const min = Math.min(...lengths);
+  const width = Math.max(1, Math.ceil((max - min + 1) / bins));
+  const out = Array.from({ length: Math.ceil((max - min + 1) / width) }, (_, i) => ({ from: min + i * width, to: min + (i + 1) * width - 1, count: 0 }));
+  for (const l of lengths) out[Math.floor((l - min) / width)].count++;
+  return out;
+}
+
+export function LengthHistogram({ lengths, maxLength }: { lengths: readonly number[]; maxLength: number }) {
+  const bins = histogramBins(lengths, 16);
+  if (bins.length === 0) return null;
+  const top = Math.max(...bins.map((b) => b.count));
+  const W = 320;
+  const H = 90;
+  const bw = W / bins.length;
+  return (
+    <figure className="histogram" data-testid="data-histogram">
+      <svg viewBox={`0 0 ${W} ${H + 16}`} role="img" aria-label={`Token lengths of ${lengths.length} examples, from ${bins[0].from} to ${bins.at(-1)!.to}`}>
+        {bins.map((b, i) => {
+          const h = (b.count / top) * H;
+          return (
+            <rect key={b.from} x={i * bw + 1} y={H - h} width={bw - 2} height={h} className={b.to >= maxLength ? 'bar bar-cut' : 'bar'}>
+              <title>
+                {b.from === b.to ? b.from : `${b.from}–${b.to}`} tokens: {b.count}
+              </title>
+            </rect>
+          );
+        })}
+        <text x={0} y={H + 13} className="axis">
+          {bins[0].from}
+        </text>
+        <text x={W} y={H + 13} textAnchor="end" className="axis">
+          {bins.at(-1)!.to} tokens
+        </text>
+      </svg>
+      <figcaption className="muted">Tokens per example{lengths.some((l) => l >= maxLength) ? ` (cut at ${maxLength})` : ''}</figcaption>
+    </figure>
+  );
+}

@@ -1,0 +1,87 @@
+/** The live loss chart of a run: train loss per step and validation loss where it was measured (uPlot). */
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { StepLog } from '../../trainer/trainer';
+
+const HEIGHT = 220;
+const TRAIN_COLOR = '#3450d1';
+const VAL_COLOR = '#c2410c';
+
+/** uPlot's columns: steps, train loss, validation loss (null where there was no evaluation). */
+export function chartData(steps: readonly StepLog[]): uPlot.AlignedData {
+  return [steps.map((s) => s.step), steps.map((s) => s.loss), steps.map((s) => s.val_loss)];
+}
+
+function fmt(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(4);
+}
+
+export function LossChart({ steps, totalSteps }: { steps: readonly StepLog[]; totalSteps: number }) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const total = useRef(totalSteps);
+  total.current = totalSteps;
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const width = () => Math.max(240, el.clientWidth);
+    const opts: uPlot.Options = {
+      width: width(),
+      height: HEIGHT,
+      scales: {
+        x: {
+          time: false,
+          // The whole run on the x axis, so the chart shows how far it got.
+          range: (_u, min, max) => [Math.min(min ?? 1, 1), Math.max(max ?? 1, total.current, 2)],
+        },
+      },
+      axes: [
+        { label: 'step', size: 36 },
+        { label: 'loss', size: 56 },
+      ],
+      series: [
+        { label: 'step' },
+        { label: 'train loss', stroke: TRAIN_COLOR, width: 1.5, value: (_u, v) => fmt(v) },
+        {
+          label: 'validation loss',
+          stroke: VAL_COLOR,
+          width: 1.5,
+          dash: [5, 4],
+          spanGaps: true,
+          points: { show: true, size: 6, fill: VAL_COLOR },
+          value: (_u, v) => fmt(v),
+        },
+      ],
+    };
+    const u = new uPlot(opts, [[], [], []], el);
+    plot.current = u;
+    const observer = new ResizeObserver(() => u.setSize({ width: width(), height: HEIGHT }));
+    observer.observe(el);
+    return () => {
+      observer.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    plot.current?.setData(chartData(steps));
+  }, [steps, totalSteps]);
+
+  const first = steps[0];
+  const last = steps.at(-1);
+  const vals = steps.filter((s) => s.val_loss !== null);
+  const caption =
+    steps.length === 0
+      ? 'No steps yet.'
+      : `Train loss from ${fmt(first?.loss)} at step ${first?.step} to ${fmt(last?.loss)} at step ${last?.step}` +
+        (vals.length > 0 ? `; validation loss ${fmt(vals.at(-1)?.val_loss)} at step ${vals.at(-1)?.step}.` : '.');
+  return (
+    <figure className="loss-chart" data-testid="train-chart" data-points={steps.length} aria-label="Loss per training step">
+      <div ref={box} className="loss-chart-plot" />
+      <figcaption className="hint">{caption}</figcaption>
+    </figure>
+  );
+}

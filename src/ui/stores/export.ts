@@ -1,0 +1,215 @@
+/**
+ * The Export panel's state: downloading the worker's current adapter in PEFT's format (each file, or all three in a
+ * zip that unpacks to a folder `PeftModel.from_pretrained` loads), and importing a PEFT adapter (the files, their
+ * folder's zip) as the worker's current adapter.
+ */
+import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { create } from 'zustand';
+import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, MODEL_CARD_FILE } from '../../peft/adapter-files';
+import type { AdapterInfo } from '../../worker/protocol';
+import { useAdapter } from './adapter';
+import { useModel } from './model';
+import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
+
+// ------------------------------------------------------------------------------------------ pure helpers
+
+/** The files of a PEFT adapter folder, in the order they are offered. */
+export const ADAPTER_FOLDER_FILES = [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, MODEL_CARD_FILE] as const;
+
+/** Files an import reads from a zip (the pickle only so that the worker can say why it is refused). */
+const IMPORTED_FROM_ZIP = new Set<string>([ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, ADAPTER_PICKLE_FILE]);
+
+export class AdapterZipError extends Error {
+  override name = 'AdapterZipError';
+}
+
+/** `<model name>-lora-adapter.zip`, the model name being the last part of a repo id or path, made file-name safe. */
+export function adapterZipName(modelNameOrPath: string): string {
+  const last = modelNameOrPath.split(/[\\/]/).filter((p) => p !== '').pop() ?? '';
+  const safe = last.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '');
+  return `${safe || 'model'}-lora-adapter.zip`;
+}
+
+/** A zip of the files at its root (safetensors stored, text deflated). */
+export function buildAdapterZip(files: Record<string, Uint8Array>): Uint8Array {
+  const entries: Zippable = {};
+  for (const [name, bytes] of Object.entries(files)) entries[name] = [bytes, { level: name.endsWith('.safetensors') ? 0 : 6 }];
+  return zipSync(entries);
+}
+
+/** Zip entries that are not part of the content (macOS resource forks, Finder and Explorer files). */
+function isJunk(path: string): boolean {
+  return path.startsWith('__MACOSX/') || /(^|\/)(\.DS_Store|Thumbs\.db|desktop\.ini)$/i.test(path);
+}
+
+/**
+ * The adapter files of a zip, by file name: those at its root, or, when the root has no adapter_config.json, those
+ * directly inside its single top-level folder. Throws an AdapterZipError naming the zip when there is none.
+ */
+export function adapterFilesFromZip(zip: Uint8Array, zipName: string): Record<string, Uint8Array> {
+  let entries: Record<string, Uint8Array>;
+  try {
+    // Only files at depth 0 or 1 with an adapter file's name are inflated.
+    entries = unzipSync(zip, {
+      filter: (f) => {
+        const parts = f.name.split('/');
+        return parts.length <= 2 && IMPORTED_FROM_ZIP.has(parts[parts.length - 1]) && !isJunk(f.name);
+      },
+    });
+  } catch (e) {
+    throw new AdapterZipError(`${zipName}: not a readable zip file (${(e as Error).message})`);
+  }
+  const listing = listZip(zip);
+  const pick = (prefix: string): Record<string, Uint8Array> => {
+    const out: Record<string, Uint8Array> = {};
+    for (const [path, bytes] of Object.entries(entries)) {
+      if (!path.startsWith(prefix)) continue;
+      const rest = path.slice(prefix.length);
+      if (rest !== '' && !rest.includes('/')) out[rest] = bytes;
+    }
+    return out;
+  };
+  const root = pick('');
+  if (ADAPTER_CONFIG_FILE in root) return root;
+  const folders = new Set(listing.filter((p) => p.includes('/')).map((p) => p.split('/')[0]));
+  if (folders.size === 1) {
+    const [folder] = folders;
+    const inFolder = pick(`${folder}/`);
+    if (ADAPTER_CONFIG_FILE in inFolder) return inFolder;
+    throw new AdapterZipError(`${zipName}: the folder "${folder}" in it has no ${ADAPTER_CONFIG_FILE}; is this a PEFT adapter folder?`);
+  }
+  const shown = listing.slice(0, 8).join(', ') + (listing.length > 8 ? `, … (${listing.length} entries)` : '');
+  throw new AdapterZipError(
+    `${zipName}: no ${ADAPTER_CONFIG_FILE} at its root or in a single top-level folder (it holds ${shown || 'nothing'})`,
+  );
+}
+
+/** The zip's file paths (no folder entries, no junk). */
+function listZip(zip: Uint8Array): string[] {
+  const names: string[] = [];
+  unzipSync(zip, {
+    filter: (f) => {
+      if (!f.name.endsWith('/') && !isJunk(f.name)) names.push(f.name);
+      return false;
+    },
+  });
+  return names;
+}
+
+/** The files to send to `adapter-import`: loose files as they are, each zip replaced by its adapter files. */
+export async function expandAdapterUpload(files: readonly File[]): Promise<File[]> {
+  const out: File[] = [];
+  for (const file of files) {
+    if (!/\.zip$/i.test(file.name)) {
+      out.push(file);
+      continue;
+    }
+    const inner = adapterFilesFromZip(new Uint8Array(await file.arrayBuffer()), file.name);
+    for (const [name, bytes] of Object.entries(inner)) out.push(new File([bytes as Uint8Array<ArrayBuffer>], name));
+  }
+  return out;
+}
+
+const MIME: Record<string, string> = {
+  '.json': 'application/json',
+  '.md': 'text/markdown',
+  '.zip': 'application/zip',
+};
+
+/** Saves bytes as a file through a Blob URL and an <a download> element. */
+export function downloadBytes(fileName: string, bytes: Uint8Array): void {
+  const ext = /\.[^.]+$/.exec(fileName)?.[0].toLowerCase() ?? '';
+  const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: MIME[ext] ?? 'application/octet-stream' });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.style.display = 'none';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  // The download has started from the URL by now; give slow browsers a moment before it goes.
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+// ------------------------------------------------------------------------------------------------ store
+
+export type ExportTarget = 'config' | 'weights' | 'card' | 'zip';
+
+export const EXPORT_FILE: Record<Exclude<ExportTarget, 'zip'>, string> = {
+  config: ADAPTER_CONFIG_FILE,
+  weights: ADAPTER_WEIGHTS_FILE,
+  card: MODEL_CARD_FILE,
+};
+
+export type ExportBusy = { kind: 'export'; target: ExportTarget } | { kind: 'import' } | null;
+
+export interface ExportState {
+  busy: ExportBusy;
+  error: ErrorInfo | null;
+  /** The last download, e.g. "austen-2m-lora-adapter.zip (3 files, 52 KiB)". */
+  exported: { fileName: string; bytes: number } | null;
+  /** The last import that succeeded. */
+  imported: { files: string[]; adapter: AdapterInfo } | null;
+  /** Downloads the worker's current adapter: one file, or all three as a zip. */
+  download(target: ExportTarget): Promise<void>;
+  /** Makes the adapter in these files (adapter_config.json + adapter_model.safetensors, or their zip) the current one. */
+  importFiles(files: readonly File[]): Promise<void>;
+}
+
+const EXPORT_TIMEOUT_MS = 120_000;
+const IMPORT_TIMEOUT_MS = 300_000;
+
+export const useExport = create<ExportState>()((set, get) => ({
+  busy: null,
+  error: null,
+  exported: null,
+  imported: null,
+
+  async download(target) {
+    if (get().busy) return;
+    set({ busy: { kind: 'export', target }, error: null });
+    try {
+      const { files } = await kernelWorker().request({ kind: 'adapter-export' }, EXPORT_TIMEOUT_MS);
+      let fileName: string;
+      let bytes: Uint8Array;
+      if (target === 'zip') {
+        const model = useModel.getState().status;
+        fileName = adapterZipName(model.state === 'ready' ? model.info.nameOrPath : 'model');
+        const folder: Record<string, Uint8Array> = {};
+        for (const name of ADAPTER_FOLDER_FILES) if (files[name]) folder[name] = files[name];
+        bytes = buildAdapterZip(folder);
+      } else {
+        fileName = EXPORT_FILE[target];
+        const file = files[fileName];
+        if (!file) throw new Error(`the worker's export has no ${fileName} (it sent ${Object.keys(files).join(', ') || 'nothing'})`);
+        bytes = file;
+      }
+      downloadBytes(fileName, bytes);
+      set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
+    } catch (error) {
+      set({ busy: null, error: toErrorInfo(error) });
+    }
+  },
+
+  async importFiles(picked) {
+    if (get().busy || picked.length === 0) return;
+    set({ busy: { kind: 'import' }, error: null, imported: null });
+    try {
+      const files = await expandAdapterUpload(picked);
+      const result = await kernelWorker().request({ kind: 'adapter-import', files }, IMPORT_TIMEOUT_MS);
+      useAdapter.getState().setAdapter(result.adapter);
+      set({ busy: null, imported: { files: picked.map((f) => f.name), adapter: result.adapter } });
+    } catch (error) {
+      set({ busy: null, error: toErrorInfo(error) });
+    }
+  },
+}));
+
+// A new model or a new adapter makes the last export/import message stale.
+useAdapter.subscribe((state, prev) => {
+  if (state.version === prev.version) return;
+  const { imported } = useExport.getState();
+  if (imported && imported.adapter !== state.adapter) useExport.setState({ imported: null, exported: null });
+  else useExport.setState({ exported: null });
+});

@@ -1,0 +1,76 @@
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { AdapterZipError, adapterFilesFromZip, adapterZipName, buildAdapterZip, expandAdapterUpload } from '../src/ui/stores/export';
+
+const config = strToU8('{"r": 8, "peft_type": "LORA"}');
+const weights = new Uint8Array(Array.from({ length: 300 }, (_, i) => (i * 37) % 256));
+const card = strToU8('# LoRA adapter\n');
+
+describe('buildAdapterZip', () => {
+  it('unzips to the same three files at the root', () => {
+    const zip = buildAdapterZip({ 'adapter_config.json': config, 'adapter_model.safetensors': weights, 'README.md': card });
+    const out = unzipSync(zip);
+    expect(Object.keys(out).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+    expect(strFromU8(out['adapter_config.json'])).toBe('{"r": 8, "peft_type": "LORA"}');
+    expect(Array.from(out['adapter_model.safetensors'])).toEqual(Array.from(weights));
+    expect(strFromU8(out['README.md'])).toBe('# LoRA adapter\n');
+  });
+});
+
+describe('adapterFilesFromZip', () => {
+  it('takes the adapter files from the root', () => {
+    const zip = zipSync({ 'adapter_config.json': config, 'adapter_model.safetensors': weights, 'README.md': card });
+    const files = adapterFilesFromZip(zip, 'a.zip');
+    expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect(Array.from(files['adapter_model.safetensors'])).toEqual(Array.from(weights));
+  });
+
+  it('takes them from a single top-level folder, ignoring macOS extras and deeper folders', () => {
+    const zip = zipSync({
+      'my-adapter/': new Uint8Array(0),
+      'my-adapter/adapter_config.json': config,
+      'my-adapter/adapter_model.safetensors': weights,
+      'my-adapter/checkpoint-10/adapter_model.safetensors': new Uint8Array([1, 2, 3]),
+      '__MACOSX/my-adapter/._adapter_config.json': new Uint8Array([9]),
+      '.DS_Store': new Uint8Array([7]),
+    });
+    const files = adapterFilesFromZip(zip, 'my-adapter.zip');
+    expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect(strFromU8(files['adapter_config.json'])).toBe('{"r": 8, "peft_type": "LORA"}');
+    expect(files['adapter_model.safetensors'].length).toBe(300);
+  });
+
+  it('refuses a zip with the adapter in one of several folders, naming the zip', () => {
+    const zip = zipSync({ 'a/adapter_config.json': config, 'b/adapter_model.safetensors': weights });
+    expect(() => adapterFilesFromZip(zip, 'two.zip')).toThrow(AdapterZipError);
+    expect(() => adapterFilesFromZip(zip, 'two.zip')).toThrow(/two\.zip: no adapter_config\.json/);
+  });
+
+  it('says so when the single folder has no adapter_config.json', () => {
+    const zip = zipSync({ 'run/adapter_model.safetensors': weights });
+    expect(() => adapterFilesFromZip(zip, 'run.zip')).toThrow(/run\.zip: the folder "run" in it has no adapter_config\.json/);
+  });
+
+  it('refuses bytes that are not a zip', () => {
+    expect(() => adapterFilesFromZip(strToU8('hello, world'), 'fake.zip')).toThrow(/fake\.zip: not a readable zip file/);
+  });
+});
+
+describe('expandAdapterUpload', () => {
+  it('replaces a zip with its adapter files and keeps loose files', async () => {
+    const zip = zipSync({ 'x/adapter_config.json': config, 'x/adapter_model.safetensors': weights });
+    const out = await expandAdapterUpload([new File([zip], 'x.zip'), new File([card], 'README.md')]);
+    expect(out.map((f) => f.name).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+    const cfg = out.find((f) => f.name === 'adapter_config.json')!;
+    expect(await cfg.text()).toBe('{"r": 8, "peft_type": "LORA"}');
+  });
+});
+
+describe('adapterZipName', () => {
+  it('names the zip after the model', () => {
+    expect(adapterZipName('austen-2m')).toBe('austen-2m-lora-adapter.zip');
+    expect(adapterZipName('HuggingFaceTB/SmolLM2-135M')).toBe('SmolLM2-135M-lora-adapter.zip');
+    expect(adapterZipName('my model: v2')).toBe('my-model-v2-lora-adapter.zip');
+    expect(adapterZipName('')).toBe('model-lora-adapter.zip');
+  });
+});
