@@ -32,7 +32,7 @@ function Preview() {
         <dt>Cut to {maxLength} tokens</dt>
         <dd>{p.truncated}</dd>
       </dl>
-      <LengthHistogram lengths={p.lengths} maxLength={maxLength} />
+      <LengthHistogram lengths={p.lengths} maxLength={maxLength} truncated={p.truncated} />
       {p.problems.length > 0 && (
         <div className="problems" role="alert" data-testid="data-problems">
           <p>

@@ -9,7 +9,8 @@ export function histogramBins(lengths: readonly number[], bins: number): { from:
   return out;
 }
 
-export function LengthHistogram({ lengths, maxLength }: { lengths: readonly number[]; maxLength: number }) {
+/** `truncated`: how many examples were cut to maxLength (their bin is drawn in the warning colour). */
+export function LengthHistogram({ lengths, maxLength, truncated }: { lengths: readonly number[]; maxLength: number; truncated: number }) {
   const bins = histogramBins(lengths, 16);
   if (bins.length === 0) return null;
   const top = Math.max(...bins.map((b) => b.count));
@@ -18,11 +19,11 @@ export function LengthHistogram({ lengths, maxLength }: { lengths: readonly numb
   const bw = W / bins.length;
   return (
     <figure className="histogram" data-testid="data-histogram">
-      <svg viewBox={`0 0 ${W} ${H + 16}`} role="img" aria-label={`Token lengths of ${lengths.length} examples, from ${bins[0].from} to ${bins.at(-1)!.to}`}>
+      <svg viewBox={`0 0 ${W} ${H + 16}`} role="img" aria-label={`Token lengths of ${lengths.length} examples, from ${bins[0].from} to ${Math.max(...lengths)}`}>
         {bins.map((b, i) => {
           const h = (b.count / top) * H;
           return (
-            <rect key={b.from} x={i * bw + 1} y={H - h} width={bw - 2} height={h} className={b.to >= maxLength ? 'bar bar-cut' : 'bar'}>
+            <rect key={b.from} x={i * bw + 1} y={H - h} width={bw - 2} height={h} className={truncated > 0 && b.from <= maxLength && b.to >= maxLength ? 'bar bar-cut' : 'bar'}>
               <title>
                 {b.from === b.to ? b.from : `${b.from}–${b.to}`} tokens: {b.count}
               </title>
@@ -33,10 +34,10 @@ export function LengthHistogram({ lengths, maxLength }: { lengths: readonly numb
           {bins[0].from}
         </text>
         <text x={W} y={H + 13} textAnchor="end" className="axis">
-          {bins.at(-1)!.to} tokens
+          {Math.max(...lengths)} tokens
         </text>
       </svg>
-      <figcaption className="muted">Tokens per example{lengths.some((l) => l >= maxLength) ? ` (cut at ${maxLength})` : ''}</figcaption>
+      <figcaption className="muted">Tokens per example{truncated > 0 ? ` (${truncated} cut at ${maxLength})` : ''}</figcaption>
     </figure>
   );
 }

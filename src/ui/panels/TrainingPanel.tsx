@@ -4,6 +4,7 @@
  */
 import { useEffect, useRef } from 'react';
 import { formatBytes } from '../format';
+import { useStudio } from '../store';
 import { useAdapter } from '../stores/adapter';
 import { useData } from '../stores/data';
 import { trainingFieldsError, useMethod } from '../stores/method';
@@ -171,6 +172,7 @@ function Log({ lines }: { lines: readonly string[] }) {
 
 export function TrainingPanel() {
   const t = useTraining();
+  const workerAdapter = useStudio((s) => (s.worker.state === 'ready' ? s.worker.report : null));
   const modelReady = useModel((s) => s.status.state === 'ready');
   const hasData = useData((s) => s.spec !== null);
   const adapter = useAdapter((s) => s.adapter);
@@ -184,6 +186,12 @@ export function TrainingPanel() {
         <h2 id="training-title">Training</h2>
         <StatusPill state={t.state} reason={t.reason} />
       </header>
+      {workerAdapter?.isFallbackAdapter && (
+        <p className="note-warn" data-testid="train-fallback-note">
+          Training runs on {workerAdapter.description || workerAdapter.architecture || 'a CPU fallback adapter'}, a CPU fallback for WebGPU:
+          it will be slow (seconds per step even for the embedded model). A browser with a hardware GPU adapter trains many times faster.
+        </p>
+      )}
       {t.resumeOffer && !busy && <ResumeOffer saved={t.resumeOffer} />}
       <div className="row train-controls">
         <button type="button" data-testid="train-start" disabled={!canStart} onClick={() => void t.start()}>
