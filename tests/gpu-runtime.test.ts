@@ -1,6 +1,6 @@
 /** The GPU runtime: device acquisition under Node, the pipeline cache, limit checks, shape errors, loss. */
 import { describe, expect, it } from 'vitest';
-import { acquireGpu, describeAdapter, withErrorScopes } from '../src/gpu/device';
+import { acquireGpu, describeAdapter, pickAdapter, withErrorScopes } from '../src/gpu/device';
 import { DeviceLostError, GpuLimitError, GpuOperationError, ShapeError, WebGpuUnavailableError } from '../src/gpu/errors';
 import { acquireNodeGpu, getNodeGpu } from '../src/gpu/node-gpu';
 import { pipelineKey } from '../src/gpu/pipeline-cache';
@@ -39,6 +39,29 @@ describe('device acquisition', () => {
   it('says so when no adapter is found', async () => {
     const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
     await expect(acquireGpu(noAdapter)).rejects.toThrow(/returned no adapter/);
+  });
+
+  it('picks the fastest adapter: a compatibility-level GPU over a CPU fallback, never the other way', async () => {
+    const fake = (vendor: string, fallback: boolean) => ({ info: { vendor, architecture: vendor, isFallbackAdapter: fallback } }) as unknown as GPUAdapter;
+    const swiftshader = fake('google-swiftshader', true);
+    const gl = fake('angle-gl', false);
+    const vulkan = fake('nvidia', false);
+    const asked: string[] = [];
+    const gpuOf = (core: GPUAdapter | null, compat: GPUAdapter | null) =>
+      ({
+        requestAdapter: async (o: { featureLevel?: string; powerPreference?: string }) => {
+          asked.push(`${o.featureLevel ?? 'core'}/${o.powerPreference}`);
+          return o.featureLevel === 'compatibility' ? compat : core;
+        },
+      }) as unknown as GPU;
+    expect(await pickAdapter(gpuOf(vulkan, gl), {})).toEqual({ adapter: vulkan, featureLevel: 'core' });
+    expect(asked).toEqual(['core/high-performance']);
+    expect(await pickAdapter(gpuOf(swiftshader, gl), {})).toEqual({ adapter: gl, featureLevel: 'compatibility' });
+    expect(await pickAdapter(gpuOf(swiftshader, swiftshader), {})).toEqual({ adapter: swiftshader, featureLevel: 'core' });
+    expect(await pickAdapter(gpuOf(null, gl), {})).toEqual({ adapter: gl, featureLevel: 'compatibility' });
+    // An explicit feature level is obeyed.
+    expect(await pickAdapter(gpuOf(vulkan, gl), { featureLevel: 'compatibility', powerPreference: 'low-power' })).toEqual({ adapter: gl, featureLevel: 'compatibility' });
+    expect(asked.at(-1)).toBe('compatibility/low-power');
   });
 
   it('describes an adapter from its info and features', async () => {

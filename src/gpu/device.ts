@@ -8,6 +8,14 @@
 import { DeviceLostError, GpuOperationError, WebGpuUnavailableError } from './errors';
 import { PipelineCache } from './pipeline-cache';
 
+/** One line naming the adapter, e.g. "google / swiftshader (SwiftShader Device (Subzero)), a CPU fallback: training will be slow". */
+export function adapterLine(report: AdapterReport): string {
+  const name = [report.vendor, report.architecture].filter(Boolean).join(' / ') || 'unknown adapter';
+  const detail = report.description || report.device;
+  const level = report.featureLevel === 'compatibility' ? ', compatibility feature level' : '';
+  return `${name}${detail ? ` (${detail})` : ''}${level}${report.isFallbackAdapter ? ', a CPU fallback: training will be slow' : ''}`;
+}
+
 /** What the studio reports about the adapter it runs on. */
 export interface AdapterReport {
   vendor: string;
@@ -15,6 +23,8 @@ export interface AdapterReport {
   device: string;
   description: string;
   isFallbackAdapter: boolean;
+  /** 'compatibility' when the adapter was asked for at WebGPU's compatibility feature level. */
+  featureLevel: 'core' | 'compatibility';
   shaderF16: boolean;
   subgroups: boolean;
   timestampQuery: boolean;
@@ -65,20 +75,16 @@ const WANTED_LIMITS = [
 /** Features used when present; kernels always have a path without them. */
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
 
-export function describeAdapter(adapter: GPUAdapter): AdapterReport {
+export function describeAdapter(adapter: GPUAdapter, featureLevel: 'core' | 'compatibility' = 'core'): AdapterReport {
   const info = adapter.info;
   const l = adapter.limits;
-  // isFallbackAdapter moved from GPUAdapter to GPUAdapterInfo; read whichever exists.
-  const fallback =
-    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-    (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-    false;
   return {
     vendor: info.vendor || 'unknown',
     architecture: info.architecture || 'unknown',
     device: info.device || '',
     description: info.description || '',
-    isFallbackAdapter: Boolean(fallback),
+    isFallbackAdapter: isFallback(adapter),
+    featureLevel,
     shaderF16: adapter.features.has('shader-f16'),
     subgroups: adapter.features.has('subgroups'),
     timestampQuery: adapter.features.has('timestamp-query'),
@@ -104,15 +110,42 @@ export const NO_WEBGPU_HELP =
   'a supported GPU, or Firefox 141+ / Safari 26+. On Linux, Chromium needs --enable-unsafe-webgpu ' +
   '(and --enable-features=Vulkan on some drivers). Check chrome://gpu to see why WebGPU is disabled.';
 
+/** isFallbackAdapter moved from GPUAdapter to GPUAdapterInfo; reads whichever exists. */
+function isFallback(adapter: GPUAdapter): boolean {
+  const info = adapter.info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  return Boolean(info?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter);
+}
+
+/**
+ * The fastest adapter on offer. With no featureLevel given: the core adapter (high performance unless told
+ * otherwise), unless it is a CPU fallback and a compatibility-level adapter is not (e.g. Chromium's OpenGL ES
+ * adapter beside SwiftShader), in which case that one.
+ */
+export async function pickAdapter(gpu: GPU, options: AcquireOptions): Promise<{ adapter: GPUAdapter; featureLevel: 'core' | 'compatibility' }> {
+  const ask = (featureLevel: 'core' | 'compatibility') => {
+    const request: GPURequestAdapterOptions & { featureLevel?: string } = { powerPreference: options.powerPreference ?? 'high-performance' };
+    if (featureLevel === 'compatibility') request.featureLevel = 'compatibility';
+    return gpu.requestAdapter(request).catch(() => null);
+  };
+  if (options.featureLevel) {
+    const adapter = await ask(options.featureLevel);
+    if (!adapter) throw new WebGpuUnavailableError(`requestAdapter({ featureLevel: '${options.featureLevel}' }) returned no adapter. ${NO_WEBGPU_HELP}`);
+    return { adapter, featureLevel: options.featureLevel };
+  }
+  const core = await ask('core');
+  if (core && !isFallback(core)) return { adapter: core, featureLevel: 'core' };
+  const compat = await ask('compatibility');
+  if (compat && !isFallback(compat) && (!core || compat.info?.architecture !== core.info?.architecture || compat.info?.vendor !== core.info?.vendor)) {
+    return { adapter: compat, featureLevel: 'compatibility' };
+  }
+  if (core) return { adapter: core, featureLevel: 'core' };
+  if (compat) return { adapter: compat, featureLevel: 'compatibility' };
+  throw new WebGpuUnavailableError(`requestAdapter() returned no adapter. ${NO_WEBGPU_HELP}`);
+}
+
 export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions = {}): Promise<GpuContext> {
   if (!gpu) throw new WebGpuUnavailableError(NO_WEBGPU_HELP);
-  const request: GPURequestAdapterOptions & { featureLevel?: string } = {};
-  if (options.powerPreference) request.powerPreference = options.powerPreference;
-  if (options.featureLevel) request.featureLevel = options.featureLevel;
-  const adapter = await gpu.requestAdapter(request);
-  if (!adapter) {
-    throw new WebGpuUnavailableError(`requestAdapter() returned no adapter. ${NO_WEBGPU_HELP}`);
-  }
+  const { adapter, featureLevel } = await pickAdapter(gpu, options);
 
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) {
@@ -148,7 +181,7 @@ export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions =
   return {
     adapter,
     device,
-    report: describeAdapter(adapter),
+    report: describeAdapter(adapter, featureLevel),
     pipelines: new PipelineCache(device),
     lost,
     uncapturedErrors,

@@ -56,6 +56,7 @@ export function getNodeGpu(): Promise<GPU> {
   return nodeGpu;
 }
 
+/** A device on the fastest adapter Dawn offers: a system GPU driver before SwiftShader, high performance first. */
 export async function acquireNodeGpu(options: AcquireOptions = {}): Promise<GpuContext> {
-  return acquireGpu(await getNodeGpu(), options);
+  return acquireGpu(await getNodeGpu(), { powerPreference: 'high-performance', ...options });
 }

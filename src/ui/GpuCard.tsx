@@ -34,8 +34,10 @@ function AdapterDetails({ report }: { report: AdapterReport }) {
         <dt>Fallback adapter</dt>
         <dd>
           <Flag testId="gpu-fallback" value={report.isFallbackAdapter} />
-          {report.isFallbackAdapter && <span className="hint"> software or limited adapter; expect low speed</span>}
+          {report.isFallbackAdapter && <span className="hint"> a CPU fallback: training will be slow</span>}
         </dd>
+        <dt>Feature level</dt>
+        <dd data-testid="gpu-feature-level">{report.featureLevel}</dd>
       </dl>
       <h3>Features</h3>
       <dl className="facts">

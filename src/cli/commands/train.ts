@@ -18,6 +18,7 @@ import { countParameters, trainableParametersLine } from '../../peft/trainable-p
 import { NodeCheckpointStore } from '../../trainer/checkpoint-store-node';
 import { DEFAULT_TRAINING, Trainer, type TrainingSettings } from '../../trainer/trainer';
 import { LR_SCHEDULES } from '../../trainer/lr-schedule';
+import { adapterLine } from '../../gpu/device';
 import { CliUsageError } from '../errors';
 import { embeddedModelFolder, resolveDataArg, SAMPLE_DATASET_HINT } from '../embedded-assets';
 import { DEFAULT_MODEL } from '../../model-io/embedded';
@@ -102,6 +103,7 @@ export async function trainCommand(values: Record<string, string | boolean | und
     const { loaded, tokenizer, gpu, model } = session;
     const c = loaded.config;
     say(`model: ${loaded.source} (${c.modelType}, ${c.numLayers} layers, hidden ${c.hiddenSize}), W0 in ${quant}`);
+    say(`GPU: ${adapterLine(gpu.report)}`);
 
     const parsed = parseDataset(text, basename(dataPath));
     assertNoProblems(parsed, { allowSkip: values['skip-bad-records'] === true, file: dataPath });
