@@ -22,7 +22,15 @@ function xenovaWithoutOnnx(): Plugin {
 export default defineConfig({
   plugins: [xenovaWithoutOnnx(), react()],
   worker: { format: 'es', plugins: () => [xenovaWithoutOnnx()] },
-  build: { target: 'es2022' },
+  build: {
+    target: 'es2022',
+    rollupOptions: {
+      input: {
+        main: fileURLToPath(new URL('./index.html', import.meta.url)),
+        peers: fileURLToPath(new URL('./bench/peers/index.html', import.meta.url)),
+      },
+    },
+  },
   test: {
     include: ['tests/**/*.test.ts'],
     setupFiles: ['tests/setup-webgpu.ts'],

@@ -68,7 +68,7 @@ export function encodeAdamW(rec: CommandRecorder, args: AdamWArgs): void {
 /** Threads of one squared-norm workgroup (WG in squared_norm.wgsl). */
 const NORM_WG = 256;
 /** Elements each thread sums on its own before a tensor is split over more workgroups. */
-const NORM_MIN_PER_THREAD = 4;
+const NORM_MIN_PER_THREAD = 64;
 /** Most partial sums per tensor: the finishing workgroup reduces one per thread. */
 const NORM_MAX_PARTIALS = NORM_WG;
 

@@ -1,0 +1,158 @@
+/**
+ * `npm run bench:peers [-- --json] [-- --reps N] [-- --quick] [-- --adapter core|compat] [-- --debug]`
+ *
+ * Peer benchmark (a benchmark, not a test): our fused LoRA kernels against TensorFlow.js (webgpu backend) and
+ * onnxruntime-web (WebGPU EP), in one Chromium page and one run:
+ * - our LoRA train step (forward, loss gradient, backward to A and B, AdamW) vs the same step in TF.js
+ *   (optimizer.minimize with tf.train.adam);
+ * - our LoRA forward vs the same math as a five-node ONNX graph in onnxruntime-web.
+ * Shapes: T=256 d=256 r=8 and T=512 d=512 r=16 with W0 in f32, and T=512 d=768 r=8 with W0 in f32, q8, q4 and
+ * nf4 for ours (the peers get the dequantized W0). Every row is pre-checked before it is timed (loss, gradients
+ * and the Adam step against TF.js, outputs against ORT); a failed pre-check fails the run (exit 1).
+ *
+ * This starts a Vite dev server on 127.0.0.1 (a free port) with this repo's vite.config.ts, launches the system
+ * Chromium through Playwright and opens /bench/peers/index.html (bench/peers/page.ts does the work). Every
+ * request the page makes must stay on 127.0.0.1 (ORT's wasm comes from node_modules); `--debug` logs them.
+ * `--adapter compat` runs every library on the GL compatibility adapter (Chromium flags
+ * --use-webgpu-adapter=opengles --use-angle=gl-egl, requestAdapter({featureLevel: 'compatibility'})).
+ *
+ * Output: a table, or with --json one object per line {"name", "shape", "ours_ms", "peer", "peer_ms", "ratio"},
+ * ratio = peer_ms / ours_ms (above 1: ours is faster). Medians of --reps (default 5) repeats; --quick runs only
+ * the smallest shape with 2 repeats. Progress goes to stderr.
+ */
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium } from '@playwright/test';
+import { createServer } from 'vite';
+import { adapterLine } from '../src/gpu/device';
+import type { PeerBenchOptions, PeerBenchResult, PeerRow, ShapeSpec } from './peers/page';
+
+const CHROMIUM_PATH = '/usr/bin/chromium';
+/** The e2e suite's flags (playwright.config.ts), which that file cannot export without requiring dist/. */
+const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const COMPAT_ARGS = ['--use-webgpu-adapter=opengles', '--use-angle=gl-egl'];
+const PAGE = '/bench/peers/index.html';
+
+const { values: opts } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    adapter: { type: 'string', default: 'core' },
+    debug: { type: 'boolean', default: false },
+  },
+  allowPositionals: true,
+});
+
+const reps = opts.reps !== undefined ? Number(opts.reps) : opts.quick ? 2 : 5;
+if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${opts.reps}`);
+if (opts.adapter !== 'core' && opts.adapter !== 'compat') throw new Error(`--adapter must be core or compat, got ${opts.adapter}`);
+const compat = opts.adapter === 'compat';
+
+const shapes: ShapeSpec[] = opts.quick
+  ? [{ T: 256, d: 256, r: 8, formats: ['f32'] }]
+  : [
+      { T: 256, d: 256, r: 8, formats: ['f32'] },
+      { T: 512, d: 512, r: 16, formats: ['f32'] },
+      { T: 512, d: 768, r: 8, formats: ['f32', 'q8', 'q4', 'nf4'] },
+    ];
+const options: PeerBenchOptions = { shapes, reps, featureLevel: compat ? 'compatibility' : 'core' };
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+function printTable(rows: PeerRow[]): void {
+  const header = ['name', 'shape', 'ours ms', 'peer', 'peer ms', 'ratio'];
+  const body = rows.map((r) => [r.name, r.shape, r.ours_ms.toFixed(1), r.peer, r.peer_ms.toFixed(1), `${r.ratio.toFixed(2)}×`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const b of body) console.log(line(b));
+}
+
+function describe(result: PeerBenchResult): string[] {
+  return [
+    `feature level: ${result.featureLevel}; adapters: ours ${adapterLine(result.adapters.ours)}; tfjs ${adapterLine(result.adapters.tfjs)}; ort ${adapterLine(result.adapters.ort)}`,
+    `versions: @tensorflow/tfjs-core ${result.versions.tfjs}, onnxruntime-web ${result.versions.ort}; ${reps} repeats, medians; ratio = peer_ms / ours_ms`,
+    `synchronisation: ${result.sync}`,
+  ];
+}
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const server = await createServer({
+  configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
+  root,
+  clearScreen: false,
+  logLevel: 'warn',
+  // No file watching or HMR: other work in the tree must not reload the page in the middle of a run.
+  server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
+  // Find the page's dependencies up front, so that no late optimisation reloads it; ORT is served as is.
+  optimizeDeps: {
+    entries: ['bench/peers/index.html'],
+    include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu'],
+    exclude: ['onnxruntime-web'],
+  },
+});
+
+let exitCode = 0;
+const foreign = new Set<string>();
+try {
+  await server.listen();
+  const address = server.httpServer?.address() as AddressInfo | null;
+  if (!address) throw new Error('the Vite dev server did not start listening');
+  const base = `http://127.0.0.1:${address.port}`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: compat ? [...CHROMIUM_ARGS, ...COMPAT_ARGS] : CHROMIUM_ARGS,
+  });
+  try {
+    const page = await browser.newPage();
+    page.on('request', (req) => {
+      const url = new URL(req.url());
+      if (opts.debug) progress(`[request] ${url.protocol}//${url.host}${url.pathname}`);
+      if ((url.protocol === 'http:' || url.protocol === 'https:' || url.protocol === 'ws:' || url.protocol === 'wss:') && url.hostname !== '127.0.0.1') {
+        foreign.add(url.host);
+      }
+    });
+    page.on('console', (msg) => {
+      const text = msg.text();
+      if (opts.debug || text.startsWith('[peers]') || msg.type() === 'error' || msg.type() === 'warning') progress(text);
+    });
+    page.on('pageerror', (err) => progress(`[page error] ${err.message}`));
+    page.on('response', (res) => {
+      if (res.status() >= 400) progress(`[response ${res.status()}] ${res.url()}`);
+    });
+    await page.exposeFunction('__peerBenchOnRow', (row: PeerRow) => {
+      if (opts.json) console.log(JSON.stringify(row));
+    });
+    progress(`opening ${base}${PAGE} (${compat ? 'GL compatibility adapter' : 'core adapter'})`);
+    await page.goto(`${base}${PAGE}`);
+    await page.waitForFunction(() => window.__peerBench?.ready === true, null, { timeout: 300_000 });
+    const result = await page.evaluate((o) => window.__peerBench!.run(o), options);
+    for (const line of describe(result)) (opts.json ? progress : console.log)(line);
+    if (!opts.json) {
+      console.log('');
+      printTable(result.rows);
+    }
+    if (!result.ok) {
+      progress(`\nbench:peers FAILED: ${result.failure}`);
+      exitCode = 1;
+    }
+  } finally {
+    await browser.close();
+  }
+} catch (e) {
+  progress(`bench:peers: ${(e as Error).stack ?? String(e)}`);
+  exitCode = 1;
+} finally {
+  await server.close();
+}
+if (foreign.size > 0) {
+  progress(`bench:peers: the page made requests beyond 127.0.0.1: ${[...foreign].join(', ')}`);
+  exitCode ||= 3;
+} else if (opts.debug) {
+  progress('every request stayed on 127.0.0.1');
+}
+process.exit(exitCode);
