@@ -13,6 +13,7 @@ function cli(args: string[], cwd: string) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// Each CLI run starts Dawn and compiles its shaders: the training tests take 60–100 s on SwiftShader under load.
 describe('peft-studio', () => {
   const dir = mkdtempSync(join(tmpdir(), 'peft-studio-cli-'));
   writeFileSync(
@@ -56,7 +57,7 @@ describe('peft-studio', () => {
     const mean = -s.logprobs.reduce((a: number, b: number) => a + b, 0) / s.logprobs.length;
     expect(s.mean_nll).toBeCloseTo(mean, 10);
     for (const lp of s.logprobs) expect(lp).toBeLessThan(0);
-  });
+  }, 300_000);
 
   it('trains on the embedded default model and a sample dataset named on the command line', () => {
     const train = cli(['train', '--model', 'default', '--data', 'pirate', '--out', 'pirate', '--steps', '2', '--batch', '2', '--seq', '32', '--r', '4'], dir);
@@ -72,7 +73,7 @@ describe('peft-studio', () => {
     const gen = cli(['generate', '--model', 'default', '--adapter', 'pirate', '--prompt', 'Mr. Darcy', '--max-new-tokens', '6', '--json'], dir);
     expect(gen.code, gen.stderr).toBe(0);
     expect(JSON.parse(gen.stdout).ids.length).toBeGreaterThan(0);
-  });
+  }, 300_000);
 
   it('exits 1 with a one-line reason on errors', () => {
     const missing = cli(['train', '--model', 'tiny', '--data', 'nope.jsonl', '--out', 'x'], dir);

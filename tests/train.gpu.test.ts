@@ -25,6 +25,8 @@ import { DEFAULT_TRAINING, Trainer, type TrainingSettings } from '../src/trainer
 import { useGpu } from './helpers/gpu';
 
 const ctx = useGpu();
+/** 40 training steps of a tiny model take about 100 s on SwiftShader while other test files share the two cores. */
+const HEAVY_TIMEOUT_MS = 300_000;
 
 const TASK: [string, string][] = [
   ['cat says', ' meow'],
@@ -137,7 +139,7 @@ describe.each(KINDS)('%s', (kind) => {
       lora.destroy();
       model.destroy();
     }
-  });
+  }, HEAVY_TIMEOUT_MS);
 
   it('a run resumed from a checkpoint repeats the losses of an uninterrupted run', async () => {
     const s = setups.get(kind)!;
@@ -173,7 +175,7 @@ describe.each(KINDS)('%s', (kind) => {
     } finally {
       model.destroy();
     }
-  });
+  }, HEAVY_TIMEOUT_MS);
 });
 
 describe('divergence guard', () => {
