@@ -29,20 +29,13 @@ export interface LoraFields {
 }
 
 /** The training settings the studio sets (the rest keep DEFAULT_TRAINING), plus the validation split. */
-export interface TrainingFields {
-  lr: number;
-  schedule: LrScheduleKind;
-  warmupSteps: number;
-  maxSteps: number;
-  epochs: number;
-  batchSize: number;
-  gradAccum: number;
-  seed: number;
-  evalEvery: number;
-  checkpointEvery: number;
-  /** Fraction of the examples held out for validation, in [0, 1). */
+export type TrainingFields = Pick<
+  TrainingSettings,
+  'lr' | 'schedule' | 'warmupSteps' | 'maxSteps' | 'epochs' | 'batchSize' | 'gradAccum' | 'seed' | 'evalEvery' | 'checkpointEvery'
+> & {
+  /** Fraction of the examples held out for validation. */
   valSplit: number;
-}
+};
 
 export const LORA_FIELD_NAMES = ['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', 'bias'] as const satisfies readonly (keyof LoraFields)[];
 export const TRAINING_FIELD_NAMES = [

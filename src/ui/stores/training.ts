@@ -130,6 +130,24 @@ function fmtLoss(x: number): string {
 
 type ModelReady = Extract<ReturnType<typeof useModel.getState>['status'], { state: 'ready' }>;
 
+/** The run fields of a store with no run yet (a new run starts from these too). */
+const NO_RUN = {
+  state: 'idle' as RunState,
+  runId: null,
+  steps: [] as StepLog[],
+  step: 0,
+  totalSteps: 0,
+  tokensPerS: null,
+  lr: null,
+  etaSeconds: null,
+  weightBytes: null,
+  activationBytes: 0,
+  trainableParams: null,
+  error: null,
+  reason: null,
+  control: null,
+} satisfies Partial<TrainingState>;
+
 export const useTraining = create<TrainingState>()((set, get) => {
   function appendLog(lines: string[]): void {
     if (lines.length === 0) return;
@@ -241,20 +259,10 @@ export const useTraining = create<TrainingState>()((set, get) => {
     };
     ctx = c;
     set({
+      ...NO_RUN,
       state: 'starting',
-      runId: null,
-      steps: [],
-      step: 0,
-      totalSteps: 0,
-      tokensPerS: null,
-      lr: null,
-      etaSeconds: null,
       weightBytes: info.weightBytes[info.format],
-      activationBytes: 0,
       trainableParams,
-      error: null,
-      reason: null,
-      control: null,
       resumeOffer: null,
       resumeCheckpointStep: null,
       reloadBeforeResume: false,
@@ -388,21 +396,8 @@ export const useTraining = create<TrainingState>()((set, get) => {
   }
 
   return {
-    state: 'idle',
-    runId: null,
-    steps: [],
-    step: 0,
-    totalSteps: 0,
-    tokensPerS: null,
-    lr: null,
-    etaSeconds: null,
-    weightBytes: null,
-    activationBytes: 0,
-    trainableParams: null,
+    ...NO_RUN,
     log: [],
-    error: null,
-    reason: null,
-    control: null,
     fromCurrentAdapter: false,
     resumeOffer: initialOffer,
     resumeCheckpointStep: initialOffer ? (readProgress(initialOffer.runName)?.checkpointStep ?? null) : null,
