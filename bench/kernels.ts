@@ -2,14 +2,16 @@
  * `npm run bench:kernels [-- --json] [-- --reps N] [-- --quick]`
  *
  * Kernel benchmark, measured side by side in one run on one device (a benchmark, not a test):
- * - tiled vs naive matmul, for x·Wᵀ and dy·W;
+ * - the matmul kernel families against each other, for x·Wᵀ and dy·W: direct (no workgroup memory, for CPU
+ *   drivers) vs tiled (for GPUs), whichever the adapter uses by default named first;
+ * - the adapter's matmul vs the naive matmul;
  * - fused LoRA forward and backward vs the same math as separate plain dispatches;
  * - the q8, q4 and nf4 matmuls vs f32 at the same shape (time, and bytes of W0).
  * ratio = baseline_ms / ms, so a ratio above 1 means the first-named kernel is faster.
  */
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
-import type { GpuContext } from '../src/gpu/device';
+import type { GpuContext, MatmulKernels } from '../src/gpu/device';
 import { CommandRecorder } from '../src/kernels/dispatch';
 import { uploadWeight, type GpuWeight } from '../src/kernels/gpu-weight';
 import { encodeLinearBackwardInput, encodeLinearForward } from '../src/kernels/linear';
@@ -51,11 +53,18 @@ function emit(row: Row): void {
   if (opts.json) console.log(JSON.stringify(row));
 }
 
-function run(gpu: GpuContext, encode: (rec: CommandRecorder) => void): () => void {
+/** Records and submits `encode` with the device's matmul kernels set to `kernels` (default: the adapter's). */
+function run(gpu: GpuContext, encode: (rec: CommandRecorder) => void, kernels: MatmulKernels = defaultKernels): () => void {
   return () => {
-    const rec = new CommandRecorder(gpu, 'bench');
-    encode(rec);
-    rec.submit();
+    const chosen = gpu.matmul;
+    gpu.matmul = kernels;
+    try {
+      const rec = new CommandRecorder(gpu, 'bench');
+      encode(rec);
+      rec.submit();
+    } finally {
+      gpu.matmul = chosen;
+    }
   };
 }
 
@@ -77,10 +86,16 @@ async function matmulRows(gpu: GpuContext, T: number, d: number): Promise<void> 
   const w32 = weight(gpu, d, d, 'f32');
   const wDense = t(gpu, [d, d], 'W dense', 3);
 
+  const other: MatmulKernels = defaultKernels === 'direct' ? 'tiled' : 'direct';
+  const fwdK = await timePair(gpu, run(gpu, (r) => encodeLinearForward(r, { x, w0: w32, y })), run(gpu, (r) => encodeLinearForward(r, { x, w0: w32, y }), other), reps);
+  emit({ name: `matmul x·Wᵀ ${defaultKernels}`, shape, ms: fwdK.ours, gflops: flops / fwdK.ours / 1e6, baseline: `matmul x·Wᵀ ${other}`, baseline_ms: fwdK.baseline, ratio: fwdK.baseline / fwdK.ours });
+  const bwdK = await timePair(gpu, run(gpu, (r) => encodeLinearBackwardInput(r, { dy, w0: w32, dx })), run(gpu, (r) => encodeLinearBackwardInput(r, { dy, w0: w32, dx }), other), reps);
+  emit({ name: `matmul dy·W ${defaultKernels}`, shape, ms: bwdK.ours, gflops: flops / bwdK.ours / 1e6, baseline: `matmul dy·W ${other}`, baseline_ms: bwdK.baseline, ratio: bwdK.baseline / bwdK.ours });
+
   const fwd = await timePair(gpu, run(gpu, (r) => encodeLinearForward(r, { x, w0: w32, y })), run(gpu, (r) => encodeNaiveMatmul(r, { a: x, b: wDense, transB: true, c: y })), reps);
-  emit({ name: 'matmul x·Wᵀ tiled', shape, ms: fwd.ours, gflops: flops / fwd.ours / 1e6, baseline: 'matmul x·Wᵀ naive', baseline_ms: fwd.baseline, ratio: fwd.baseline / fwd.ours });
+  emit({ name: `matmul x·Wᵀ ${defaultKernels}`, shape, ms: fwd.ours, gflops: flops / fwd.ours / 1e6, baseline: 'matmul x·Wᵀ naive', baseline_ms: fwd.baseline, ratio: fwd.baseline / fwd.ours });
   const bwd = await timePair(gpu, run(gpu, (r) => encodeLinearBackwardInput(r, { dy, w0: w32, dx })), run(gpu, (r) => encodeNaiveMatmul(r, { a: dy, b: wDense, c: dx })), reps);
-  emit({ name: 'matmul dy·W tiled', shape, ms: bwd.ours, gflops: flops / bwd.ours / 1e6, baseline: 'matmul dy·W naive', baseline_ms: bwd.baseline, ratio: bwd.baseline / bwd.ours });
+  emit({ name: `matmul dy·W ${defaultKernels}`, shape, ms: bwd.ours, gflops: flops / bwd.ours / 1e6, baseline: 'matmul dy·W naive', baseline_ms: bwd.baseline, ratio: bwd.baseline / bwd.ours });
 
   for (const format of ['q8', 'q4', 'nf4'] as const) {
     const wq = weight(gpu, d, d, format);
@@ -147,9 +162,10 @@ function printTable(): void {
 }
 
 const gpu = await acquireNodeGpu();
+const defaultKernels = gpu.matmul;
 if (!opts.json) {
   const rep = gpu.report;
-  console.log(`adapter: ${rep.vendor} ${rep.architecture}${rep.isFallbackAdapter ? ' (fallback)' : ''}, ${reps} repeats, medians\n`);
+  console.log(`adapter: ${rep.vendor} ${rep.architecture}${rep.isFallbackAdapter ? ' (fallback)' : ''}, ${defaultKernels} matmul kernels, ${reps} repeats, medians\n`);
 }
 try {
   const small = opts.quick ? 128 : 256;

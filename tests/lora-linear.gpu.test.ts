@@ -2,8 +2,10 @@
  * The fused LoRA linear kernels against the float64 reference, for every W0 format and both layouts, on
  * ragged shapes that are not multiples of the 64×64 tile, the 32-step contraction or the quantization group.
  * The reference uses the dequantized W0, so the comparison measures the kernels, not the quantization error.
+ * Both matmul kernel families run: the tiled one (GPUs) and the direct one (CPU drivers).
  */
 import { describe, it } from 'vitest';
+import type { MatmulKernels } from '../src/gpu/device';
 import { runLoraBackward } from '../src/kernels/lora-linear-host';
 import { dequantizeWeight, packWeight } from '../src/kernels/quantize';
 import { loraLinearBackwardRef, loraLinearForwardRef } from '../src/kernels/reference/lora-linear';
@@ -34,8 +36,9 @@ interface Case {
   rslora: boolean;
 }
 
-async function check(format: WeightFormat, layout: WeightLayout, c: Case, seed: number) {
+async function check(kernels: MatmulKernels, format: WeightFormat, layout: WeightLayout, c: Case, seed: number) {
   const { M, K, N, r } = c;
+  ctx.gpu.matmul = kernels;
   const logical = randomUniform(N * K, seed, -0.5, 0.5);
   const w0 = packWeight(sourceLayout(logical, N, K, layout), N, K, format, layout);
   const input = {
@@ -54,7 +57,7 @@ async function check(format: WeightFormat, layout: WeightLayout, c: Case, seed: 
   const w = dequantizeWeight(w0);
   const fwd = loraLinearForwardRef({ ...input, w });
   const bwd = loraLinearBackwardRef({ ...input, w });
-  const tag = `${format}/${layout} M${M} K${K} N${N} r${r} p${c.dropoutP}`;
+  const tag = `${kernels} ${format}/${layout} M${M} K${K} N${N} r${r} p${c.dropoutP}`;
   expectClose(`${tag} xa`, gpu.xa, fwd.xa, TOL);
   expectClose(`${tag} y`, gpu.y, fwd.y, TOL);
   expectClose(`${tag} dx`, gpu.dx, bwd.dx, TOL);
@@ -62,25 +65,27 @@ async function check(format: WeightFormat, layout: WeightLayout, c: Case, seed: 
   expectClose(`${tag} dB`, gpu.dB, bwd.dB, TOL);
 }
 
-describe('fused LoRA linear, forward and backward, against the float64 reference', () => {
+for (const kernels of ['tiled', 'direct'] as const) {
+describe(`fused LoRA linear (${kernels} matmuls), forward and backward, against the float64 reference`, () => {
   let seed = 10;
   for (const format of WEIGHT_FORMATS) {
     for (const layout of WEIGHT_LAYOUTS) {
       it(`${format}, ${layout} layout, ragged shape with bias and dropout`, async () => {
-        await check(format, layout, { M: 37, K: 70, N: 67, r: 5, dropoutP: 0.25, bias: true, rslora: false }, (seed += 10));
+        await check(kernels, format, layout, { M: 37, K: 70, N: 67, r: 5, dropoutP: 0.25, bias: true, rslora: false }, (seed += 10));
       });
     }
   }
 
   it('crosses several tiles in every direction (f32, linear), rsLoRA scaling, no dropout', async () => {
-    await check('f32', 'linear', { M: 130, K: 100, N: 129, r: 8, dropoutP: 0, bias: false, rslora: true }, 500);
+    await check(kernels, 'f32', 'linear', { M: 130, K: 100, N: 129, r: 8, dropoutP: 0, bias: false, rslora: true }, 500);
   });
 
   it('rank above one contraction step (r = 40) and K below one group (nf4, conv1d)', async () => {
-    await check('nf4', 'conv1d', { M: 9, K: 20, N: 70, r: 40, dropoutP: 0.1, bias: true, rslora: false }, 600);
+    await check(kernels, 'nf4', 'conv1d', { M: 9, K: 20, N: 70, r: 40, dropoutP: 0.1, bias: true, rslora: false }, 600);
   });
 
   it('a single token (M = 1), as in generation', async () => {
-    await check('q4', 'linear', { M: 1, K: 64, N: 96, r: 4, dropoutP: 0, bias: true, rslora: false }, 700);
+    await check(kernels, 'q4', 'linear', { M: 1, K: 64, N: 96, r: 4, dropoutP: 0, bias: true, rslora: false }, 700);
   });
 });
+}

@@ -24,13 +24,15 @@ function transpose(a: ArrayLike<number>, rows: number, cols: number): Float32Arr
   return t;
 }
 
-describe('tiled matmul x·Wᵀ and dy·W with W0 decoded in the tile loop', () => {
+for (const kernels of ['tiled', 'direct'] as const) {
+describe(`${kernels} matmul x·Wᵀ and dy·W with W0 decoded in the loop`, () => {
   const M = 66;
   const K = 97;
   const N = 75;
   for (const format of WEIGHT_FORMATS) {
     for (const layout of WEIGHT_LAYOUTS) {
       it(`${format}, ${layout}: M${M} K${K} N${N}, overwrite then accumulate`, async () => {
+        ctx.gpu.matmul = kernels;
         const d = ctx.gpu.device;
         const logical = randomUniform(N * K, 1, -1, 1);
         const packed = packWeight(layout === 'linear' ? logical : transpose(logical, N, K), N, K, format, layout);
@@ -55,7 +57,10 @@ describe('tiled matmul x·Wᵀ and dy·W with W0 decoded in the tile loop', () =
       });
     }
   }
+});
+}
 
+describe('packed W0 on the GPU', () => {
   it('quantized W0 never takes more than its packed bytes on the GPU', () => {
     const packed = packWeight(randomUniform(64 * 128, 9), 64, 128, 'q4', 'linear');
     const w0 = uploadWeight(ctx.gpu.device, packed, 'w0');

@@ -14,7 +14,7 @@
  * compatibility adapter): ours through `acquireGpu`, TF.js through `new WebGPUBackend(device, info)`, ORT
  * through the WebGPU EP's `device` option.
  */
-import { acquireGpu, browserGpu, describeAdapter, type AdapterReport, type GpuContext } from '../../src/gpu/device';
+import { acquireGpu, browserGpu, describeAdapter, matmulKernelsFor, type AdapterReport, type GpuContext, type MatmulKernels } from '../../src/gpu/device';
 import { dequantizeWeight, packWeight } from '../../src/kernels/quantize';
 import { checkTolerance, describeViolation, type Tolerance } from '../../src/kernels/reference/tolerance';
 import type { WeightFormat } from '../../src/kernels/weight-format';
@@ -39,6 +39,8 @@ export interface PeerBenchOptions {
   /** Untimed runs of each side before timing (the pre-check has already run each once). Default 1. */
   warmup?: number;
   featureLevel?: FeatureLevel;
+  /** Our matmul kernels; default: the ones chosen for the adapter (gpu/device.ts, matmulKernelsFor). */
+  matmul?: MatmulKernels;
   /** Run the pre-checks only (no timing). */
   precheckOnly?: boolean;
   /** Tests only: give one peer a wrong LoRA scaling, which its pre-check must catch. */
@@ -102,6 +104,8 @@ export interface PeerBenchResult {
   rows: PeerRow[];
   checks: CheckReport[];
   featureLevel: FeatureLevel;
+  /** The matmul kernels our side ran. */
+  matmul: MatmulKernels;
   adapters: { ours: AdapterReport; tfjs: AdapterReport; ort: AdapterReport };
   versions: { tfjs: string; ort: string };
   /** How each side is timed, for the report. */
@@ -334,11 +338,13 @@ async function run(options: PeerBenchOptions): Promise<PeerBenchResult> {
   const warmup = options.warmup ?? 1;
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`reps must be a positive integer, got ${reps}`);
   const dev = await getDevices(featureLevel);
+  dev.ours.matmul = options.matmul ?? matmulKernelsFor(dev.ours.report);
   const result: PeerBenchResult = {
     ok: true,
     rows: [],
     checks: [],
     featureLevel,
+    matmul: dev.ours.matmul,
     adapters: { ours: dev.ours.report, tfjs: describeAdapter(dev.tfjs.adapter, featureLevel), ort: describeAdapter(dev.ort.adapter, featureLevel) },
     versions: { tfjs: tfjsVersion(), ort: ortVersion() },
     sync: SYNC_DESCRIPTION,

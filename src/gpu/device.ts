@@ -38,11 +38,30 @@ export interface AdapterReport {
   };
 }
 
+/**
+ * Which matmul kernels suit the adapter (src/kernels/linear.ts):
+ * - 'tiled': workgroup-memory tiles with barriers, for GPUs;
+ * - 'direct': no workgroup memory and no barriers, operands read straight from storage buffers, for CPU
+ *   drivers (SwiftShader, llvmpipe), where every barrier switches between the lane groups of a workgroup and
+ *   every shared-memory access is a gather. On SwiftShader they are several times faster than the tiled ones.
+ */
+export type MatmulKernels = 'tiled' | 'direct';
+
+const CPU_DRIVER = /swiftshader|llvmpipe|lavapipe|softpipe|software rasterizer|\bcpu\b/i;
+
+/** 'direct' for a CPU fallback adapter or a known CPU driver, 'tiled' otherwise. */
+export function matmulKernelsFor(report: AdapterReport): MatmulKernels {
+  if (report.isFallbackAdapter) return 'direct';
+  return CPU_DRIVER.test([report.vendor, report.architecture, report.device, report.description].join(' ')) ? 'direct' : 'tiled';
+}
+
 /** A device ready for the kernels, with its adapter's report and the pipeline cache bound to it. */
 export interface GpuContext {
   adapter: GPUAdapter;
   device: GPUDevice;
   report: AdapterReport;
+  /** The matmul kernels dispatched on this device; chosen from the adapter, settable for tests and benchmarks. */
+  matmul: MatmulKernels;
   pipelines: PipelineCache;
   /** Resolves when the device is lost; the error says why. */
   lost: Promise<DeviceLostError>;
@@ -57,6 +76,8 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Ask for a compatibility-mode adapter (Chromium's GL path). */
   featureLevel?: 'core' | 'compatibility';
+  /** Force a matmul kernel family instead of the one matmulKernelsFor picks. */
+  matmul?: MatmulKernels;
   /** Called when the device is lost or an uncaptured error arrives. */
   onError?: (error: Error) => void;
 }
@@ -178,10 +199,12 @@ export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions =
     return lostError;
   });
 
+  const report = describeAdapter(adapter, featureLevel);
   return {
     adapter,
     device,
-    report: describeAdapter(adapter, featureLevel),
+    report,
+    matmul: options.matmul ?? matmulKernelsFor(report),
     pipelines: new PipelineCache(device),
     lost,
     uncapturedErrors,

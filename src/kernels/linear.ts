@@ -1,8 +1,12 @@
 /**
- * Wrappers of the tiled, W0-decoding linear kernels:
- * - `encodeLinearForward`: y = x·W0ᵀ (+ bias) (+ scale·xa·Bᵀ)       — linear_forward.wgsl
- * - `encodeLinearBackwardInput`: dx = dy·W0 (+ mask ⊙ scale·g·A)     — linear_backward_input.wgsl
- * Without the LoRA terms they are the plain tiled matmuls x·Wᵀ and dy·W that training needs.
+ * Wrappers of the W0-decoding linear kernels:
+ * - `encodeLinearForward`: y = x·W0ᵀ (+ bias) (+ scale·xa·Bᵀ)       — linear_forward(_direct).wgsl
+ * - `encodeLinearBackwardInput`: dx = dy·W0 (+ mask ⊙ scale·g·A)     — linear_backward_input(_direct).wgsl
+ * Without the LoRA terms they are the plain matmuls x·Wᵀ and dy·W that training needs.
+ *
+ * Each has two kernels with the same bindings, uniforms and 64×64 output block per workgroup, chosen by the
+ * device's `matmul` (gpu/device.ts): the tiled one for GPUs, the direct one (no workgroup memory, no
+ * barriers, 8×8 outputs per thread) for CPU drivers.
  */
 import { ShapeError } from '../gpu/errors';
 import { UniformWriter } from '../gpu/buffers';
@@ -15,6 +19,8 @@ import weightDecodeWgsl from './weight_decode.wgsl?raw';
 import dropoutMaskWgsl from './dropout_mask.wgsl?raw';
 import linearForwardWgsl from './linear_forward.wgsl?raw';
 import linearBackwardInputWgsl from './linear_backward_input.wgsl?raw';
+import linearForwardDirectWgsl from './linear_forward_direct.wgsl?raw';
+import linearBackwardInputDirectWgsl from './linear_backward_input_direct.wgsl?raw';
 
 /** Rows and columns of the output block one workgroup computes (see the .wgsl files). */
 export const LINEAR_TILE = 64;
@@ -66,7 +72,9 @@ export function encodeLinearForward(rec: CommandRecorder, args: LinearForwardArg
     .f32(args.lora?.scale ?? 0).u32(0).u32(0).u32(0).buffer;
   rec.dispatch({
     label: kernel,
-    pipeline: weightPipeline('linear_forward', weightDecodeWgsl + linearForwardWgsl, w0, [
+    pipeline: rec.gpu.matmul === 'direct'
+      ? weightPipeline('linear_forward_direct', weightDecodeWgsl + linearForwardDirectWgsl, w0, ['read', 'read', 'read', 'read', 'read', 'read', 'write'])
+      : weightPipeline('linear_forward', weightDecodeWgsl + linearForwardWgsl, w0, [
       'read', 'read', 'read', 'read', 'read', 'read', 'write',
     ]),
     uniform,
@@ -107,7 +115,9 @@ export function encodeLinearBackwardInput(rec: CommandRecorder, args: LinearBack
     .f32(args.lora?.scale ?? 0).f32(dropout.p).u32(0).u32(0).buffer;
   rec.dispatch({
     label: kernel,
-    pipeline: weightPipeline('linear_backward_input', weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputWgsl, w0, [
+    pipeline: rec.gpu.matmul === 'direct'
+      ? weightPipeline('linear_backward_input_direct', weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputDirectWgsl, w0, ['read', 'read', 'read', 'read', 'read', 'write'])
+      : weightPipeline('linear_backward_input', weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputWgsl, w0, [
       'read', 'read', 'read', 'read', 'read', 'write',
     ]),
     uniform,

@@ -50,3 +50,37 @@ fn w32At(n: u32, k: u32, N: u32, K: u32) -> f32 {
   if (LAYOUT == 0u) { return bitcast<f32>(w0[n * K + k]); }
   return bitcast<f32>(w0[k * N + n]);
 }
+
+// W[n, k..k+7] as two quads (the matrix's columns), for a row n < N and k a multiple of 8 below the padded row
+// length: the direct kernels' decoder. Shifts are constants and integers convert as signed, which CPU drivers
+// turn into single vector instructions. For f32, slots past K read a neighbouring element or, at the end of
+// the buffer, a clamped one: always a finite weight, so callers zero the other factor there.
+fn w0Oct(n: u32, k: u32, N: u32, K: u32, wordsPerRow: u32, groupsPerRow: u32) -> mat2x4<f32> {
+  if (FORMAT == 0u) {
+    if (LAYOUT == 0u) {
+      let o = n * K + k;
+      return mat2x4<f32>(
+        bitcast<f32>(w0[o]), bitcast<f32>(w0[o + 1u]), bitcast<f32>(w0[o + 2u]), bitcast<f32>(w0[o + 3u]),
+        bitcast<f32>(w0[o + 4u]), bitcast<f32>(w0[o + 5u]), bitcast<f32>(w0[o + 6u]), bitcast<f32>(w0[o + 7u]));
+    }
+    let o = k * N + n;
+    return mat2x4<f32>(
+      bitcast<f32>(w0[o]), bitcast<f32>(w0[o + N]), bitcast<f32>(w0[o + 2u * N]), bitcast<f32>(w0[o + 3u * N]),
+      bitcast<f32>(w0[o + 4u * N]), bitcast<f32>(w0[o + 5u * N]), bitcast<f32>(w0[o + 6u * N]), bitcast<f32>(w0[o + 7u * N]));
+  }
+  let d = w0Scales[scaleIndex(n, k / groupSize(), N, groupsPerRow)];
+  if (FORMAT == 1u) {
+    // Two words of four signed bytes, slot 0 in the low bits: each byte shifted to the top, then down.
+    let w = k / 4u;
+    let lo = vec4<i32>(bitcast<i32>(w0[wordIndex(n, w, N, wordsPerRow)]));
+    let hi = vec4<i32>(bitcast<i32>(w0[wordIndex(n, w + 1u, N, wordsPerRow)]));
+    let up = vec4<u32>(24u, 16u, 8u, 0u);
+    return mat2x4<f32>(d * vec4<f32>((lo << up) >> vec4<u32>(24u)), d * vec4<f32>((hi << up) >> vec4<u32>(24u)));
+  }
+  // One word of eight nibbles.
+  let word = vec4<u32>(w0[wordIndex(n, k / 8u, N, wordsPerRow)]);
+  let lo = vec4<i32>((word >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u));
+  let hi = vec4<i32>((word >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u));
+  if (FORMAT == 2u) { return mat2x4<f32>(d * vec4<f32>(lo - vec4<i32>(8)), d * vec4<f32>(hi - vec4<i32>(8))); }
+  return mat2x4<f32>(d * vec4<f32>(NF4[lo.x], NF4[lo.y], NF4[lo.z], NF4[lo.w]), d * vec4<f32>(NF4[hi.x], NF4[hi.y], NF4[hi.z], NF4[hi.w]));
+}

@@ -1,0 +1,128 @@
+// Fused LoRA linear, forward, for CPU adapters (SwiftShader, llvmpipe):
+//   y[M,N] = x[M,K]·W0[N,K]ᵀ + bias[N] + scale·xa[M,r]·B[N,r]ᵀ          (same math as linear_forward.wgsl)
+//
+// Why a second kernel: a CPU driver runs a workgroup's invocations four (or eight) at a time as SIMD lanes and
+// switches between those groups at every barrier, and every per-lane memory access is a gather. The tiled
+// kernel's two barriers per K step and its shared-memory traffic cost far more there than the arithmetic.
+// Here each thread reads its operands straight from the storage buffers (the CPU's caches do the tiling),
+// with no workgroup memory and no barriers, and owns an 8×8 block of y: per step of 8 along K, 16 row loads
+// (8 of x, 8 of W0) feed 512 multiply-adds. W0 stays packed and is decoded in the loop (weight_decode.wgsl,
+// w0Oct, with constant shifts and signed conversions, which CPU drivers compile to plain vector instructions).
+// The loop's values are plain locals, never indexed at run time: CPU drivers spill such arrays to memory.
+//
+// A workgroup of 8×8 threads covers the same 64×64 block of y as the tiled kernel. Rows and columns past the
+// edge are clamped to the last one, computed and never stored; the last K step zeroes x past K.
+
+struct Params {
+  M: u32, N: u32, K: u32, r: u32,
+  wordsPerRow: u32, groupsPerRow: u32, hasBias: u32, accumulate: u32,
+  scale: f32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;        // [M, K]
+@group(0) @binding(2) var<storage, read> w0: array<u32>;       // packed W0, see weight-format.ts
+@group(0) @binding(3) var<storage, read> w0Scales: array<f32>; // one per group (unused for f32)
+@group(0) @binding(4) var<storage, read> bias: array<f32>;     // [N] when hasBias
+@group(0) @binding(5) var<storage, read> xa: array<f32>;       // [M, r] = dropout(x)·Aᵀ
+@group(0) @binding(6) var<storage, read> loraB: array<f32>;    // [N, r]
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;  // [M, N]
+
+// x[row, k..k+3] from the row's offset; slots past K (mask false) are 0.
+fn xQuad(rowOffset: u32, k: u32, valid: vec4<bool>) -> vec4<f32> {
+  let o = rowOffset + k;
+  return select(vec4<f32>(0.0), vec4<f32>(x[o], x[o + 1u], x[o + 2u], x[o + 3u]), valid);
+}
+
+fn w(n: u32, k: u32) -> mat2x4<f32> {
+  return w0Oct(n, k, P.N, P.K, P.wordsPerRow, P.groupsPerRow);
+}
+
+// Dots of x[row, k..k+7] (quads al, ah) with four columns of W0 at k..k+7.
+fn dots2(al: vec4<f32>, ah: vec4<f32>, b0: mat2x4<f32>, b1: mat2x4<f32>, b2: mat2x4<f32>, b3: mat2x4<f32>) -> vec4<f32> {
+  return vec4<f32>(dot(al, b0[0]) + dot(ah, b0[1]), dot(al, b1[0]) + dot(ah, b1[1]),
+                   dot(al, b2[0]) + dot(ah, b2[1]), dot(al, b3[0]) + dot(ah, b3[1]));
+}
+
+// Adds bias and the prior y (accumulate) to one row's 8 outputs and stores those inside y.
+fn storeRow(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  if (m >= P.M) { return; }
+  let v = array<vec4<f32>, 2>(lo, hi);
+  for (var j = 0u; j < 8u; j++) {
+    let n = n0 + j;
+    if (n < P.N) {
+      let o = m * P.N + n;
+      var out = v[j / 4u][j % 4u];
+      if (P.hasBias != 0u) { out += bias[n]; }
+      if (P.accumulate != 0u) { out += y[o]; }
+      y[o] = out;
+    }
+  }
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let n0 = wid.x * 64u + 8u * lid.x;
+  let m0 = wid.y * 64u + 8u * lid.y;
+  let mLast = P.M - 1u;
+  let nLast = P.N - 1u;
+  let r0 = min(m0, mLast);      let r1 = min(m0 + 1u, mLast); let r2 = min(m0 + 2u, mLast); let r3 = min(m0 + 3u, mLast);
+  let r4 = min(m0 + 4u, mLast); let r5 = min(m0 + 5u, mLast); let r6 = min(m0 + 6u, mLast); let r7 = min(m0 + 7u, mLast);
+  let q0 = min(n0, nLast);      let q1 = min(n0 + 1u, nLast); let q2 = min(n0 + 2u, nLast); let q3 = min(n0 + 3u, nLast);
+  let q4 = min(n0 + 4u, nLast); let q5 = min(n0 + 5u, nLast); let q6 = min(n0 + 6u, nLast); let q7 = min(n0 + 7u, nLast);
+
+  // Accumulators: row i, columns 0..3 (l) and 4..7 (h).
+  var c0l = vec4<f32>(0.0); var c0h = vec4<f32>(0.0); var c1l = vec4<f32>(0.0); var c1h = vec4<f32>(0.0);
+  var c2l = vec4<f32>(0.0); var c2h = vec4<f32>(0.0); var c3l = vec4<f32>(0.0); var c3h = vec4<f32>(0.0);
+  var c4l = vec4<f32>(0.0); var c4h = vec4<f32>(0.0); var c5l = vec4<f32>(0.0); var c5h = vec4<f32>(0.0);
+  var c6l = vec4<f32>(0.0); var c6h = vec4<f32>(0.0); var c7l = vec4<f32>(0.0); var c7h = vec4<f32>(0.0);
+
+  let K = P.K;
+  for (var k = 0u; k < K; k += 8u) {
+    // Columns n0..n0+7 of W0 at k..k+7, each as quads k..k+3 (l) and k+4..k+7 (h).
+    let o0 = w(q0, k); let o1 = w(q1, k); let o2 = w(q2, k); let o3 = w(q3, k);
+    let o4 = w(q4, k); let o5 = w(q5, k); let o6 = w(q6, k); let o7 = w(q7, k);
+    let vl = vec4<u32>(k, k + 1u, k + 2u, k + 3u) < vec4<u32>(K);
+    let vh = vec4<u32>(k + 4u, k + 5u, k + 6u, k + 7u) < vec4<u32>(K);
+    var al = xQuad(r0 * K, k, vl); var ah = xQuad(r0 * K, k + 4u, vh);
+    c0l += dots2(al, ah, o0, o1, o2, o3); c0h += dots2(al, ah, o4, o5, o6, o7);
+    al = xQuad(r1 * K, k, vl); ah = xQuad(r1 * K, k + 4u, vh);
+    c1l += dots2(al, ah, o0, o1, o2, o3); c1h += dots2(al, ah, o4, o5, o6, o7);
+    al = xQuad(r2 * K, k, vl); ah = xQuad(r2 * K, k + 4u, vh);
+    c2l += dots2(al, ah, o0, o1, o2, o3); c2h += dots2(al, ah, o4, o5, o6, o7);
+    al = xQuad(r3 * K, k, vl); ah = xQuad(r3 * K, k + 4u, vh);
+    c3l += dots2(al, ah, o0, o1, o2, o3); c3h += dots2(al, ah, o4, o5, o6, o7);
+    al = xQuad(r4 * K, k, vl); ah = xQuad(r4 * K, k + 4u, vh);
+    c4l += dots2(al, ah, o0, o1, o2, o3); c4h += dots2(al, ah, o4, o5, o6, o7);
+    al = xQuad(r5 * K, k, vl); ah = xQuad(r5 * K, k + 4u, vh);
+    c5l += dots2(al, ah, o0, o1, o2, o3); c5h += dots2(al, ah, o4, o5, o6, o7);
+    al = xQuad(r6 * K, k, vl); ah = xQuad(r6 * K, k + 4u, vh);
+    c6l += dots2(al, ah, o0, o1, o2, o3); c6h += dots2(al, ah, o4, o5, o6, o7);
+    al = xQuad(r7 * K, k, vl); ah = xQuad(r7 * K, k + 4u, vh);
+    c7l += dots2(al, ah, o0, o1, o2, o3); c7h += dots2(al, ah, o4, o5, o6, o7);
+  }
+
+  // The LoRA term: r more contraction steps over [scale·xa | B]; B·A is never formed.
+  let R = P.r;
+  for (var j = 0u; j < R; j++) {
+    let bl = vec4<f32>(loraB[q0 * R + j], loraB[q1 * R + j], loraB[q2 * R + j], loraB[q3 * R + j]);
+    let bh = vec4<f32>(loraB[q4 * R + j], loraB[q5 * R + j], loraB[q6 * R + j], loraB[q7 * R + j]);
+    var s = P.scale * xa[r0 * R + j]; c0l += s * bl; c0h += s * bh;
+    s = P.scale * xa[r1 * R + j]; c1l += s * bl; c1h += s * bh;
+    s = P.scale * xa[r2 * R + j]; c2l += s * bl; c2h += s * bh;
+    s = P.scale * xa[r3 * R + j]; c3l += s * bl; c3h += s * bh;
+    s = P.scale * xa[r4 * R + j]; c4l += s * bl; c4h += s * bh;
+    s = P.scale * xa[r5 * R + j]; c5l += s * bl; c5h += s * bh;
+    s = P.scale * xa[r6 * R + j]; c6l += s * bl; c6h += s * bh;
+    s = P.scale * xa[r7 * R + j]; c7l += s * bl; c7h += s * bh;
+  }
+
+  storeRow(m0, n0, c0l, c0h);
+  storeRow(m0 + 1u, n0, c1l, c1h);
+  storeRow(m0 + 2u, n0, c2l, c2h);
+  storeRow(m0 + 3u, n0, c3l, c3h);
+  storeRow(m0 + 4u, n0, c4l, c4h);
+  storeRow(m0 + 5u, n0, c5l, c5h);
+  storeRow(m0 + 6u, n0, c6l, c6h);
+  storeRow(m0 + 7u, n0, c7l, c7h);
+}
