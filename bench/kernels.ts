@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
-import type { GpuContext, MatmulKernels } from '../src/gpu/device';
+import type { GpuContext, KernelProfile } from '../src/gpu/device';
 import { CommandRecorder } from '../src/kernels/dispatch';
 import { uploadWeight, type GpuWeight } from '../src/kernels/gpu-weight';
 import { encodeLinearBackwardInput, encodeLinearForward } from '../src/kernels/linear';
@@ -53,17 +53,17 @@ function emit(row: Row): void {
   if (opts.json) console.log(JSON.stringify(row));
 }
 
-/** Records and submits `encode` with the device's matmul kernels set to `kernels` (default: the adapter's). */
-function run(gpu: GpuContext, encode: (rec: CommandRecorder) => void, kernels: MatmulKernels = defaultKernels): () => void {
+/** Records and submits `encode` with the device's kernel profile set to `kernels` (default: the adapter's). */
+function run(gpu: GpuContext, encode: (rec: CommandRecorder) => void, kernels: KernelProfile = defaultKernels): () => void {
   return () => {
-    const chosen = gpu.matmul;
-    gpu.matmul = kernels;
+    const chosen = gpu.kernels;
+    gpu.kernels = kernels;
     try {
       const rec = new CommandRecorder(gpu, 'bench');
       encode(rec);
       rec.submit();
     } finally {
-      gpu.matmul = chosen;
+      gpu.kernels = chosen;
     }
   };
 }
@@ -76,6 +76,11 @@ function t(gpu: GpuContext, shape: number[], name: string, seed = 1): GpuTensor 
   return tensorFrom(gpu.device, randomUniform(shape.reduce((a, b) => a * b, 1), seed), shape, name);
 }
 
+/** The matmul kernel family of a profile. */
+function family(profile: KernelProfile): string {
+  return profile === 'cpu' ? 'direct' : 'tiled';
+}
+
 async function matmulRows(gpu: GpuContext, T: number, d: number): Promise<void> {
   const shape = `T=${T} in=${d} out=${d}`;
   const flops = 2 * T * d * d;
@@ -86,16 +91,16 @@ async function matmulRows(gpu: GpuContext, T: number, d: number): Promise<void> 
   const w32 = weight(gpu, d, d, 'f32');
   const wDense = t(gpu, [d, d], 'W dense', 3);
 
-  const other: MatmulKernels = defaultKernels === 'direct' ? 'tiled' : 'direct';
+  const other: KernelProfile = defaultKernels === 'cpu' ? 'gpu' : 'cpu';
   const fwdK = await timePair(gpu, run(gpu, (r) => encodeLinearForward(r, { x, w0: w32, y })), run(gpu, (r) => encodeLinearForward(r, { x, w0: w32, y }), other), reps);
-  emit({ name: `matmul x·Wᵀ ${defaultKernels}`, shape, ms: fwdK.ours, gflops: flops / fwdK.ours / 1e6, baseline: `matmul x·Wᵀ ${other}`, baseline_ms: fwdK.baseline, ratio: fwdK.baseline / fwdK.ours });
+  emit({ name: `matmul x·Wᵀ ${family(defaultKernels)}`, shape, ms: fwdK.ours, gflops: flops / fwdK.ours / 1e6, baseline: `matmul x·Wᵀ ${family(other)}`, baseline_ms: fwdK.baseline, ratio: fwdK.baseline / fwdK.ours });
   const bwdK = await timePair(gpu, run(gpu, (r) => encodeLinearBackwardInput(r, { dy, w0: w32, dx })), run(gpu, (r) => encodeLinearBackwardInput(r, { dy, w0: w32, dx }), other), reps);
-  emit({ name: `matmul dy·W ${defaultKernels}`, shape, ms: bwdK.ours, gflops: flops / bwdK.ours / 1e6, baseline: `matmul dy·W ${other}`, baseline_ms: bwdK.baseline, ratio: bwdK.baseline / bwdK.ours });
+  emit({ name: `matmul dy·W ${family(defaultKernels)}`, shape, ms: bwdK.ours, gflops: flops / bwdK.ours / 1e6, baseline: `matmul dy·W ${family(other)}`, baseline_ms: bwdK.baseline, ratio: bwdK.baseline / bwdK.ours });
 
   const fwd = await timePair(gpu, run(gpu, (r) => encodeLinearForward(r, { x, w0: w32, y })), run(gpu, (r) => encodeNaiveMatmul(r, { a: x, b: wDense, transB: true, c: y })), reps);
-  emit({ name: `matmul x·Wᵀ ${defaultKernels}`, shape, ms: fwd.ours, gflops: flops / fwd.ours / 1e6, baseline: 'matmul x·Wᵀ naive', baseline_ms: fwd.baseline, ratio: fwd.baseline / fwd.ours });
+  emit({ name: `matmul x·Wᵀ ${family(defaultKernels)}`, shape, ms: fwd.ours, gflops: flops / fwd.ours / 1e6, baseline: 'matmul x·Wᵀ naive', baseline_ms: fwd.baseline, ratio: fwd.baseline / fwd.ours });
   const bwd = await timePair(gpu, run(gpu, (r) => encodeLinearBackwardInput(r, { dy, w0: w32, dx })), run(gpu, (r) => encodeNaiveMatmul(r, { a: dy, b: wDense, c: dx })), reps);
-  emit({ name: `matmul dy·W ${defaultKernels}`, shape, ms: bwd.ours, gflops: flops / bwd.ours / 1e6, baseline: 'matmul dy·W naive', baseline_ms: bwd.baseline, ratio: bwd.baseline / bwd.ours });
+  emit({ name: `matmul dy·W ${family(defaultKernels)}`, shape, ms: bwd.ours, gflops: flops / bwd.ours / 1e6, baseline: 'matmul dy·W naive', baseline_ms: bwd.baseline, ratio: bwd.baseline / bwd.ours });
 
   for (const format of ['q8', 'q4', 'nf4'] as const) {
     const wq = weight(gpu, d, d, format);
@@ -162,10 +167,10 @@ function printTable(): void {
 }
 
 const gpu = await acquireNodeGpu();
-const defaultKernels = gpu.matmul;
+const defaultKernels = gpu.kernels;
 if (!opts.json) {
   const rep = gpu.report;
-  console.log(`adapter: ${rep.vendor} ${rep.architecture}${rep.isFallbackAdapter ? ' (fallback)' : ''}, ${defaultKernels} matmul kernels, ${reps} repeats, medians\n`);
+  console.log(`adapter: ${rep.vendor} ${rep.architecture}${rep.isFallbackAdapter ? ' (fallback)' : ''}, ${family(defaultKernels)} matmul kernels (${defaultKernels} profile), ${reps} repeats, medians\n`);
 }
 try {
   const small = opts.quick ? 128 : 256;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:peers [-- --json] [-- --reps N] [-- --quick] [-- --adapter core|compat] [-- --matmul tiled|direct] [-- --debug]`
+ * `npm run bench:peers [-- --json] [-- --reps N] [-- --quick] [-- --adapter core|compat] [-- --kernels gpu|cpu] [-- --debug]`
  *
  * Peer benchmark (a benchmark, not a test): our fused LoRA kernels against TensorFlow.js (webgpu backend) and
  * onnxruntime-web (WebGPU EP), in one Chromium page and one run:
@@ -15,7 +15,7 @@
  * request the page makes must stay on 127.0.0.1 (ORT's wasm comes from node_modules); `--debug` logs them.
  * `--adapter compat` runs every library on the GL compatibility adapter (Chromium flags
  * --use-webgpu-adapter=opengles --use-angle=gl-egl, requestAdapter({featureLevel: 'compatibility'})).
- * `--matmul tiled|direct` forces our matmul kernel family (default: the one chosen for the adapter).
+ * `--kernels gpu|cpu` forces our kernel profile (default: the one chosen for the adapter, gpu/device.ts).
  *
  * Output: a table, or with --json one object per line {"name", "shape", "ours_ms", "peer", "peer_ms", "ratio"},
  * ratio = peer_ms / ours_ms (above 1: ours is faster). Medians of --reps (default 5) repeats; --quick runs only
@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
-import { adapterLine, type MatmulKernels } from '../src/gpu/device';
+import { adapterLine, type KernelProfile } from '../src/gpu/device';
 import type { PeerBenchOptions, PeerBenchResult, PeerRow, ShapeSpec } from './peers/page';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -41,7 +41,7 @@ const { values: opts } = parseArgs({
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
     adapter: { type: 'string', default: 'core' },
-    matmul: { type: 'string' },
+    kernels: { type: 'string' },
     debug: { type: 'boolean', default: false },
   },
   allowPositionals: true,
@@ -51,7 +51,7 @@ const reps = opts.reps !== undefined ? Number(opts.reps) : opts.quick ? 2 : 5;
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${opts.reps}`);
 if (opts.adapter !== 'core' && opts.adapter !== 'compat') throw new Error(`--adapter must be core or compat, got ${opts.adapter}`);
 const compat = opts.adapter === 'compat';
-if (opts.matmul !== undefined && opts.matmul !== 'tiled' && opts.matmul !== 'direct') throw new Error(`--matmul must be tiled or direct, got ${opts.matmul}`);
+if (opts.kernels !== undefined && opts.kernels !== 'gpu' && opts.kernels !== 'cpu') throw new Error(`--kernels must be gpu or cpu, got ${opts.kernels}`);
 
 const shapes: ShapeSpec[] = opts.quick
   ? [{ T: 256, d: 256, r: 8, formats: ['f32'] }]
@@ -60,7 +60,7 @@ const shapes: ShapeSpec[] = opts.quick
       { T: 512, d: 512, r: 16, formats: ['f32'] },
       { T: 512, d: 768, r: 8, formats: ['f32', 'q8', 'q4', 'nf4'] },
     ];
-const options: PeerBenchOptions = { shapes, reps, featureLevel: compat ? 'compatibility' : 'core', matmul: opts.matmul as MatmulKernels | undefined };
+const options: PeerBenchOptions = { shapes, reps, featureLevel: compat ? 'compatibility' : 'core', kernels: opts.kernels as KernelProfile | undefined };
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -76,7 +76,7 @@ function printTable(rows: PeerRow[]): void {
 
 function describe(result: PeerBenchResult): string[] {
   return [
-    `feature level: ${result.featureLevel}; our matmul kernels: ${result.matmul}; adapters: ours ${adapterLine(result.adapters.ours)}; tfjs ${adapterLine(result.adapters.tfjs)}; ort ${adapterLine(result.adapters.ort)}`,
+    `feature level: ${result.featureLevel}; our kernels: ${result.kernels} profile (${result.kernels === 'cpu' ? 'direct' : 'tiled'} matmuls, chosen by ${result.kernelsChosenBy}); adapters: ours ${adapterLine(result.adapters.ours)}; tfjs ${adapterLine(result.adapters.tfjs)}; ort ${adapterLine(result.adapters.ort)}`,
     `versions: @tensorflow/tfjs-core ${result.versions.tfjs}, onnxruntime-web ${result.versions.ort}; ${reps} repeats, medians; ratio = peer_ms / ours_ms`,
     `synchronisation: ${result.sync}`,
   ];

@@ -2,10 +2,10 @@
  * The fused LoRA linear kernels against the float64 reference, for every W0 format and both layouts, on
  * ragged shapes that are not multiples of the 64×64 tile, the 32-step contraction or the quantization group.
  * The reference uses the dequantized W0, so the comparison measures the kernels, not the quantization error.
- * Both matmul kernel families run: the tiled one (GPUs) and the direct one (CPU drivers).
+ * Both kernel profiles run: 'gpu' (tiled matmuls, split reductions) and 'cpu' (direct matmuls, for CPU drivers).
  */
 import { describe, it } from 'vitest';
-import type { MatmulKernels } from '../src/gpu/device';
+import type { KernelProfile } from '../src/gpu/device';
 import { runLoraBackward } from '../src/kernels/lora-linear-host';
 import { dequantizeWeight, packWeight } from '../src/kernels/quantize';
 import { loraLinearBackwardRef, loraLinearForwardRef } from '../src/kernels/reference/lora-linear';
@@ -36,9 +36,9 @@ interface Case {
   rslora: boolean;
 }
 
-async function check(kernels: MatmulKernels, format: WeightFormat, layout: WeightLayout, c: Case, seed: number) {
+async function check(kernels: KernelProfile, format: WeightFormat, layout: WeightLayout, c: Case, seed: number) {
   const { M, K, N, r } = c;
-  ctx.gpu.matmul = kernels;
+  ctx.gpu.kernels = kernels;
   const logical = randomUniform(N * K, seed, -0.5, 0.5);
   const w0 = packWeight(sourceLayout(logical, N, K, layout), N, K, format, layout);
   const input = {
@@ -65,8 +65,8 @@ async function check(kernels: MatmulKernels, format: WeightFormat, layout: Weigh
   expectClose(`${tag} dB`, gpu.dB, bwd.dB, TOL);
 }
 
-for (const kernels of ['tiled', 'direct'] as const) {
-describe(`fused LoRA linear (${kernels} matmuls), forward and backward, against the float64 reference`, () => {
+for (const kernels of ['gpu', 'cpu'] as const) {
+describe(`fused LoRA linear (${kernels} kernel profile), forward and backward, against the float64 reference`, () => {
   let seed = 10;
   for (const format of WEIGHT_FORMATS) {
     for (const layout of WEIGHT_LAYOUTS) {

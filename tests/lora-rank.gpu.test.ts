@@ -1,6 +1,7 @@
 /**
  * The rank-r LoRA kernels on their own: xa and g (lora_down), and dA/dB (lora_weight_grad) through both the
- * direct path and the split reduction (partial sums + reduce_partials), with gradient accumulation.
+ * direct path and the split reduction (partial sums + reduce_partials), with gradient accumulation, for both
+ * kernel profiles: one output per thread ('gpu') and 4×4 blocks per thread ('cpu', ragged at M, K, N and r).
  */
 import { describe, it } from 'vitest';
 import { CommandRecorder } from '../src/kernels/dispatch';
@@ -21,8 +22,10 @@ const N = 38;
 const r = 6;
 const dropout = { p: 0.3, seed: 77 };
 
-describe('lora_down', () => {
+for (const profile of ['gpu', 'cpu'] as const) {
+describe(`lora_down (${profile} profile)`, () => {
   it('xa = dropout(x)·Aᵀ and g = dy·B', async () => {
+    ctx.gpu.kernels = profile;
     const d = ctx.gpu.device;
     const xHost = randomUniform(M * K, 1);
     const aHost = randomUniform(r * K, 2);
@@ -42,9 +45,10 @@ describe('lora_down', () => {
   });
 });
 
-describe('lora_weight_grad', () => {
+describe(`lora_weight_grad (${profile} profile)`, () => {
   for (const splits of [1, 4, 7]) {
     it(`dA and dB with ${splits} split(s), accumulating into existing gradients`, async () => {
+      ctx.gpu.kernels = profile;
       const d = ctx.gpu.device;
       const gHost = randomUniform(M * r, 10);
       const xHost = randomUniform(M * K, 11);
@@ -68,10 +72,17 @@ describe('lora_weight_grad', () => {
     });
   }
 
+});
+}
+
+describe('reductionSplits', () => {
   it('splits long token ranges when there are few outputs, never below 16 tokens a chunk', () => {
     expect(reductionSplits(4096, 8 * 64)).toBeGreaterThan(1);
     expect(reductionSplits(4096, 1_000_000)).toBe(1);
     expect(reductionSplits(20, 4)).toBe(1);
     expect(Math.ceil(4096 / reductionSplits(4096, 1))).toBeGreaterThanOrEqual(16);
+    // A CPU driver splits less: a thousand outputs keep its cores busy.
+    expect(reductionSplits(4096, 8 * 256, 'cpu')).toBe(1);
+    expect(reductionSplits(4096, 8 * 64, 'cpu')).toBeLessThan(reductionSplits(4096, 8 * 64, 'gpu'));
   });
 });

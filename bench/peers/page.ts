@@ -14,7 +14,8 @@
  * compatibility adapter): ours through `acquireGpu`, TF.js through `new WebGPUBackend(device, info)`, ORT
  * through the WebGPU EP's `device` option.
  */
-import { acquireGpu, browserGpu, describeAdapter, matmulKernelsFor, type AdapterReport, type GpuContext, type MatmulKernels } from '../../src/gpu/device';
+import { acquireGpu, browserGpu, describeAdapter, type AdapterReport, type GpuContext, type KernelProfile } from '../../src/gpu/device';
+import { settleKernelProfile } from '../../src/kernels/kernel-profile';
 import { dequantizeWeight, packWeight } from '../../src/kernels/quantize';
 import { checkTolerance, describeViolation, type Tolerance } from '../../src/kernels/reference/tolerance';
 import type { WeightFormat } from '../../src/kernels/weight-format';
@@ -39,8 +40,8 @@ export interface PeerBenchOptions {
   /** Untimed runs of each side before timing (the pre-check has already run each once). Default 1. */
   warmup?: number;
   featureLevel?: FeatureLevel;
-  /** Our matmul kernels; default: the ones chosen for the adapter (gpu/device.ts, matmulKernelsFor). */
-  matmul?: MatmulKernels;
+  /** Our kernel profile; default: the one chosen for the adapter (gpu/device.ts), measured if it names nothing. */
+  kernels?: KernelProfile;
   /** Run the pre-checks only (no timing). */
   precheckOnly?: boolean;
   /** Tests only: give one peer a wrong LoRA scaling, which its pre-check must catch. */
@@ -104,8 +105,9 @@ export interface PeerBenchResult {
   rows: PeerRow[];
   checks: CheckReport[];
   featureLevel: FeatureLevel;
-  /** The matmul kernels our side ran. */
-  matmul: MatmulKernels;
+  /** The kernel profile our side ran, and how it was chosen. */
+  kernels: KernelProfile;
+  kernelsChosenBy: GpuContext['kernelsChosenBy'];
   adapters: { ours: AdapterReport; tfjs: AdapterReport; ort: AdapterReport };
   versions: { tfjs: string; ort: string };
   /** How each side is timed, for the report. */
@@ -199,6 +201,8 @@ async function requestPeerDevice(featureLevel: FeatureLevel, label: string): Pro
 interface Devices {
   featureLevel: FeatureLevel;
   ours: GpuContext;
+  /** The profile chosen for our device (from the adapter, or measured). */
+  oursKernels: KernelProfile;
   tfjs: { adapter: GPUAdapter; device: GPUDevice };
   ort: { adapter: GPUAdapter; device: GPUDevice };
 }
@@ -211,10 +215,11 @@ async function setUp(featureLevel: FeatureLevel): Promise<Devices> {
     powerPreference: 'high-performance',
     onError: (e) => console.error(`[peers] ours: ${e.message}`),
   });
+  await settleKernelProfile(ours);
   const tfjs = await requestPeerDevice(featureLevel, 'tfjs peer');
   await useTfjsDevice(tfjs.adapter, tfjs.device);
   const ort = await requestPeerDevice(featureLevel, 'ort peer');
-  return { featureLevel, ours, tfjs, ort };
+  return { featureLevel, ours, oursKernels: ours.kernels, tfjs, ort };
 }
 
 async function getDevices(featureLevel: FeatureLevel): Promise<Devices> {
@@ -338,13 +343,14 @@ async function run(options: PeerBenchOptions): Promise<PeerBenchResult> {
   const warmup = options.warmup ?? 1;
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`reps must be a positive integer, got ${reps}`);
   const dev = await getDevices(featureLevel);
-  dev.ours.matmul = options.matmul ?? matmulKernelsFor(dev.ours.report);
+  dev.ours.kernels = options.kernels ?? dev.oursKernels;
   const result: PeerBenchResult = {
     ok: true,
     rows: [],
     checks: [],
     featureLevel,
-    matmul: dev.ours.matmul,
+    kernels: dev.ours.kernels,
+    kernelsChosenBy: options.kernels ? 'caller' : dev.ours.kernelsChosenBy,
     adapters: { ours: dev.ours.report, tfjs: describeAdapter(dev.tfjs.adapter, featureLevel), ort: describeAdapter(dev.ort.adapter, featureLevel) },
     versions: { tfjs: tfjsVersion(), ort: ortVersion() },
     sync: SYNC_DESCRIPTION,

@@ -39,20 +39,28 @@ export interface AdapterReport {
 }
 
 /**
- * Which matmul kernels suit the adapter (src/kernels/linear.ts):
- * - 'tiled': workgroup-memory tiles with barriers, for GPUs;
- * - 'direct': no workgroup memory and no barriers, operands read straight from storage buffers, for CPU
- *   drivers (SwiftShader, llvmpipe), where every barrier switches between the lane groups of a workgroup and
- *   every shared-memory access is a gather. On SwiftShader they are several times faster than the tiled ones.
+ * What the kernels are tuned for (src/kernels/kernel-profile.ts):
+ * - 'gpu': tiled matmuls in workgroup memory with barriers; token reductions split over many threads;
+ * - 'cpu': for CPU drivers (SwiftShader, llvmpipe), where a workgroup's invocations run a few at a time as SIMD
+ *   lanes, every barrier switches between those groups and every per-lane memory access is a gather: matmuls
+ *   without workgroup memory or barriers that read straight from the storage buffers, and reductions that are
+ *   not split (the CPU has few cores to fill). On SwiftShader they are several times faster.
  */
-export type MatmulKernels = 'tiled' | 'direct';
+export type KernelProfile = 'gpu' | 'cpu';
 
 const CPU_DRIVER = /swiftshader|llvmpipe|lavapipe|softpipe|software rasterizer|\bcpu\b/i;
 
-/** 'direct' for a CPU fallback adapter or a known CPU driver, 'tiled' otherwise. */
-export function matmulKernelsFor(report: AdapterReport): MatmulKernels {
-  if (report.isFallbackAdapter) return 'direct';
-  return CPU_DRIVER.test([report.vendor, report.architecture, report.device, report.description].join(' ')) ? 'direct' : 'tiled';
+/**
+ * 'cpu' for a CPU fallback adapter or a known CPU driver, 'gpu' for an adapter that names itself, and null when
+ * the adapter says nothing about itself (Chromium's compatibility adapter): then the profile is measured
+ * (kernels/kernel-profile.ts, settleKernelProfile).
+ */
+export function kernelProfileFor(report: AdapterReport): KernelProfile | null {
+  if (report.isFallbackAdapter) return 'cpu';
+  const text = [report.vendor, report.architecture, report.device, report.description].join(' ');
+  if (CPU_DRIVER.test(text)) return 'cpu';
+  const silent = (v: string) => !v || v === 'unknown';
+  return [report.vendor, report.architecture, report.device, report.description].every(silent) ? null : 'gpu';
 }
 
 /** A device ready for the kernels, with its adapter's report and the pipeline cache bound to it. */
@@ -60,8 +68,10 @@ export interface GpuContext {
   adapter: GPUAdapter;
   device: GPUDevice;
   report: AdapterReport;
-  /** The matmul kernels dispatched on this device; chosen from the adapter, settable for tests and benchmarks. */
-  matmul: MatmulKernels;
+  /** What the kernels dispatched on this device are tuned for; settable for tests and benchmarks. */
+  kernels: KernelProfile;
+  /** How `kernels` was chosen: from the adapter's name, by the caller, or measured (pending until settleKernelProfile). */
+  kernelsChosenBy: 'adapter' | 'caller' | 'pending' | 'measurement';
   pipelines: PipelineCache;
   /** Resolves when the device is lost; the error says why. */
   lost: Promise<DeviceLostError>;
@@ -76,8 +86,8 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Ask for a compatibility-mode adapter (Chromium's GL path). */
   featureLevel?: 'core' | 'compatibility';
-  /** Force a matmul kernel family instead of the one matmulKernelsFor picks. */
-  matmul?: MatmulKernels;
+  /** Force a kernel profile instead of the one kernelProfileFor picks. */
+  kernels?: KernelProfile;
   /** Called when the device is lost or an uncaptured error arrives. */
   onError?: (error: Error) => void;
 }
@@ -204,7 +214,9 @@ export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions =
     adapter,
     device,
     report,
-    matmul: options.matmul ?? matmulKernelsFor(report),
+    // An adapter that names nothing starts on 'gpu' until settleKernelProfile measures it.
+    kernels: options.kernels ?? kernelProfileFor(report) ?? 'gpu',
+    kernelsChosenBy: options.kernels ? 'caller' : kernelProfileFor(report) ? 'adapter' : 'pending',
     pipelines: new PipelineCache(device),
     lost,
     uncapturedErrors,

@@ -5,8 +5,8 @@
  * Without the LoRA terms they are the plain matmuls x·Wᵀ and dy·W that training needs.
  *
  * Each has two kernels with the same bindings, uniforms and 64×64 output block per workgroup, chosen by the
- * device's `matmul` (gpu/device.ts): the tiled one for GPUs, the direct one (no workgroup memory, no
- * barriers, 8×8 outputs per thread) for CPU drivers.
+ * device's kernel profile (gpu/device.ts): the tiled one for 'gpu', the direct one (no workgroup memory, no
+ * barriers, 8×8 outputs per thread) for 'cpu' (CPU drivers).
  */
 import { ShapeError } from '../gpu/errors';
 import { UniformWriter } from '../gpu/buffers';
@@ -72,7 +72,7 @@ export function encodeLinearForward(rec: CommandRecorder, args: LinearForwardArg
     .f32(args.lora?.scale ?? 0).u32(0).u32(0).u32(0).buffer;
   rec.dispatch({
     label: kernel,
-    pipeline: rec.gpu.matmul === 'direct'
+    pipeline: rec.gpu.kernels === 'cpu'
       ? weightPipeline('linear_forward_direct', weightDecodeWgsl + linearForwardDirectWgsl, w0, ['read', 'read', 'read', 'read', 'read', 'read', 'write'])
       : weightPipeline('linear_forward', weightDecodeWgsl + linearForwardWgsl, w0, [
       'read', 'read', 'read', 'read', 'read', 'read', 'write',
@@ -115,7 +115,7 @@ export function encodeLinearBackwardInput(rec: CommandRecorder, args: LinearBack
     .f32(args.lora?.scale ?? 0).f32(dropout.p).u32(0).u32(0).buffer;
   rec.dispatch({
     label: kernel,
-    pipeline: rec.gpu.matmul === 'direct'
+    pipeline: rec.gpu.kernels === 'cpu'
       ? weightPipeline('linear_backward_input_direct', weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputDirectWgsl, w0, ['read', 'read', 'read', 'read', 'read', 'write'])
       : weightPipeline('linear_backward_input', weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputWgsl, w0, [
       'read', 'read', 'read', 'read', 'read', 'write',

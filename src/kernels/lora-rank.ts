@@ -4,9 +4,12 @@
  * - `encodeLoraWeightGrad`: dA = scale·gᵀ·dropout(x) and dB = scale·dyᵀ·xa, reduced over tokens in split
  *   chunks plus a reduction pass instead of float atomics                          — lora_weight_grad.wgsl,
  *                                                                                     reduce_partials.wgsl
+ * With the 'cpu' kernel profile (gpu/device.ts) each thread computes a 4×4 block of outputs instead of one
+ * (lora_down_blocked.wgsl, lora_weight_grad_blocked.wgsl), and reductions split less.
  */
 import { UniformWriter } from '../gpu/buffers';
 import type { PipelineSpec } from '../gpu/pipeline-cache';
+import type { KernelProfile } from '../gpu/device';
 import { ShapeError } from '../gpu/errors';
 import { CommandRecorder, grid1d } from './dispatch';
 import { NO_DROPOUT, type DropoutSpec } from './linear';
@@ -14,6 +17,8 @@ import { expectShape, type GpuTensor } from './tensor';
 import dropoutMaskWgsl from './dropout_mask.wgsl?raw';
 import loraDownWgsl from './lora_down.wgsl?raw';
 import loraWeightGradWgsl from './lora_weight_grad.wgsl?raw';
+import loraDownBlockedWgsl from './lora_down_blocked.wgsl?raw';
+import loraWeightGradBlockedWgsl from './lora_weight_grad_blocked.wgsl?raw';
 import reducePartialsWgsl from './reduce_partials.wgsl?raw';
 
 function rows(kernel: string, role: string, t: GpuTensor): number {
@@ -55,9 +60,11 @@ function encodeLoraDown(
   transposeRight: boolean,
   dropout: DropoutSpec,
 ): void {
+  // The 'cpu' profile computes a 4×4 block of outputs per thread (lora_down_blocked.wgsl), the 'gpu' one a single.
+  const blocked = rec.gpu.kernels === 'cpu';
   const pipeline: PipelineSpec = {
-    name: 'lora_down',
-    code: dropoutMaskWgsl + loraDownWgsl,
+    name: blocked ? 'lora_down_blocked' : 'lora_down',
+    code: dropoutMaskWgsl + (blocked ? loraDownBlockedWgsl : loraDownWgsl),
     constants: { TRANSPOSE_R: transposeRight ? 1 : 0 },
     storage: ['read', 'read', 'write'],
   };
@@ -66,18 +73,21 @@ function encodeLoraDown(
     pipeline,
     uniform: new UniformWriter(8).u32(M).u32(C).u32(r).u32(dropout.seed >>> 0).f32(dropout.p).buffer,
     buffers: [left, right, out],
-    workgroups: grid1d(M * r, 64, rec.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: grid1d(blocked ? Math.ceil(M / 4) * Math.ceil(r / 4) : M * r, 64, rec.limits.maxComputeWorkgroupsPerDimension),
   });
 }
 
-/** Threads worth keeping busy before a reduction over tokens is split. */
-const TARGET_THREADS = 16384;
+/**
+ * Outputs worth computing in parallel before a reduction over tokens is split: many on a GPU; on a CPU driver
+ * (a few cores) only enough to keep them busy, since the extra partial-sum pass costs more there than it saves.
+ */
+const TARGET_THREADS: Record<KernelProfile, number> = { gpu: 16384, cpu: 1024 };
 /** Fewest tokens one chunk of a split reduction sums. */
 const MIN_CHUNK = 16;
 
 /** How many chunks a reduction of M tokens into P·Q outputs is split into. */
-export function reductionSplits(M: number, outputs: number): number {
-  const wanted = Math.ceil(TARGET_THREADS / Math.max(1, outputs));
+export function reductionSplits(M: number, outputs: number, profile: KernelProfile = 'gpu'): number {
+  const wanted = Math.ceil(TARGET_THREADS[profile] / Math.max(1, outputs));
   return Math.max(1, Math.min(wanted, Math.floor(M / MIN_CHUNK)));
 }
 
@@ -102,17 +112,20 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
   expectShape(label, 'right', args.right, [M, Q], '[M, Q]');
   expectShape(label, 'out', args.out, [Pn, Q], '[P, Q]');
   const outputs = Pn * Q;
-  const splits = args.splits ?? reductionSplits(M, outputs);
+  const splits = args.splits ?? reductionSplits(M, outputs, rec.gpu.kernels);
   if (!Number.isInteger(splits) || splits < 1) throw new ShapeError(`${label}: splits must be a positive integer, got ${splits}`);
   const chunk = Math.ceil(M / splits);
   const dropout = args.dropout ?? NO_DROPOUT;
   const maxPerDim = rec.limits.maxComputeWorkgroupsPerDimension;
   const dst = splits === 1 ? args.out.buffer : rec.scratch(splits * outputs * 4, `${label} partial sums`);
+  // The 'cpu' profile computes a 4×4 block of outputs per thread (lora_weight_grad_blocked.wgsl), the 'gpu' one a single.
+  const blocked = rec.gpu.kernels === 'cpu';
+  const threadsPerSplit = blocked ? Math.ceil(Pn / 4) * Math.ceil(Q / 4) : outputs;
   rec.dispatch({
     label,
     pipeline: {
-      name: 'lora_weight_grad',
-      code: dropoutMaskWgsl + loraWeightGradWgsl,
+      name: blocked ? 'lora_weight_grad_blocked' : 'lora_weight_grad',
+      code: dropoutMaskWgsl + (blocked ? loraWeightGradBlockedWgsl : loraWeightGradWgsl),
       storage: ['read', 'read', 'write'],
     },
     uniform: new UniformWriter(12)
@@ -120,7 +133,7 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
       .u32(chunk).u32(dropout.seed >>> 0).bool(Boolean(args.accumulate)).u32(0)
       .f32(args.scale).f32(dropout.p).buffer,
     buffers: [args.left.buffer, args.right.buffer, dst],
-    workgroups: grid1d(splits * outputs, 64, maxPerDim),
+    workgroups: grid1d(splits * threadsPerSplit, 64, maxPerDim),
   });
   if (splits > 1) {
     rec.dispatch({

@@ -26,6 +26,7 @@ import { generate } from '../engine/generate';
 import { GpuLoraSet, loraModuleInits } from '../engine/lora-adapters';
 import { BrowserFilesSource } from '../model-io/model-source';
 import { importLoraAdapter, readAdapterFiles } from '../peft/adapter-files';
+import { settleKernelProfile } from '../kernels/kernel-profile';
 
 const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
 
@@ -34,7 +35,11 @@ let gpuPromise: Promise<GpuContext> | null = null;
 /** The worker's device, acquired on first use and re-acquired after a loss or a failed attempt. */
 function getGpu(): Promise<GpuContext> {
   if (!gpuPromise) {
-    const attempt = acquireGpu(browserGpu());
+    // An adapter that does not name itself (Chromium's compatibility adapter) gets its kernels measured.
+    const attempt = acquireGpu(browserGpu()).then(async (ctx) => {
+      await settleKernelProfile(ctx);
+      return ctx;
+    });
     gpuPromise = attempt;
     attempt.then(
       (ctx) => {

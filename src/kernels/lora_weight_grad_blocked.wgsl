@@ -1,0 +1,73 @@
+// Gradients of the LoRA matrices for CPU drivers (kernel profile 'cpu'), a 4×4 block of outputs per thread
+// (p0..p0+3, q0..q0+3), the same math and split scheme as lora_weight_grad.wgsl:
+//   dA[r,K] = scale·g[M,r]ᵀ·dropout(x)[M,K]      (left = g,  right = x,  dropout on)
+//   dB[N,r] = scale·dy[M,N]ᵀ·xa[M,r]             (left = dy, right = xa, dropout off)
+// Each token loads 4 values of each side and makes 16 multiply-adds (one output per thread: 1 per 2 loads).
+// With one split the thread writes the gradient (scaled, optionally accumulated); with more, partial sums
+// [splits, P, Q] for reduce_partials.wgsl. Indices past the edge are clamped (computed, never stored).
+
+struct Params {
+  M: u32, P: u32, Q: u32, splits: u32,
+  chunk: u32, seed: u32, accumulate: u32, _pad0: u32,
+  scale: f32, dropoutP: f32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> U: Params;
+@group(0) @binding(1) var<storage, read> left: array<f32>;       // [M, P]
+@group(0) @binding(2) var<storage, read> right: array<f32>;      // [M, Q]
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;  // [P, Q], or partials [splits, P, Q]
+
+fn store(s: u32, p: u32, q0: u32, v: vec4<f32>) {
+  if (p >= U.P) { return; }
+  for (var t = 0u; t < 4u; t++) {
+    let q = q0 + t;
+    if (q < U.Q) {
+      let o = p * U.Q + q;
+      if (U.splits == 1u) {
+        let prior = select(0.0, dst[o], U.accumulate != 0u);
+        dst[o] = prior + U.scale * v[t];
+      } else {
+        dst[s * U.P * U.Q + o] = v[t];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let index = (wid.y * nwg.x + wid.x) * 64u + lid;
+  let blocksQ = (U.Q + 3u) / 4u;
+  let blocks = ((U.P + 3u) / 4u) * blocksQ;
+  if (index >= blocks * U.splits) { return; }
+  let s = index / blocks;
+  let b = index % blocks;
+  let p0 = (b / blocksQ) * 4u;
+  let q0 = (b % blocksQ) * 4u;
+  let p = min(vec4<u32>(p0, p0 + 1u, p0 + 2u, p0 + 3u), vec4<u32>(U.P - 1u));
+  let q = min(vec4<u32>(q0, q0 + 1u, q0 + 2u, q0 + 3u), vec4<u32>(U.Q - 1u));
+  let mStart = s * U.chunk;
+  let mEnd = min(U.M, (s + 1u) * U.chunk);
+  // acc_i[t] sums left[m, p0 + i]·right[m, q0 + t].
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  for (var m = mStart; m < mEnd; m++) {
+    let lo = m * U.P;
+    let ro = m * U.Q;
+    var rv = vec4<f32>(right[ro + q.x], right[ro + q.y], right[ro + q.z], right[ro + q.w]);
+    if (U.dropoutP > 0.0) {
+      rv *= vec4<f32>(dropoutFactor(U.seed, ro + q.x, U.dropoutP), dropoutFactor(U.seed, ro + q.y, U.dropoutP),
+                      dropoutFactor(U.seed, ro + q.z, U.dropoutP), dropoutFactor(U.seed, ro + q.w, U.dropoutP));
+    }
+    a0 += left[lo + p.x] * rv;
+    a1 += left[lo + p.y] * rv;
+    a2 += left[lo + p.z] * rv;
+    a3 += left[lo + p.w] * rv;
+  }
+  store(s, p0, q0, a0);
+  store(s, p0 + 1u, q0, a1);
+  store(s, p0 + 2u, q0, a2);
+  store(s, p0 + 3u, q0, a3);
+}
