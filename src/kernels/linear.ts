@@ -4,9 +4,9 @@
  * - `encodeLinearBackwardInput`: dx = dy·W0 (+ mask ⊙ scale·g·A)     — linear_backward_input(_direct).wgsl
  * Without the LoRA terms they are the plain matmuls x·Wᵀ and dy·W that training needs.
  *
- * Each has two kernels with the same bindings, uniforms and 64×64 output block per workgroup, chosen by the
- * device's kernel profile (gpu/device.ts): the tiled one for 'gpu', the direct one (no workgroup memory, no
- * barriers, 8×8 outputs per thread) for 'cpu' (CPU drivers).
+ * Each has two kernels with the same bindings and uniforms, chosen by the device's kernel profile
+ * (gpu/device.ts): the tiled one for 'gpu' (64×64 outputs per workgroup), the direct one for 'cpu', CPU
+ * drivers (no workgroup memory, no barriers, 16×8 outputs per thread, 16 rows per workgroup).
  */
 import { ShapeError } from '../gpu/errors';
 import { UniformWriter } from '../gpu/buffers';
@@ -34,8 +34,61 @@ export interface DropoutSpec {
 
 export const NO_DROPOUT: DropoutSpec = { p: 0, seed: 0 };
 
-function weightPipeline(name: string, code: string, w: GpuWeight, storage: ('read' | 'write')[]): PipelineSpec {
-  return { name, code, constants: { FORMAT: FORMAT_SPECS[w.format].code, LAYOUT: LAYOUT_CODES[w.layout] }, storage };
+function weightPipeline(name: string, code: string, w: GpuWeight, storage: ('read' | 'write')[], extra: Record<string, number> = {}): PipelineSpec {
+  return { name, code, constants: { FORMAT: FORMAT_SPECS[w.format].code, LAYOUT: LAYOUT_CODES[w.layout], ...extra }, storage };
+}
+
+/** Columns one thread of a direct kernel owns. */
+const DIRECT_COLUMNS = 8;
+
+/**
+ * Rows one thread of a direct kernel owns: 16 (each decoded weight feeds 16 rows), or 8 for at most 8 rows
+ * (generation), where the other 8 would be computed for nothing.
+ */
+export function directRows(M: number): number {
+  return M <= 8 ? 8 : 16;
+}
+
+/**
+ * Threads per workgroup of a direct kernel (8 columns each) for `columns` output columns: the largest of 64, 32,
+ * 16, 8 that leaves the fewest idle columns in the last workgroup (768 columns: 32 threads, 3 workgroups).
+ */
+export function directWorkgroupSize(columns: number): number {
+  let best = 64;
+  let bestWaste = Infinity;
+  for (const wg of [64, 32, 16, 8]) {
+    const span = wg * DIRECT_COLUMNS;
+    const waste = Math.ceil(columns / span) * span - columns;
+    if (waste < bestWaste) {
+      best = wg;
+      bestWaste = waste;
+    }
+  }
+  return best;
+}
+
+/** Pipeline and grid of a matmul over M rows and `columns` output columns, for the device's kernel profile. */
+function matmulDispatch(
+  rec: CommandRecorder,
+  w: GpuWeight,
+  M: number,
+  columns: number,
+  tiled: { name: string; code: string },
+  direct: { name: string; code: string },
+  storage: ('read' | 'write')[],
+): { pipeline: PipelineSpec; workgroups: [number, number] } {
+  if (rec.gpu.kernels === 'cpu') {
+    const wg = directWorkgroupSize(columns);
+    const rows = directRows(M);
+    return {
+      pipeline: weightPipeline(direct.name, direct.code, w, storage, { WG: wg, ROWS: rows }),
+      workgroups: [Math.ceil(columns / (wg * DIRECT_COLUMNS)), Math.ceil(M / rows)],
+    };
+  }
+  return {
+    pipeline: weightPipeline(tiled.name, tiled.code, w, storage),
+    workgroups: [Math.ceil(columns / LINEAR_TILE), Math.ceil(M / LINEAR_TILE)],
+  };
 }
 
 export interface LinearForwardArgs {
@@ -72,14 +125,14 @@ export function encodeLinearForward(rec: CommandRecorder, args: LinearForwardArg
     .f32(args.lora?.scale ?? 0).u32(0).u32(0).u32(0).buffer;
   rec.dispatch({
     label: kernel,
-    pipeline: rec.gpu.kernels === 'cpu'
-      ? weightPipeline('linear_forward_direct', weightDecodeWgsl + linearForwardDirectWgsl, w0, ['read', 'read', 'read', 'read', 'read', 'read', 'write'])
-      : weightPipeline('linear_forward', weightDecodeWgsl + linearForwardWgsl, w0, [
-      'read', 'read', 'read', 'read', 'read', 'read', 'write',
-    ]),
+    ...matmulDispatch(
+      rec, w0, M, N,
+      { name: 'linear_forward', code: weightDecodeWgsl + linearForwardWgsl },
+      { name: 'linear_forward_direct', code: weightDecodeWgsl + linearForwardDirectWgsl },
+      ['read', 'read', 'read', 'read', 'read', 'read', 'write'],
+    ),
     uniform,
     buffers: [x.buffer, w0.words, w0.scales, args.bias?.buffer ?? absent, args.lora?.xa.buffer ?? absent, args.lora?.b.buffer ?? absent, y.buffer],
-    workgroups: [Math.ceil(N / LINEAR_TILE), Math.ceil(M / LINEAR_TILE)],
   });
 }
 
@@ -115,13 +168,13 @@ export function encodeLinearBackwardInput(rec: CommandRecorder, args: LinearBack
     .f32(args.lora?.scale ?? 0).f32(dropout.p).u32(0).u32(0).buffer;
   rec.dispatch({
     label: kernel,
-    pipeline: rec.gpu.kernels === 'cpu'
-      ? weightPipeline('linear_backward_input_direct', weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputDirectWgsl, w0, ['read', 'read', 'read', 'read', 'read', 'write'])
-      : weightPipeline('linear_backward_input', weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputWgsl, w0, [
-      'read', 'read', 'read', 'read', 'read', 'write',
-    ]),
+    ...matmulDispatch(
+      rec, w0, M, K,
+      { name: 'linear_backward_input', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputWgsl },
+      { name: 'linear_backward_input_direct', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputDirectWgsl },
+      ['read', 'read', 'read', 'read', 'read', 'write'],
+    ),
     uniform,
     buffers: [dy.buffer, w0.words, w0.scales, args.lora?.g.buffer ?? absent, args.lora?.a.buffer ?? absent, dx.buffer],
-    workgroups: [Math.ceil(K / LINEAR_TILE), Math.ceil(M / LINEAR_TILE)],
   });
 }

@@ -5,13 +5,13 @@
 // switches between those groups at every barrier, and every per-lane memory access is a gather. The tiled
 // kernel's two barriers per K step and its shared-memory traffic cost far more there than the arithmetic.
 // Here each thread reads its operands straight from the storage buffers (the CPU's caches do the tiling),
-// with no workgroup memory and no barriers, and owns an 8×8 block of y: per step of 8 along K, 16 row loads
-// (8 of x, 8 of W0) feed 512 multiply-adds. W0 stays packed and is decoded in the loop (weight_decode.wgsl,
+// with no workgroup memory and no barriers, and owns a 16×8 block of y: per step of 8 along K, 24 row loads
+// (16 of x, 8 of W0) feed 1024 multiply-adds. W0 stays packed and is decoded in the loop (weight_decode.wgsl,
 // w0Oct, with constant shifts and signed conversions, which CPU drivers compile to plain vector instructions).
 // The loop's values are plain locals, never indexed at run time: CPU drivers spill such arrays to memory.
 //
-// A workgroup of 8×8 threads covers the same 64×64 block of y as the tiled kernel. Rows and columns past the
-// edge are clamped to the last one, computed and never stored; the last K step zeroes x past K.
+// A workgroup of WG threads covers ROWS rows and 8·WG columns of y, each thread ROWS × 8 of them. Rows and columns past the edge are clamped to
+// the last one, computed and never stored; the last K step zeroes x past K.
 
 struct Params {
   M: u32, N: u32, K: u32, r: u32,
@@ -60,15 +60,24 @@ fn storeRow(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>) {
   }
 }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let n0 = wid.x * 64u + 8u * lid.x;
-  let m0 = wid.y * 64u + 8u * lid.y;
+// Threads per workgroup (linear.ts, directWorkgroupSize): each owns 8 columns of the workgroup's ROWS rows.
+override WG: u32 = 64u;
+// Rows per thread (linear.ts, directRows): 16, or 8 for a few rows (generation), where more would be wasted.
+override ROWS: u32 = 16u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let n0 = (wid.x * WG + lid) * 8u;
+  // The rows depend on the workgroup alone, so drivers that track uniformity (llvmpipe) load each value of
+  // the row side once for all lanes instead of gathering it per lane.
+  let m0 = wid.y * ROWS;
   let mLast = P.M - 1u;
   let nLast = P.N - 1u;
-  let r0 = min(m0, mLast);      let r1 = min(m0 + 1u, mLast); let r2 = min(m0 + 2u, mLast); let r3 = min(m0 + 3u, mLast);
+  let r0 = min(m0 + 0u, mLast); let r1 = min(m0 + 1u, mLast); let r2 = min(m0 + 2u, mLast); let r3 = min(m0 + 3u, mLast);
   let r4 = min(m0 + 4u, mLast); let r5 = min(m0 + 5u, mLast); let r6 = min(m0 + 6u, mLast); let r7 = min(m0 + 7u, mLast);
-  let q0 = min(n0, nLast);      let q1 = min(n0 + 1u, nLast); let q2 = min(n0 + 2u, nLast); let q3 = min(n0 + 3u, nLast);
+  let r8 = min(m0 + 8u, mLast); let r9 = min(m0 + 9u, mLast); let r10 = min(m0 + 10u, mLast); let r11 = min(m0 + 11u, mLast);
+  let r12 = min(m0 + 12u, mLast); let r13 = min(m0 + 13u, mLast); let r14 = min(m0 + 14u, mLast); let r15 = min(m0 + 15u, mLast);
+  let q0 = min(n0 + 0u, nLast); let q1 = min(n0 + 1u, nLast); let q2 = min(n0 + 2u, nLast); let q3 = min(n0 + 3u, nLast);
   let q4 = min(n0 + 4u, nLast); let q5 = min(n0 + 5u, nLast); let q6 = min(n0 + 6u, nLast); let q7 = min(n0 + 7u, nLast);
 
   // Accumulators: row i, columns 0..3 (l) and 4..7 (h).
@@ -76,15 +85,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var c2l = vec4<f32>(0.0); var c2h = vec4<f32>(0.0); var c3l = vec4<f32>(0.0); var c3h = vec4<f32>(0.0);
   var c4l = vec4<f32>(0.0); var c4h = vec4<f32>(0.0); var c5l = vec4<f32>(0.0); var c5h = vec4<f32>(0.0);
   var c6l = vec4<f32>(0.0); var c6h = vec4<f32>(0.0); var c7l = vec4<f32>(0.0); var c7h = vec4<f32>(0.0);
+  var c8l = vec4<f32>(0.0); var c8h = vec4<f32>(0.0); var c9l = vec4<f32>(0.0); var c9h = vec4<f32>(0.0);
+  var c10l = vec4<f32>(0.0); var c10h = vec4<f32>(0.0); var c11l = vec4<f32>(0.0); var c11h = vec4<f32>(0.0);
+  var c12l = vec4<f32>(0.0); var c12h = vec4<f32>(0.0); var c13l = vec4<f32>(0.0); var c13h = vec4<f32>(0.0);
+  var c14l = vec4<f32>(0.0); var c14h = vec4<f32>(0.0); var c15l = vec4<f32>(0.0); var c15h = vec4<f32>(0.0);
 
   let K = P.K;
   for (var k = 0u; k < K; k += 8u) {
-    // Columns n0..n0+7 of W0 at k..k+7, each as quads k..k+3 (l) and k+4..k+7 (h).
+    // Columns n0..n0+7 of W0 at k..k+7, each as quads k..k+3 and k+4..k+7.
     let o0 = w(q0, k); let o1 = w(q1, k); let o2 = w(q2, k); let o3 = w(q3, k);
     let o4 = w(q4, k); let o5 = w(q5, k); let o6 = w(q6, k); let o7 = w(q7, k);
     let vl = vec4<u32>(k, k + 1u, k + 2u, k + 3u) < vec4<u32>(K);
     let vh = vec4<u32>(k + 4u, k + 5u, k + 6u, k + 7u) < vec4<u32>(K);
-    var al = xQuad(r0 * K, k, vl); var ah = xQuad(r0 * K, k + 4u, vh);
+    var al: vec4<f32>;
+    var ah: vec4<f32>;
+    al = xQuad(r0 * K, k, vl); ah = xQuad(r0 * K, k + 4u, vh);
     c0l += dots2(al, ah, o0, o1, o2, o3); c0h += dots2(al, ah, o4, o5, o6, o7);
     al = xQuad(r1 * K, k, vl); ah = xQuad(r1 * K, k + 4u, vh);
     c1l += dots2(al, ah, o0, o1, o2, o3); c1h += dots2(al, ah, o4, o5, o6, o7);
@@ -100,6 +115,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     c6l += dots2(al, ah, o0, o1, o2, o3); c6h += dots2(al, ah, o4, o5, o6, o7);
     al = xQuad(r7 * K, k, vl); ah = xQuad(r7 * K, k + 4u, vh);
     c7l += dots2(al, ah, o0, o1, o2, o3); c7h += dots2(al, ah, o4, o5, o6, o7);
+    if (ROWS > 8u) {
+      al = xQuad(r8 * K, k, vl); ah = xQuad(r8 * K, k + 4u, vh);
+      c8l += dots2(al, ah, o0, o1, o2, o3); c8h += dots2(al, ah, o4, o5, o6, o7);
+      al = xQuad(r9 * K, k, vl); ah = xQuad(r9 * K, k + 4u, vh);
+      c9l += dots2(al, ah, o0, o1, o2, o3); c9h += dots2(al, ah, o4, o5, o6, o7);
+      al = xQuad(r10 * K, k, vl); ah = xQuad(r10 * K, k + 4u, vh);
+      c10l += dots2(al, ah, o0, o1, o2, o3); c10h += dots2(al, ah, o4, o5, o6, o7);
+      al = xQuad(r11 * K, k, vl); ah = xQuad(r11 * K, k + 4u, vh);
+      c11l += dots2(al, ah, o0, o1, o2, o3); c11h += dots2(al, ah, o4, o5, o6, o7);
+      al = xQuad(r12 * K, k, vl); ah = xQuad(r12 * K, k + 4u, vh);
+      c12l += dots2(al, ah, o0, o1, o2, o3); c12h += dots2(al, ah, o4, o5, o6, o7);
+      al = xQuad(r13 * K, k, vl); ah = xQuad(r13 * K, k + 4u, vh);
+      c13l += dots2(al, ah, o0, o1, o2, o3); c13h += dots2(al, ah, o4, o5, o6, o7);
+      al = xQuad(r14 * K, k, vl); ah = xQuad(r14 * K, k + 4u, vh);
+      c14l += dots2(al, ah, o0, o1, o2, o3); c14h += dots2(al, ah, o4, o5, o6, o7);
+      al = xQuad(r15 * K, k, vl); ah = xQuad(r15 * K, k + 4u, vh);
+      c15l += dots2(al, ah, o0, o1, o2, o3); c15h += dots2(al, ah, o4, o5, o6, o7);
+    }
   }
 
   // The LoRA term: r more contraction steps over [scale·xa | B]; B·A is never formed.
@@ -107,7 +140,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var j = 0u; j < R; j++) {
     let bl = vec4<f32>(loraB[q0 * R + j], loraB[q1 * R + j], loraB[q2 * R + j], loraB[q3 * R + j]);
     let bh = vec4<f32>(loraB[q4 * R + j], loraB[q5 * R + j], loraB[q6 * R + j], loraB[q7 * R + j]);
-    var s = P.scale * xa[r0 * R + j]; c0l += s * bl; c0h += s * bh;
+    var s: f32;
+    s = P.scale * xa[r0 * R + j]; c0l += s * bl; c0h += s * bh;
     s = P.scale * xa[r1 * R + j]; c1l += s * bl; c1h += s * bh;
     s = P.scale * xa[r2 * R + j]; c2l += s * bl; c2h += s * bh;
     s = P.scale * xa[r3 * R + j]; c3l += s * bl; c3h += s * bh;
@@ -115,9 +149,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     s = P.scale * xa[r5 * R + j]; c5l += s * bl; c5h += s * bh;
     s = P.scale * xa[r6 * R + j]; c6l += s * bl; c6h += s * bh;
     s = P.scale * xa[r7 * R + j]; c7l += s * bl; c7h += s * bh;
+    if (ROWS > 8u) {
+      s = P.scale * xa[r8 * R + j]; c8l += s * bl; c8h += s * bh;
+      s = P.scale * xa[r9 * R + j]; c9l += s * bl; c9h += s * bh;
+      s = P.scale * xa[r10 * R + j]; c10l += s * bl; c10h += s * bh;
+      s = P.scale * xa[r11 * R + j]; c11l += s * bl; c11h += s * bh;
+      s = P.scale * xa[r12 * R + j]; c12l += s * bl; c12h += s * bh;
+      s = P.scale * xa[r13 * R + j]; c13l += s * bl; c13h += s * bh;
+      s = P.scale * xa[r14 * R + j]; c14l += s * bl; c14h += s * bh;
+      s = P.scale * xa[r15 * R + j]; c15l += s * bl; c15h += s * bh;
+    }
   }
 
-  storeRow(m0, n0, c0l, c0h);
+  storeRow(m0 + 0u, n0, c0l, c0h);
   storeRow(m0 + 1u, n0, c1l, c1h);
   storeRow(m0 + 2u, n0, c2l, c2h);
   storeRow(m0 + 3u, n0, c3l, c3h);
@@ -125,4 +169,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   storeRow(m0 + 5u, n0, c5l, c5h);
   storeRow(m0 + 6u, n0, c6l, c6h);
   storeRow(m0 + 7u, n0, c7l, c7h);
+  if (ROWS > 8u) {
+    storeRow(m0 + 8u, n0, c8l, c8h);
+    storeRow(m0 + 9u, n0, c9l, c9h);
+    storeRow(m0 + 10u, n0, c10l, c10h);
+    storeRow(m0 + 11u, n0, c11l, c11h);
+    storeRow(m0 + 12u, n0, c12l, c12h);
+    storeRow(m0 + 13u, n0, c13l, c13h);
+    storeRow(m0 + 14u, n0, c14l, c14h);
+    storeRow(m0 + 15u, n0, c15l, c15h);
+  }
 }
