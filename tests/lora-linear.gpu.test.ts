@@ -84,6 +84,10 @@ describe(`fused LoRA linear (${kernels} kernel profile), forward and backward, a
     await check(kernels, 'nf4', 'conv1d', { M: 9, K: 20, N: 70, r: 40, dropoutP: 0.1, bias: true, rslora: false }, 600);
   });
 
+  it('K a multiple of 8 and N of 4 (f32, conv1d): the direct kernels skip their tail masks', async () => {
+    await check(kernels, 'f32', 'conv1d', { M: 21, K: 64, N: 72, r: 3, dropoutP: 0.2, bias: true, rslora: false }, 800);
+  });
+
   it('a single token (M = 1), as in generation', async () => {
     await check(kernels, 'q4', 'linear', { M: 1, K: 64, N: 96, r: 4, dropoutP: 0, bias: true, rslora: false }, 700);
   });

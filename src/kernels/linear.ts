@@ -74,14 +74,14 @@ function matmulDispatch(
   M: number,
   columns: number,
   tiled: { name: string; code: string },
-  direct: { name: string; code: string },
+  direct: { name: string; code: string; maskTail: boolean },
   storage: ('read' | 'write')[],
 ): { pipeline: PipelineSpec; workgroups: [number, number] } {
   if (rec.gpu.kernels === 'cpu') {
     const wg = directWorkgroupSize(columns);
     const rows = directRows(M);
     return {
-      pipeline: weightPipeline(direct.name, direct.code, w, storage, { WG: wg, ROWS: rows }),
+      pipeline: weightPipeline(direct.name, direct.code, w, storage, { WG: wg, ROWS: rows, MASK_TAIL: direct.maskTail ? 1 : 0 }),
       workgroups: [Math.ceil(columns / (wg * DIRECT_COLUMNS)), Math.ceil(M / rows)],
     };
   }
@@ -128,7 +128,8 @@ export function encodeLinearForward(rec: CommandRecorder, args: LinearForwardArg
     ...matmulDispatch(
       rec, w0, M, N,
       { name: 'linear_forward', code: weightDecodeWgsl + linearForwardWgsl },
-      { name: 'linear_forward_direct', code: weightDecodeWgsl + linearForwardDirectWgsl },
+      // The contraction runs in steps of 8 along K; quantized rows are zero-padded past K.
+      { name: 'linear_forward_direct', code: weightDecodeWgsl + linearForwardDirectWgsl, maskTail: w0.format === 'f32' && K % 8 !== 0 },
       ['read', 'read', 'read', 'read', 'read', 'read', 'write'],
     ),
     uniform,
@@ -171,7 +172,8 @@ export function encodeLinearBackwardInput(rec: CommandRecorder, args: LinearBack
     ...matmulDispatch(
       rec, w0, M, K,
       { name: 'linear_backward_input', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputWgsl },
-      { name: 'linear_backward_input_direct', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputDirectWgsl },
+      // The contraction runs in steps of 4 along N.
+      { name: 'linear_backward_input_direct', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputDirectWgsl, maskTail: N % 4 !== 0 },
       ['read', 'read', 'read', 'read', 'read', 'write'],
     ),
     uniform,

@@ -21,10 +21,15 @@ struct Params {
 @group(0) @binding(5) var<storage, read> loraA: array<f32>;    // [r, K]
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>; // [M, K]
 
-// dy[row, n..n+3] from the row's offset; slots past N (mask false) are 0.
+// 1 when the last step along N needs dy zeroed past N (N not a multiple of 4; linear.ts).
+override MASK_TAIL: u32 = 1u;
+
+// dy[row, n..n+3] from the row's offset; slots past N (mask false) are 0 when MASK_TAIL.
 fn dyQuad(rowOffset: u32, n: u32, valid: vec4<bool>) -> vec4<f32> {
   let o = rowOffset + n;
-  return select(vec4<f32>(0.0), vec4<f32>(dy[o], dy[o + 1u], dy[o + 2u], dy[o + 3u]), valid);
+  let v = vec4<f32>(dy[o], dy[o + 1u], dy[o + 2u], dy[o + 3u]);
+  if (MASK_TAIL == 0u) { return v; }
+  return select(vec4<f32>(0.0), v, valid);
 }
 
 fn w(n: u32, k: u32) -> mat2x4<f32> {

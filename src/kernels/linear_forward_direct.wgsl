@@ -28,10 +28,16 @@ struct Params {
 @group(0) @binding(6) var<storage, read> loraB: array<f32>;    // [N, r]
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;  // [M, N]
 
-// x[row, k..k+3] from the row's offset; slots past K (mask false) are 0.
+// 1 when the last step along K needs x zeroed past K: f32 W0 with K not a multiple of 8. Quantized rows are
+// padded with weights that decode to exactly 0, and with K a multiple of 8 there is no tail (linear.ts).
+override MASK_TAIL: u32 = 1u;
+
+// x[row, k..k+3] from the row's offset; slots past K (mask false) are 0 when MASK_TAIL.
 fn xQuad(rowOffset: u32, k: u32, valid: vec4<bool>) -> vec4<f32> {
   let o = rowOffset + k;
-  return select(vec4<f32>(0.0), vec4<f32>(x[o], x[o + 1u], x[o + 2u], x[o + 3u]), valid);
+  let v = vec4<f32>(x[o], x[o + 1u], x[o + 2u], x[o + 3u]);
+  if (MASK_TAIL == 0u) { return v; }
+  return select(vec4<f32>(0.0), v, valid);
 }
 
 fn w(n: u32, k: u32) -> mat2x4<f32> {

@@ -73,7 +73,7 @@ function encodeLoraDown(
     pipeline,
     uniform: new UniformWriter(8).u32(M).u32(C).u32(r).u32(dropout.seed >>> 0).f32(dropout.p).buffer,
     buffers: [left, right, out],
-    workgroups: grid1d(blocked ? Math.ceil(M / 4) * Math.ceil(r / 4) : M * r, 64, rec.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: blocked ? [Math.ceil(Math.ceil(M / 4) / 64), Math.ceil(r / 4)] : grid1d(M * r, 64, rec.limits.maxComputeWorkgroupsPerDimension),
   });
 }
 
@@ -120,12 +120,15 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
   const dst = splits === 1 ? args.out.buffer : rec.scratch(splits * outputs * 4, `${label} partial sums`);
   // The 'cpu' profile computes a 4×4 block of outputs per thread (lora_weight_grad_blocked.wgsl), the 'gpu' one a single.
   const blocked = rec.gpu.kernels === 'cpu';
-  const threadsPerSplit = blocked ? Math.ceil(Pn / 4) * Math.ceil(Q / 4) : outputs;
+  // Blocked: the rank side (the shorter one) is workgroup_id.y, the long side's blocks of 4 run along x.
+  const smallQ = Q < Pn;
+  const [long, short] = smallQ ? [Pn, Q] : [Q, Pn];
   rec.dispatch({
     label,
     pipeline: {
       name: blocked ? 'lora_weight_grad_blocked' : 'lora_weight_grad',
       code: dropoutMaskWgsl + (blocked ? loraWeightGradBlockedWgsl : loraWeightGradWgsl),
+      constants: blocked ? { SMALL_Q: smallQ ? 1 : 0 } : undefined,
       storage: ['read', 'read', 'write'],
     },
     uniform: new UniformWriter(12)
@@ -133,7 +136,7 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
       .u32(chunk).u32(dropout.seed >>> 0).bool(Boolean(args.accumulate)).u32(0)
       .f32(args.scale).f32(dropout.p).buffer,
     buffers: [args.left.buffer, args.right.buffer, dst],
-    workgroups: grid1d(splits * threadsPerSplit, 64, maxPerDim),
+    workgroups: blocked ? [Math.ceil(Math.ceil(long / 4) / 64), Math.ceil(short / 4), splits] : grid1d(splits * outputs, 64, maxPerDim),
   });
   if (splits > 1) {
     rec.dispatch({

@@ -3,8 +3,10 @@
 //   xa[M,r] = dropout(x)[M,C]·A[r,C]ᵀ   (forward; TRANSPOSE_R = 0, dropout on)
 //   g [M,r] = dy[M,C]·B[C,r]            (backward; TRANSPOSE_R = 1, dropout off)
 // Each step along C loads 4 values of the left side and 4 of the right and makes 16 multiply-adds, where one
-// output per thread makes 1 per 2 loads; on a CPU driver every load is a per-lane gather, so loads set the
-// pace. Rows and ranks past the edge are clamped (computed, never stored).
+// output per thread makes 1 per 2 loads; on a CPU driver every per-lane load is a gather, so loads set the
+// pace. The ranks come from the workgroup (workgroup_id.y), so the right side's loads are the same for every
+// lane, which drivers that track uniformity (llvmpipe) turn into one scalar load. Rows and ranks past the
+// edge are clamped (computed, never stored).
 
 override TRANSPOSE_R: u32 = 0u;
 
@@ -32,16 +34,14 @@ fn store(m: u32, j0: u32, v: vec4<f32>) {
   }
 }
 
+// Dispatch: x covers the blocks of 4 rows (64 per workgroup), y the blocks of 4 ranks.
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let index = (wid.y * nwg.x + wid.x) * 64u + lid;
-  let blocksR = (P.r + 3u) / 4u;
-  if (index >= ((P.M + 3u) / 4u) * blocksR) { return; }
-  let m0 = (index / blocksR) * 4u;
-  let j0 = (index % blocksR) * 4u;
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let m0 = gid.x * 4u;
+  if (m0 >= P.M) { return; }
+  let j0 = wid.y * 4u;
   let mLast = P.M - 1u;
-  let o0 = min(m0, mLast) * P.C;
+  let o0 = m0 * P.C;
   let o1 = min(m0 + 1u, mLast) * P.C;
   let o2 = min(m0 + 2u, mLast) * P.C;
   let o3 = min(m0 + 3u, mLast) * P.C;
