@@ -17,7 +17,9 @@ import { expectShape, type GpuTensor } from './tensor';
 import { FORMAT_SPECS, LAYOUT_CODES } from './weight-format';
 import weightDecodeWgsl from './weight_decode.wgsl?raw';
 import dropoutMaskWgsl from './dropout_mask.wgsl?raw';
+import linearForwardIoWgsl from './linear_forward_io.wgsl?raw';
 import linearForwardWgsl from './linear_forward.wgsl?raw';
+import linearBackwardInputIoWgsl from './linear_backward_input_io.wgsl?raw';
 import linearBackwardInputWgsl from './linear_backward_input.wgsl?raw';
 import linearForwardDirectWgsl from './linear_forward_direct.wgsl?raw';
 import linearBackwardInputDirectWgsl from './linear_backward_input_direct.wgsl?raw';
@@ -127,9 +129,9 @@ export function encodeLinearForward(rec: CommandRecorder, args: LinearForwardArg
     label: kernel,
     ...matmulDispatch(
       rec, w0, M, N,
-      { name: 'linear_forward', code: weightDecodeWgsl + linearForwardWgsl },
+      { name: 'linear_forward', code: weightDecodeWgsl + linearForwardIoWgsl + linearForwardWgsl },
       // The contraction runs in steps of 8 along K; quantized rows are zero-padded past K.
-      { name: 'linear_forward_direct', code: weightDecodeWgsl + linearForwardDirectWgsl, maskTail: w0.format === 'f32' && K % 8 !== 0 },
+      { name: 'linear_forward_direct', code: weightDecodeWgsl + linearForwardIoWgsl + linearForwardDirectWgsl, maskTail: w0.format === 'f32' && K % 8 !== 0 },
       ['read', 'read', 'read', 'read', 'read', 'read', 'write'],
     ),
     uniform,
@@ -171,9 +173,9 @@ export function encodeLinearBackwardInput(rec: CommandRecorder, args: LinearBack
     label: kernel,
     ...matmulDispatch(
       rec, w0, M, K,
-      { name: 'linear_backward_input', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputWgsl },
+      { name: 'linear_backward_input', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputIoWgsl + linearBackwardInputWgsl },
       // The contraction runs in steps of 4 along N.
-      { name: 'linear_backward_input_direct', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputDirectWgsl, maskTail: N % 4 !== 0 },
+      { name: 'linear_backward_input_direct', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputIoWgsl + linearBackwardInputDirectWgsl, maskTail: N % 4 !== 0 },
       ['read', 'read', 'read', 'read', 'read', 'write'],
     ),
     uniform,

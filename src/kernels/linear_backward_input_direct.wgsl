@@ -3,23 +3,12 @@
 //
 // As in linear_forward_direct.wgsl: no workgroup memory and no barriers, operands read straight from the
 // storage buffers, a ROWS×8 block of dx per thread (rows m, columns k; k0 is a multiple of 8, so a block's 8
-// columns share one 4-bit word and one scale group); a workgroup of WG threads covers ROWS rows, 8·WG columns. The LoRA term is accumulated first, multiplied by the
-// dropout mask (recomputed from the seed, dropout_mask.wgsl), and the contraction over n then adds dy·W0.
-// The last step along n zeroes dy past N; rows and columns past the edge are computed and never stored.
+// columns share one 4-bit word and one scale group); a workgroup of WG threads covers ROWS rows and 8·WG
+// columns. The LoRA term is accumulated first, multiplied by the dropout mask (recomputed from the seed,
+// dropout_mask.wgsl), and the contraction over n then adds dy·W0. The last step along n zeroes dy past N
+// (MASK_TAIL); rows and columns past the edge are computed and never stored.
 
-struct Params {
-  M: u32, N: u32, K: u32, r: u32,
-  wordsPerRow: u32, groupsPerRow: u32, accumulate: u32, seed: u32,
-  scale: f32, dropoutP: f32, _pad0: u32, _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;       // [M, N]
-@group(0) @binding(2) var<storage, read> w0: array<u32>;       // packed W0, see weight-format.ts
-@group(0) @binding(3) var<storage, read> w0Scales: array<f32>;
-@group(0) @binding(4) var<storage, read> g: array<f32>;        // [M, r] = dy·B
-@group(0) @binding(5) var<storage, read> loraA: array<f32>;    // [r, K]
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>; // [M, K]
+// Params and bindings: linear_backward_input_io.wgsl.
 
 // 1 when the last step along N needs dy zeroed past N (N not a multiple of 4; linear.ts).
 override MASK_TAIL: u32 = 1u;

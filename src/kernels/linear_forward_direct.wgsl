@@ -10,23 +10,11 @@
 // w0Oct, with constant shifts and signed conversions, which CPU drivers compile to plain vector instructions).
 // The loop's values are plain locals, never indexed at run time: CPU drivers spill such arrays to memory.
 //
-// A workgroup of WG threads covers ROWS rows and 8·WG columns of y, each thread ROWS × 8 of them. Rows and columns past the edge are clamped to
-// the last one, computed and never stored; the last K step zeroes x past K.
+// A workgroup of WG threads covers ROWS rows and 8·WG columns of y, each thread ROWS × 8 of them. Rows and
+// columns past the edge are clamped to the last one, computed and never stored; the last K step zeroes x past K
+// where that is needed (MASK_TAIL).
 
-struct Params {
-  M: u32, N: u32, K: u32, r: u32,
-  wordsPerRow: u32, groupsPerRow: u32, hasBias: u32, accumulate: u32,
-  scale: f32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;        // [M, K]
-@group(0) @binding(2) var<storage, read> w0: array<u32>;       // packed W0, see weight-format.ts
-@group(0) @binding(3) var<storage, read> w0Scales: array<f32>; // one per group (unused for f32)
-@group(0) @binding(4) var<storage, read> bias: array<f32>;     // [N] when hasBias
-@group(0) @binding(5) var<storage, read> xa: array<f32>;       // [M, r] = dropout(x)·Aᵀ
-@group(0) @binding(6) var<storage, read> loraB: array<f32>;    // [N, r]
-@group(0) @binding(7) var<storage, read_write> y: array<f32>;  // [M, N]
+// Params and bindings: linear_forward_io.wgsl.
 
 // 1 when the last step along K needs x zeroed past K: f32 W0 with K not a multiple of 8. Quantized rows are
 // padded with weights that decode to exactly 0, and with K a multiple of 8 there is no tail (linear.ts).

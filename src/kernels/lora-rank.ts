@@ -15,7 +15,9 @@ import { CommandRecorder, grid1d } from './dispatch';
 import { NO_DROPOUT, type DropoutSpec } from './linear';
 import { expectShape, type GpuTensor } from './tensor';
 import dropoutMaskWgsl from './dropout_mask.wgsl?raw';
+import loraDownIoWgsl from './lora_down_io.wgsl?raw';
 import loraDownWgsl from './lora_down.wgsl?raw';
+import loraWeightGradIoWgsl from './lora_weight_grad_io.wgsl?raw';
 import loraWeightGradWgsl from './lora_weight_grad.wgsl?raw';
 import loraDownBlockedWgsl from './lora_down_blocked.wgsl?raw';
 import loraWeightGradBlockedWgsl from './lora_weight_grad_blocked.wgsl?raw';
@@ -64,7 +66,7 @@ function encodeLoraDown(
   const blocked = rec.gpu.kernels === 'cpu';
   const pipeline: PipelineSpec = {
     name: blocked ? 'lora_down_blocked' : 'lora_down',
-    code: dropoutMaskWgsl + (blocked ? loraDownBlockedWgsl : loraDownWgsl),
+    code: dropoutMaskWgsl + loraDownIoWgsl + (blocked ? loraDownBlockedWgsl : loraDownWgsl),
     constants: { TRANSPOSE_R: transposeRight ? 1 : 0 },
     storage: ['read', 'read', 'write'],
   };
@@ -127,7 +129,7 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
     label,
     pipeline: {
       name: blocked ? 'lora_weight_grad_blocked' : 'lora_weight_grad',
-      code: dropoutMaskWgsl + (blocked ? loraWeightGradBlockedWgsl : loraWeightGradWgsl),
+      code: dropoutMaskWgsl + loraWeightGradIoWgsl + (blocked ? loraWeightGradBlockedWgsl : loraWeightGradWgsl),
       constants: blocked ? { SMALL_Q: smallQ ? 1 : 0 } : undefined,
       storage: ['read', 'read', 'write'],
     },

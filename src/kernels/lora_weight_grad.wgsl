@@ -5,16 +5,7 @@
 // writes the gradient itself (scaled, optionally added to what is there, for gradient accumulation); with more
 // it writes partial sums [splits, P, Q] that reduce_partials.wgsl adds up.
 
-struct Params {
-  M: u32, P: u32, Q: u32, splits: u32,
-  chunk: u32, seed: u32, accumulate: u32, _pad0: u32,
-  scale: f32, dropoutP: f32, _pad1: u32, _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> U: Params;
-@group(0) @binding(1) var<storage, read> left: array<f32>;       // [M, P]
-@group(0) @binding(2) var<storage, read> right: array<f32>;      // [M, Q]
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;  // [P, Q], or partials [splits, P, Q]
+// Params and bindings: lora_weight_grad_io.wgsl.
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

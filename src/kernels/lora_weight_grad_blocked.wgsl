@@ -1,7 +1,7 @@
 // Gradients of the LoRA matrices for CPU drivers (kernel profile 'cpu'), a 4×4 block of outputs per thread
 // (p0..p0+3, q0..q0+3), the same math and split scheme as lora_weight_grad.wgsl:
 //   dA[r,K] = scale·g[M,r]ᵀ·dropout(x)[M,K]      (left = g,  right = x,  dropout on;  SMALL_Q = 0)
-//   dB[N,r] = scale·dyᵀ[M,N]ᵀ·xa[M,r]            (left = dy, right = xa, dropout off; SMALL_Q = 1)
+//   dB[N,r] = scale·dy[M,N]ᵀ·xa[M,r]             (left = dy, right = xa, dropout off; SMALL_Q = 1)
 // Each token loads 4 values of each side and makes 16 multiply-adds (one output per thread: 1 per 2 loads).
 // The rank side (p for dA, q for dB: SMALL_Q) comes from the workgroup (workgroup_id.y), so its loads are the
 // same for every lane, which drivers that track uniformity (llvmpipe) turn into one scalar load; the long
@@ -11,16 +11,7 @@
 
 override SMALL_Q: u32 = 0u;
 
-struct Params {
-  M: u32, P: u32, Q: u32, splits: u32,
-  chunk: u32, seed: u32, accumulate: u32, _pad0: u32,
-  scale: f32, dropoutP: f32, _pad1: u32, _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> U: Params;
-@group(0) @binding(1) var<storage, read> left: array<f32>;       // [M, P]
-@group(0) @binding(2) var<storage, read> right: array<f32>;      // [M, Q]
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;  // [P, Q], or partials [splits, P, Q]
+// Params and bindings: lora_weight_grad_io.wgsl.
 
 fn store(s: u32, p: u32, q0: u32, v: vec4<f32>) {
   if (p >= U.P) { return; }
