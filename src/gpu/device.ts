@@ -57,10 +57,9 @@ const CPU_DRIVER = /swiftshader|llvmpipe|lavapipe|softpipe|software rasterizer|\
  */
 export function kernelProfileFor(report: AdapterReport): KernelProfile | null {
   if (report.isFallbackAdapter) return 'cpu';
-  const text = [report.vendor, report.architecture, report.device, report.description].join(' ');
-  if (CPU_DRIVER.test(text)) return 'cpu';
-  const silent = (v: string) => !v || v === 'unknown';
-  return [report.vendor, report.architecture, report.device, report.description].every(silent) ? null : 'gpu';
+  const names = [report.vendor, report.architecture, report.device, report.description];
+  if (CPU_DRIVER.test(names.join(' '))) return 'cpu';
+  return names.every((v) => !v || v === 'unknown') ? null : 'gpu';
 }
 
 /** A device ready for the kernels, with its adapter's report and the pipeline cache bound to it. */
@@ -210,13 +209,14 @@ export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions =
   });
 
   const report = describeAdapter(adapter, featureLevel);
+  const named = kernelProfileFor(report);
   return {
     adapter,
     device,
     report,
     // An adapter that names nothing starts on 'gpu' until settleKernelProfile measures it.
-    kernels: options.kernels ?? kernelProfileFor(report) ?? 'gpu',
-    kernelsChosenBy: options.kernels ? 'caller' : kernelProfileFor(report) ? 'adapter' : 'pending',
+    kernels: options.kernels ?? named ?? 'gpu',
+    kernelsChosenBy: options.kernels ? 'caller' : named ? 'adapter' : 'pending',
     pipelines: new PipelineCache(device),
     lost,
     uncapturedErrors,
