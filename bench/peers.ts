@@ -1,5 +1,5 @@
 /**
- * `npm run bench:peers [-- --json] [-- --reps N] [-- --quick] [-- --adapter core|compat] [-- --kernels gpu|cpu] [-- --debug]`
+ * `npm run bench:peers [-- --json] [-- --reps N] [-- --quick] [-- --d N] [-- --formats LIST] [-- --adapter core|compat] [-- --kernels gpu|cpu] [-- --debug]`
  *
  * Peer benchmark (a benchmark, not a test): our fused LoRA kernels against TensorFlow.js (webgpu backend) and
  * onnxruntime-web (WebGPU EP), in one Chromium page and one run:
@@ -8,7 +8,10 @@
  * - our LoRA forward vs the same math as a five-node ONNX graph in onnxruntime-web.
  * Shapes: T=256 d=256 r=8 and T=512 d=512 r=16 with W0 in f32, and T=512 d=768 r=8 with W0 in f32, q8, q4 and
  * nf4 for ours (the peers get the dequantized W0). Every row is pre-checked before it is timed (loss, gradients
- * and the Adam step against TF.js, outputs against ORT); a failed pre-check fails the run (exit 1).
+ * and the Adam step against TF.js, outputs against ORT); a failed pre-check fails the run (exit 1). At the shape
+ * with several formats, each quantized W0 is also timed side by side against f32 (peer "ours-f32").
+ * After the rows comes a line per goal of issue 7 that a row missed (page.ts, goalFor), or "every goal met";
+ * missing a goal does not change the exit status.
  *
  * This starts a Vite dev server on 127.0.0.1 (a free port) with this repo's vite.config.ts, launches the system
  * Chromium through Playwright and opens /bench/peers/index.html (bench/peers/page.ts does the work). Every
@@ -19,7 +22,8 @@
  *
  * Output: a table, or with --json one object per line {"name", "shape", "ours_ms", "peer", "peer_ms", "ratio"},
  * ratio = peer_ms / ours_ms (above 1: ours is faster). Medians of --reps (default 5) repeats; --quick runs only
- * the smallest shape with 2 repeats. Progress goes to stderr.
+ * the smallest shape with 2 repeats; --d N keeps only the shapes with d = N, and --formats (e.g. f32,nf4) only those
+ * W0 formats. Progress goes to stderr.
  */
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
 import { adapterLine, type KernelProfile } from '../src/gpu/device';
+import { goalFor } from './peers/goals';
 import type { PeerBenchOptions, PeerBenchResult, PeerRow, ShapeSpec } from './peers/page';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -40,6 +45,8 @@ const { values: opts } = parseArgs({
     json: { type: 'boolean', default: false },
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    d: { type: 'string' },
+    formats: { type: 'string' },
     adapter: { type: 'string', default: 'core' },
     kernels: { type: 'string' },
     debug: { type: 'boolean', default: false },
@@ -53,13 +60,19 @@ if (opts.adapter !== 'core' && opts.adapter !== 'compat') throw new Error(`--ada
 const compat = opts.adapter === 'compat';
 if (opts.kernels !== undefined && opts.kernels !== 'gpu' && opts.kernels !== 'cpu') throw new Error(`--kernels must be gpu or cpu, got ${opts.kernels}`);
 
-const shapes: ShapeSpec[] = opts.quick
+const allShapes: ShapeSpec[] = opts.quick
   ? [{ T: 256, d: 256, r: 8, formats: ['f32'] }]
   : [
       { T: 256, d: 256, r: 8, formats: ['f32'] },
       { T: 512, d: 512, r: 16, formats: ['f32'] },
       { T: 512, d: 768, r: 8, formats: ['f32', 'q8', 'q4', 'nf4'] },
     ];
+const keepFormats = opts.formats?.split(',');
+const shapes = allShapes
+  .filter((s) => opts.d === undefined || s.d === Number(opts.d))
+  .map((s) => ({ ...s, formats: s.formats.filter((f) => !keepFormats || keepFormats.includes(f)) }))
+  .filter((s) => s.formats.length > 0);
+if (shapes.length === 0) throw new Error(`--d ${opts.d ?? 'any'} --formats ${opts.formats ?? 'any'}: no benchmarked row is left`);
 const options: PeerBenchOptions = { shapes, reps, featureLevel: compat ? 'compatibility' : 'core', kernels: opts.kernels as KernelProfile | undefined };
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
@@ -72,6 +85,16 @@ function printTable(rows: PeerRow[]): void {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const b of body) console.log(line(b));
+}
+
+/** One line per row that missed its goal (goalFor), or one line saying every goal was met. */
+function goalLines(rows: PeerRow[]): string[] {
+  const missed = rows.flatMap((r) => {
+    const goal = goalFor(r);
+    return goal !== null && r.ratio < goal ? [`goal missed: ${r.name} ${r.shape}: ratio ${r.ratio.toFixed(3)}, goal ≥ ${goal.toFixed(3)}`] : [];
+  });
+  const counted = rows.filter((r) => goalFor(r) !== null).length;
+  return missed.length > 0 ? missed : [`every goal met (${counted} rows with a goal)`];
 }
 
 function describe(result: PeerBenchResult): string[] {
@@ -138,7 +161,9 @@ try {
     if (!opts.json) {
       console.log('');
       printTable(result.rows);
+      console.log('');
     }
+    for (const line of goalLines(result.rows)) (opts.json ? progress : console.log)(line);
     if (!result.ok) {
       progress(`\nbench:peers FAILED: ${result.failure}`);
       exitCode = 1;

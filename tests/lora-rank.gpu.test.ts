@@ -1,11 +1,13 @@
 /**
  * The rank-r LoRA kernels on their own: xa and g (lora_down), and dA/dB (lora_weight_grad) through both the
  * direct path and the split reduction (partial sums + reduce_partials), with gradient accumulation, for both
- * kernel profiles: one output per thread ('gpu') and 4×4 blocks per thread ('cpu', ragged at M, K, N and r).
+ * kernel profiles: one output per thread ('gpu') and blocks of 4 × 4·rq per thread ('cpu', ragged at M, K, N and
+ * r), at ranks that give the blocked kernels 1, 2 and 4 rank quads per thread (r = 21: two blocks of 16 ranks, the
+ * second ragged).
  */
 import { describe, it } from 'vitest';
 import { CommandRecorder } from '../src/kernels/dispatch';
-import { encodeLoraG, encodeLoraGradA, encodeLoraGradB, encodeLoraXa, reductionSplits } from '../src/kernels/lora-rank';
+import { encodeLoraG, encodeLoraGradA, encodeLoraGradB, encodeLoraXa, rankQuads, reductionSplits } from '../src/kernels/lora-rank';
 import { dropoutFactors } from '../src/kernels/reference/lora-linear';
 import { matmulAtB, matmulDyW, matmulXWt } from '../src/kernels/reference/matmul';
 import { readTensor, tensorFrom, zerosTensor } from '../src/kernels/tensor';
@@ -19,11 +21,11 @@ const TOL = { atol: 2e-5, rtol: 2e-4 };
 const M = 83;
 const K = 45;
 const N = 38;
-const r = 6;
 const dropout = { p: 0.3, seed: 77 };
 
 for (const profile of ['gpu', 'cpu'] as const) {
-describe(`lora_down (${profile} profile)`, () => {
+for (const r of [3, 6, 21]) {
+describe(`lora_down (${profile} profile, r=${r})`, () => {
   it('xa = dropout(x)·Aᵀ and g = dy·B', async () => {
     ctx.gpu.kernels = profile;
     const d = ctx.gpu.device;
@@ -45,7 +47,7 @@ describe(`lora_down (${profile} profile)`, () => {
   });
 });
 
-describe(`lora_weight_grad (${profile} profile)`, () => {
+describe(`lora_weight_grad (${profile} profile, r=${r})`, () => {
   for (const splits of [1, 4, 7]) {
     it(`dA and dB with ${splits} split(s), accumulating into existing gradients`, async () => {
       ctx.gpu.kernels = profile;
@@ -74,6 +76,13 @@ describe(`lora_weight_grad (${profile} profile)`, () => {
 
 });
 }
+}
+
+describe('rankQuads', () => {
+  it('gives a blocked thread the whole rank up to 16, in blocks of 4', () => {
+    expect([1, 3, 4, 5, 8, 9, 16, 17, 64].map(rankQuads)).toEqual([1, 1, 1, 2, 2, 3, 4, 4, 4]);
+  });
+});
 
 describe('reductionSplits', () => {
   it('splits long token ranges when there are few outputs, never below 16 tokens a chunk', () => {

@@ -20,6 +20,7 @@ import { dequantizeWeight, packWeight } from '../../src/kernels/quantize';
 import { checkTolerance, describeViolation, type Tolerance } from '../../src/kernels/reference/tolerance';
 import type { WeightFormat } from '../../src/kernels/weight-format';
 import { randomUniform } from '../../src/util/random';
+import { OURS_F32 } from './goals';
 import { OrtLoraPeer, ortVersion } from './ort-peer';
 import { ADAM, OursLora, type LoraProblem, type TrainStepState } from './ours';
 import { TfjsLoraPeer, tfjsVersion, useTfjsDevice } from './tfjs-peer';
@@ -367,61 +368,74 @@ async function run(options: PeerBenchOptions): Promise<PeerBenchResult> {
   };
 
   for (const { T, d, r, formats } of options.shapes) {
-    for (const format of formats) {
-      const shape = `T=${T} d=${d} r=${r}`;
-      const trainName = `LoRA train step (fwd+bwd+AdamW), W0 ${format}`;
-      const fwdName = `LoRA forward, W0 ${format}`;
-      log(`${shape} W0 ${format}: preparing`);
-      const problem = makeProblem(T, d, r, format);
-      const ours = new OursLora(dev.ours, problem);
-      const tfjs = new TfjsLoraPeer(problem, options.perturb === 'tfjs');
-      let ort: OrtLoraPeer | null = null;
-      try {
-        ort = await OrtLoraPeer.create(dev.ort.device, problem, options.perturb === 'ort' ? 'scale' : 'none');
-        // 1. Pre-checks, on identical inputs and before any timing.
-        log(`${shape} W0 ${format}: pre-check (first runs compile the pipelines)`);
-        const oursStep = await ours.checkedTrainStep();
-        const tfStep = await tfjs.checkedTrainStep();
-        const trainChecks = compareTrainSteps(`${trainName} ${shape}`, tfStep, oursStep);
-        await ours.forward();
-        await ort.forward();
-        const oursY = await ours.readForward();
-        const ortY = await ort.readOutput();
-        const fwdCheck = report(`${fwdName} ${shape}`, 'ort', 'y', ortY, oursY, TOLERANCES.forward);
-        for (const c of [...trainChecks, fwdCheck]) {
-          result.checks.push(c);
-          log(c.message);
-          if (!c.pass) fail(`pre-check failed: ${c.message}`);
-        }
-        if (result.data) {
-          const arr = (v: ArrayLike<number>) => Array.from(v);
-          result.data.push({
-            T, d, r, format, scale: problem.scale, lr: ADAM.lr,
-            x: arr(problem.x), target: arr(problem.target), w0: arr(problem.w0), a: arr(problem.a), b: arr(problem.b),
-            ours: { loss: oursStep.loss, dA: arr(oursStep.dA), dB: arr(oursStep.dB), a: arr(oursStep.a), b: arr(oursStep.b), y: arr(oursY) },
-            tfjs: { loss: tfStep.loss, dA: arr(tfStep.dA), dB: arr(tfStep.dB), a: arr(tfStep.a), b: arr(tfStep.b) },
-            ort: { y: arr(ortY) },
-          });
-        }
-        if (!result.ok && !options.precheckOnly) return result;
-        if (options.precheckOnly) continue;
+    // Quantized W0 against f32 at the same shape, timed side by side (ours only): kept for the whole shape.
+    const f32Side = formats.length > 1 && formats.includes('f32') && !options.precheckOnly ? new OursLora(dev.ours, makeProblem(T, d, r, 'f32')) : null;
+    try {
+      for (const format of formats) {
+        const shape = `T=${T} d=${d} r=${r}`;
+        const trainName = `LoRA train step (fwd+bwd+AdamW), W0 ${format}`;
+        const fwdName = `LoRA forward, W0 ${format}`;
+        log(`${shape} W0 ${format}: preparing`);
+        const problem = makeProblem(T, d, r, format);
+        const ours = new OursLora(dev.ours, problem);
+        const tfjs = new TfjsLoraPeer(problem, options.perturb === 'tfjs');
+        let ort: OrtLoraPeer | null = null;
+        try {
+          ort = await OrtLoraPeer.create(dev.ort.device, problem, options.perturb === 'ort' ? 'scale' : 'none');
+          // 1. Pre-checks, on identical inputs and before any timing.
+          log(`${shape} W0 ${format}: pre-check (first runs compile the pipelines)`);
+          const oursStep = await ours.checkedTrainStep();
+          const tfStep = await tfjs.checkedTrainStep();
+          const trainChecks = compareTrainSteps(`${trainName} ${shape}`, tfStep, oursStep);
+          await ours.forward();
+          await ort.forward();
+          const oursY = await ours.readForward();
+          const ortY = await ort.readOutput();
+          const fwdCheck = report(`${fwdName} ${shape}`, 'ort', 'y', ortY, oursY, TOLERANCES.forward);
+          for (const c of [...trainChecks, fwdCheck]) {
+            result.checks.push(c);
+            log(c.message);
+            if (!c.pass) fail(`pre-check failed: ${c.message}`);
+          }
+          if (result.data) {
+            const arr = (v: ArrayLike<number>) => Array.from(v);
+            result.data.push({
+              T, d, r, format, scale: problem.scale, lr: ADAM.lr,
+              x: arr(problem.x), target: arr(problem.target), w0: arr(problem.w0), a: arr(problem.a), b: arr(problem.b),
+              ours: { loss: oursStep.loss, dA: arr(oursStep.dA), dB: arr(oursStep.dB), a: arr(oursStep.a), b: arr(oursStep.b), y: arr(oursY) },
+              tfjs: { loss: tfStep.loss, dA: arr(tfStep.dA), dB: arr(tfStep.dB), a: arr(tfStep.a), b: arr(tfStep.b) },
+              ort: { y: arr(ortY) },
+            });
+          }
+          if (!result.ok && !options.precheckOnly) return result;
+          if (options.precheckOnly) continue;
 
-        // 2. Timing.
-        log(`${shape} W0 ${format}: timing ${reps} repeats`);
-        const train = await timePair(() => ours.trainStep(), () => tfjs.trainStep(), reps, warmup);
-        await emit({ name: trainName, shape, ours_ms: round(train.ours, 2), peer: 'tfjs-webgpu', peer_ms: round(train.peer, 2), ratio: round(train.peer / train.ours, 3) });
-        const o = ort;
-        const fwd = await timePair(() => ours.forward(), () => o.forward(), reps, warmup);
-        await emit({ name: fwdName, shape, ours_ms: round(fwd.ours, 2), peer: 'ort-webgpu', peer_ms: round(fwd.peer, 2), ratio: round(fwd.peer / fwd.ours, 3) });
-        dev.ours.assertHealthy();
-      } catch (e) {
-        fail(`${shape} W0 ${format}: ${(e as Error).stack ?? String(e)}`);
-        return result;
-      } finally {
-        ours.destroy();
-        tfjs.dispose();
-        await ort?.release();
+          // 2. Timing.
+          log(`${shape} W0 ${format}: timing ${reps} repeats`);
+          const train = await timePair(() => ours.trainStep(), () => tfjs.trainStep(), reps, warmup);
+          await emit({ name: trainName, shape, ours_ms: round(train.ours, 2), peer: 'tfjs-webgpu', peer_ms: round(train.peer, 2), ratio: round(train.peer / train.ours, 3) });
+          const o = ort;
+          const fwd = await timePair(() => ours.forward(), () => o.forward(), reps, warmup);
+          await emit({ name: fwdName, shape, ours_ms: round(fwd.ours, 2), peer: 'ort-webgpu', peer_ms: round(fwd.peer, 2), ratio: round(fwd.peer / fwd.ours, 3) });
+          if (f32Side && format !== 'f32') {
+            log(`${shape} W0 ${format}: timing against W0 f32, ${reps} repeats`);
+            const vsTrain = await timePair(() => ours.trainStep(), () => f32Side.trainStep(), reps, warmup);
+            await emit({ name: `LoRA train step, W0 ${format} vs f32`, shape, ours_ms: round(vsTrain.ours, 2), peer: OURS_F32, peer_ms: round(vsTrain.peer, 2), ratio: round(vsTrain.peer / vsTrain.ours, 3) });
+            const vsFwd = await timePair(() => ours.forward(), () => f32Side.forward(), reps, warmup);
+            await emit({ name: `LoRA forward, W0 ${format} vs f32`, shape, ours_ms: round(vsFwd.ours, 2), peer: OURS_F32, peer_ms: round(vsFwd.peer, 2), ratio: round(vsFwd.peer / vsFwd.ours, 3) });
+          }
+          dev.ours.assertHealthy();
+        } catch (e) {
+          fail(`${shape} W0 ${format}: ${(e as Error).stack ?? String(e)}`);
+          return result;
+        } finally {
+          ours.destroy();
+          tfjs.dispose();
+          await ort?.release();
+        }
       }
+    } finally {
+      f32Side?.destroy();
     }
   }
   return result;

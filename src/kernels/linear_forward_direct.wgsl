@@ -5,8 +5,8 @@
 // switches between those groups at every barrier, and every per-lane memory access is a gather. The tiled
 // kernel's two barriers per K step and its shared-memory traffic cost far more there than the arithmetic.
 // Here each thread reads its operands straight from the storage buffers (the CPU's caches do the tiling),
-// with no workgroup memory and no barriers, and owns a 16×8 block of y: per step of 8 along K, 24 row loads
-// (16 of x, 8 of W0) feed 1024 multiply-adds. W0 stays packed and is decoded in the loop (weight_decode.wgsl,
+// with no workgroup memory and no barriers, and owns a 32×8 block of y: per step of 8 along K, 40 row loads
+// (32 of x, 8 of W0) feed 2048 multiply-adds, and each decoded weight feeds 32 rows. W0 stays packed and is decoded in the loop (weight_decode.wgsl,
 // w0Oct, with constant shifts and signed conversions, which CPU drivers compile to plain vector instructions).
 // The loop's values are plain locals, never indexed at run time: CPU drivers spill such arrays to memory.
 //
@@ -56,8 +56,9 @@ fn storeRow(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>) {
 
 // Threads per workgroup (linear.ts, directWorkgroupSize): each owns 8 columns of the workgroup's ROWS rows.
 override WG: u32 = 64u;
-// Rows per thread (linear.ts, directRows): 16, or 8 for a few rows (generation), where more would be wasted.
-override ROWS: u32 = 16u;
+// Rows per thread (linear.ts, directRows): 32, or 8 for a few rows (generation), where more would be wasted;
+// 8, 16 or 32.
+override ROWS: u32 = 32u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -71,6 +72,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let r4 = min(m0 + 4u, mLast); let r5 = min(m0 + 5u, mLast); let r6 = min(m0 + 6u, mLast); let r7 = min(m0 + 7u, mLast);
   let r8 = min(m0 + 8u, mLast); let r9 = min(m0 + 9u, mLast); let r10 = min(m0 + 10u, mLast); let r11 = min(m0 + 11u, mLast);
   let r12 = min(m0 + 12u, mLast); let r13 = min(m0 + 13u, mLast); let r14 = min(m0 + 14u, mLast); let r15 = min(m0 + 15u, mLast);
+  let r16 = min(m0 + 16u, mLast); let r17 = min(m0 + 17u, mLast); let r18 = min(m0 + 18u, mLast); let r19 = min(m0 + 19u, mLast);
+  let r20 = min(m0 + 20u, mLast); let r21 = min(m0 + 21u, mLast); let r22 = min(m0 + 22u, mLast); let r23 = min(m0 + 23u, mLast);
+  let r24 = min(m0 + 24u, mLast); let r25 = min(m0 + 25u, mLast); let r26 = min(m0 + 26u, mLast); let r27 = min(m0 + 27u, mLast);
+  let r28 = min(m0 + 28u, mLast); let r29 = min(m0 + 29u, mLast); let r30 = min(m0 + 30u, mLast); let r31 = min(m0 + 31u, mLast);
   let q0 = min(n0 + 0u, nLast); let q1 = min(n0 + 1u, nLast); let q2 = min(n0 + 2u, nLast); let q3 = min(n0 + 3u, nLast);
   let q4 = min(n0 + 4u, nLast); let q5 = min(n0 + 5u, nLast); let q6 = min(n0 + 6u, nLast); let q7 = min(n0 + 7u, nLast);
 
@@ -83,6 +88,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var c10l = vec4<f32>(0.0); var c10h = vec4<f32>(0.0); var c11l = vec4<f32>(0.0); var c11h = vec4<f32>(0.0);
   var c12l = vec4<f32>(0.0); var c12h = vec4<f32>(0.0); var c13l = vec4<f32>(0.0); var c13h = vec4<f32>(0.0);
   var c14l = vec4<f32>(0.0); var c14h = vec4<f32>(0.0); var c15l = vec4<f32>(0.0); var c15h = vec4<f32>(0.0);
+  var c16l = vec4<f32>(0.0); var c16h = vec4<f32>(0.0); var c17l = vec4<f32>(0.0); var c17h = vec4<f32>(0.0);
+  var c18l = vec4<f32>(0.0); var c18h = vec4<f32>(0.0); var c19l = vec4<f32>(0.0); var c19h = vec4<f32>(0.0);
+  var c20l = vec4<f32>(0.0); var c20h = vec4<f32>(0.0); var c21l = vec4<f32>(0.0); var c21h = vec4<f32>(0.0);
+  var c22l = vec4<f32>(0.0); var c22h = vec4<f32>(0.0); var c23l = vec4<f32>(0.0); var c23h = vec4<f32>(0.0);
+  var c24l = vec4<f32>(0.0); var c24h = vec4<f32>(0.0); var c25l = vec4<f32>(0.0); var c25h = vec4<f32>(0.0);
+  var c26l = vec4<f32>(0.0); var c26h = vec4<f32>(0.0); var c27l = vec4<f32>(0.0); var c27h = vec4<f32>(0.0);
+  var c28l = vec4<f32>(0.0); var c28h = vec4<f32>(0.0); var c29l = vec4<f32>(0.0); var c29h = vec4<f32>(0.0);
+  var c30l = vec4<f32>(0.0); var c30h = vec4<f32>(0.0); var c31l = vec4<f32>(0.0); var c31h = vec4<f32>(0.0);
 
   let K = P.K;
   for (var k = 0u; k < K; k += 8u) {
@@ -126,6 +139,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       c14l += dots2(al, ah, o0, o1, o2, o3); c14h += dots2(al, ah, o4, o5, o6, o7);
       al = xQuad(r15 * K, k, vl); ah = xQuad(r15 * K, k + 4u, vh);
       c15l += dots2(al, ah, o0, o1, o2, o3); c15h += dots2(al, ah, o4, o5, o6, o7);
+      if (ROWS > 16u) {
+        al = xQuad(r16 * K, k, vl); ah = xQuad(r16 * K, k + 4u, vh);
+        c16l += dots2(al, ah, o0, o1, o2, o3); c16h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r17 * K, k, vl); ah = xQuad(r17 * K, k + 4u, vh);
+        c17l += dots2(al, ah, o0, o1, o2, o3); c17h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r18 * K, k, vl); ah = xQuad(r18 * K, k + 4u, vh);
+        c18l += dots2(al, ah, o0, o1, o2, o3); c18h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r19 * K, k, vl); ah = xQuad(r19 * K, k + 4u, vh);
+        c19l += dots2(al, ah, o0, o1, o2, o3); c19h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r20 * K, k, vl); ah = xQuad(r20 * K, k + 4u, vh);
+        c20l += dots2(al, ah, o0, o1, o2, o3); c20h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r21 * K, k, vl); ah = xQuad(r21 * K, k + 4u, vh);
+        c21l += dots2(al, ah, o0, o1, o2, o3); c21h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r22 * K, k, vl); ah = xQuad(r22 * K, k + 4u, vh);
+        c22l += dots2(al, ah, o0, o1, o2, o3); c22h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r23 * K, k, vl); ah = xQuad(r23 * K, k + 4u, vh);
+        c23l += dots2(al, ah, o0, o1, o2, o3); c23h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r24 * K, k, vl); ah = xQuad(r24 * K, k + 4u, vh);
+        c24l += dots2(al, ah, o0, o1, o2, o3); c24h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r25 * K, k, vl); ah = xQuad(r25 * K, k + 4u, vh);
+        c25l += dots2(al, ah, o0, o1, o2, o3); c25h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r26 * K, k, vl); ah = xQuad(r26 * K, k + 4u, vh);
+        c26l += dots2(al, ah, o0, o1, o2, o3); c26h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r27 * K, k, vl); ah = xQuad(r27 * K, k + 4u, vh);
+        c27l += dots2(al, ah, o0, o1, o2, o3); c27h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r28 * K, k, vl); ah = xQuad(r28 * K, k + 4u, vh);
+        c28l += dots2(al, ah, o0, o1, o2, o3); c28h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r29 * K, k, vl); ah = xQuad(r29 * K, k + 4u, vh);
+        c29l += dots2(al, ah, o0, o1, o2, o3); c29h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r30 * K, k, vl); ah = xQuad(r30 * K, k + 4u, vh);
+        c30l += dots2(al, ah, o0, o1, o2, o3); c30h += dots2(al, ah, o4, o5, o6, o7);
+        al = xQuad(r31 * K, k, vl); ah = xQuad(r31 * K, k + 4u, vh);
+        c31l += dots2(al, ah, o0, o1, o2, o3); c31h += dots2(al, ah, o4, o5, o6, o7);
+      }
     }
   }
 
@@ -152,6 +199,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       s = P.scale * xa[r13 * R + j]; c13l += s * bl; c13h += s * bh;
       s = P.scale * xa[r14 * R + j]; c14l += s * bl; c14h += s * bh;
       s = P.scale * xa[r15 * R + j]; c15l += s * bl; c15h += s * bh;
+      if (ROWS > 16u) {
+        s = P.scale * xa[r16 * R + j]; c16l += s * bl; c16h += s * bh;
+        s = P.scale * xa[r17 * R + j]; c17l += s * bl; c17h += s * bh;
+        s = P.scale * xa[r18 * R + j]; c18l += s * bl; c18h += s * bh;
+        s = P.scale * xa[r19 * R + j]; c19l += s * bl; c19h += s * bh;
+        s = P.scale * xa[r20 * R + j]; c20l += s * bl; c20h += s * bh;
+        s = P.scale * xa[r21 * R + j]; c21l += s * bl; c21h += s * bh;
+        s = P.scale * xa[r22 * R + j]; c22l += s * bl; c22h += s * bh;
+        s = P.scale * xa[r23 * R + j]; c23l += s * bl; c23h += s * bh;
+        s = P.scale * xa[r24 * R + j]; c24l += s * bl; c24h += s * bh;
+        s = P.scale * xa[r25 * R + j]; c25l += s * bl; c25h += s * bh;
+        s = P.scale * xa[r26 * R + j]; c26l += s * bl; c26h += s * bh;
+        s = P.scale * xa[r27 * R + j]; c27l += s * bl; c27h += s * bh;
+        s = P.scale * xa[r28 * R + j]; c28l += s * bl; c28h += s * bh;
+        s = P.scale * xa[r29 * R + j]; c29l += s * bl; c29h += s * bh;
+        s = P.scale * xa[r30 * R + j]; c30l += s * bl; c30h += s * bh;
+        s = P.scale * xa[r31 * R + j]; c31l += s * bl; c31h += s * bh;
+      }
     }
   }
 
@@ -172,5 +237,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     storeRow(m0 + 13u, n0, c13l, c13h);
     storeRow(m0 + 14u, n0, c14l, c14h);
     storeRow(m0 + 15u, n0, c15l, c15h);
+    if (ROWS > 16u) {
+      storeRow(m0 + 16u, n0, c16l, c16h);
+      storeRow(m0 + 17u, n0, c17l, c17h);
+      storeRow(m0 + 18u, n0, c18l, c18h);
+      storeRow(m0 + 19u, n0, c19l, c19h);
+      storeRow(m0 + 20u, n0, c20l, c20h);
+      storeRow(m0 + 21u, n0, c21l, c21h);
+      storeRow(m0 + 22u, n0, c22l, c22h);
+      storeRow(m0 + 23u, n0, c23l, c23h);
+      storeRow(m0 + 24u, n0, c24l, c24h);
+      storeRow(m0 + 25u, n0, c25l, c25h);
+      storeRow(m0 + 26u, n0, c26l, c26h);
+      storeRow(m0 + 27u, n0, c27l, c27h);
+      storeRow(m0 + 28u, n0, c28l, c28h);
+      storeRow(m0 + 29u, n0, c29l, c29h);
+      storeRow(m0 + 30u, n0, c30l, c30h);
+      storeRow(m0 + 31u, n0, c31l, c31h);
+    }
   }
 }

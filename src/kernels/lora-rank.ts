@@ -4,8 +4,9 @@
  * - `encodeLoraWeightGrad`: dA = scale·gᵀ·dropout(x) and dB = scale·dyᵀ·xa, reduced over tokens in split
  *   chunks plus a reduction pass instead of float atomics                          — lora_weight_grad.wgsl,
  *                                                                                     reduce_partials.wgsl
- * With the 'cpu' kernel profile (gpu/device.ts) each thread computes a 4×4 block of outputs instead of one
- * (lora_down_blocked.wgsl, lora_weight_grad_blocked.wgsl), and reductions split less.
+ * With the 'cpu' kernel profile (gpu/device.ts) each thread computes a block of 4 × 4·rq outputs instead of one
+ * (4 rows or long-side indices × up to 16 ranks, `rankQuads`; lora_down_blocked.wgsl,
+ * lora_weight_grad_blocked.wgsl), and reductions split less.
  */
 import { UniformWriter } from '../gpu/buffers';
 import type { PipelineSpec } from '../gpu/pipeline-cache';
@@ -62,12 +63,14 @@ function encodeLoraDown(
   transposeRight: boolean,
   dropout: DropoutSpec,
 ): void {
-  // The 'cpu' profile computes a 4×4 block of outputs per thread (lora_down_blocked.wgsl), the 'gpu' one a single.
+  // The 'cpu' profile computes a block of 4 rows × 4·rq ranks per thread (lora_down_blocked.wgsl), the 'gpu' one
+  // a single output.
   const blocked = rec.gpu.kernels === 'cpu';
+  const rq = rankQuads(r);
   const pipeline: PipelineSpec = {
     name: blocked ? 'lora_down_blocked' : 'lora_down',
     code: dropoutMaskWgsl + loraDownIoWgsl + (blocked ? loraDownBlockedWgsl : loraDownWgsl),
-    constants: { TRANSPOSE_R: transposeRight ? 1 : 0 },
+    constants: blocked ? { TRANSPOSE_R: transposeRight ? 1 : 0, RQ: rq } : { TRANSPOSE_R: transposeRight ? 1 : 0 },
     storage: ['read', 'read', 'write'],
   };
   rec.dispatch({
@@ -75,7 +78,7 @@ function encodeLoraDown(
     pipeline,
     uniform: new UniformWriter(8).u32(M).u32(C).u32(r).u32(dropout.seed >>> 0).f32(dropout.p).buffer,
     buffers: [left, right, out],
-    workgroups: blocked ? [Math.ceil(Math.ceil(M / 4) / 64), Math.ceil(r / 4)] : grid1d(M * r, 64, rec.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: blocked ? [Math.ceil(Math.ceil(M / 4) / 64), Math.ceil(r / (4 * rq))] : grid1d(M * r, 64, rec.limits.maxComputeWorkgroupsPerDimension),
   });
 }
 
@@ -83,6 +86,14 @@ function encodeLoraDown(
  * Outputs worth computing in parallel before a reduction over tokens is split: many on a GPU; on a CPU driver
  * (a few cores) only enough to keep them busy, since the extra partial-sum pass costs more there than it saves.
  */
+/**
+ * Blocks of 4 ranks each thread of a blocked rank kernel takes (RQ in lora_down_blocked.wgsl and
+ * lora_weight_grad_blocked.wgsl): enough for the whole rank up to 16 (r = 8: 2; r = 16 and above: 4).
+ */
+export function rankQuads(r: number): number {
+  return Math.min(4, Math.max(1, Math.ceil(r / 4)));
+}
+
 const TARGET_THREADS: Record<KernelProfile, number> = { gpu: 16384, cpu: 1024 };
 /** Fewest tokens one chunk of a split reduction sums. */
 const MIN_CHUNK = 16;
@@ -120,9 +131,11 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
   const dropout = args.dropout ?? NO_DROPOUT;
   const maxPerDim = rec.limits.maxComputeWorkgroupsPerDimension;
   const dst = splits === 1 ? args.out.buffer : rec.scratch(splits * outputs * 4, `${label} partial sums`);
-  // The 'cpu' profile computes a 4×4 block of outputs per thread (lora_weight_grad_blocked.wgsl), the 'gpu' one a single.
+  // The 'cpu' profile computes a block of 4 × 4·rq outputs per thread (lora_weight_grad_blocked.wgsl), the 'gpu'
+  // one a single.
   const blocked = rec.gpu.kernels === 'cpu';
-  // Blocked: the rank side (the shorter one) is workgroup_id.y, the long side's blocks of 4 run along x.
+  // Blocked: the rank side (the shorter one) is workgroup_id.y in blocks of 4·rq, the long side's blocks of 4 run
+  // along x.
   const smallQ = Q < Pn;
   const [long, short] = smallQ ? [Pn, Q] : [Q, Pn];
   rec.dispatch({
@@ -130,7 +143,7 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
     pipeline: {
       name: blocked ? 'lora_weight_grad_blocked' : 'lora_weight_grad',
       code: dropoutMaskWgsl + loraWeightGradIoWgsl + (blocked ? loraWeightGradBlockedWgsl : loraWeightGradWgsl),
-      constants: blocked ? { SMALL_Q: smallQ ? 1 : 0 } : undefined,
+      constants: blocked ? { SMALL_Q: smallQ ? 1 : 0, RQ: rankQuads(short) } : undefined,
       storage: ['read', 'read', 'write'],
     },
     uniform: new UniformWriter(12)
@@ -138,7 +151,7 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
       .u32(chunk).u32(dropout.seed >>> 0).bool(Boolean(args.accumulate)).u32(0)
       .f32(args.scale).f32(dropout.p).buffer,
     buffers: [args.left.buffer, args.right.buffer, dst],
-    workgroups: blocked ? [Math.ceil(Math.ceil(long / 4) / 64), Math.ceil(short / 4), splits] : grid1d(splits * outputs, 64, maxPerDim),
+    workgroups: blocked ? [Math.ceil(Math.ceil(long / 4) / 64), Math.ceil(short / (4 * rankQuads(short))), splits] : grid1d(splits * outputs, 64, maxPerDim),
   });
   if (splits > 1) {
     rec.dispatch({

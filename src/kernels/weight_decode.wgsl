@@ -12,6 +12,11 @@ const NF4 = array<f32, 16>(
   0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
   0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0);
 
+// The code book as a table of each invocation, filled once, for the direct kernels' decoder (w0Oct). Indexing
+// the `const` at run time makes the compiler materialise it at every use; in Chromium's SwiftShader this table
+// made the nf4 forward 0.90–0.95× of the f32 speed where the `const` gave 0.85× (bench:peers, T=512 d=768).
+var<private> nf4Table: array<f32, 16> = NF4;
+
 fn valuesPerWord() -> u32 {
   if (FORMAT == 1u) { return 4u; }
   if (FORMAT >= 2u) { return 8u; }
@@ -82,5 +87,5 @@ fn w0Oct(n: u32, k: u32, N: u32, K: u32, wordsPerRow: u32, groupsPerRow: u32) ->
   let lo = vec4<i32>((word >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u));
   let hi = vec4<i32>((word >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u));
   if (FORMAT == 2u) { return mat2x4<f32>(d * vec4<f32>(lo - vec4<i32>(8)), d * vec4<f32>(hi - vec4<i32>(8))); }
-  return mat2x4<f32>(d * vec4<f32>(NF4[lo.x], NF4[lo.y], NF4[lo.z], NF4[lo.w]), d * vec4<f32>(NF4[hi.x], NF4[hi.y], NF4[hi.z], NF4[hi.w]));
+  return mat2x4<f32>(d * vec4<f32>(nf4Table[lo.x], nf4Table[lo.y], nf4Table[lo.z], nf4Table[lo.w]), d * vec4<f32>(nf4Table[hi.x], nf4Table[hi.y], nf4Table[hi.z], nf4Table[hi.w]));
 }
