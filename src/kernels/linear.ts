@@ -6,7 +6,7 @@
  *
  * Each has two kernels with the same bindings and uniforms, chosen by the device's kernel profile
  * (gpu/device.ts): the tiled one for 'gpu' (64×64 outputs per workgroup), the direct one for 'cpu', CPU
- * drivers (no workgroup memory, no barriers, 16×8 outputs per thread, 16 rows per workgroup).
+ * drivers (no workgroup memory, no barriers, 32×8 outputs per thread in the forward, 16×8 in the backward).
  */
 import { ShapeError } from '../gpu/errors';
 import { UniformWriter } from '../gpu/buffers';
@@ -44,12 +44,14 @@ function weightPipeline(name: string, code: string, w: GpuWeight, storage: ('rea
 const DIRECT_COLUMNS = 8;
 
 /**
- * Rows one thread of a direct kernel owns: 32 (each decoded weight feeds 32 rows, which keeps the nf4 code-book
- * lookups, a gather per value on a CPU driver, within a few per cent of the f32 time), or 8 for at most 8 rows
- * (generation), where the others would be computed for nothing.
+ * Rows one thread of a direct kernel owns, for M rows: 8 when M ≤ 8 (generation), where more would be computed for
+ * nothing; otherwise 32 in the forward (each decoded weight feeds 32 rows, which keeps nf4's code-book lookups,
+ * a gather per value on a CPU driver, within a few per cent of the f32 time) and 16 in the backward to the
+ * input (its 32-row variant would take three times as long to compile, about 6 s on SwiftShader).
  */
-export function directRows(M: number): number {
-  return M <= 8 ? 8 : 32;
+export function directRows(M: number, kernel: 'forward' | 'backward'): number {
+  if (M <= 8) return 8;
+  return kernel === 'forward' ? 32 : 16;
 }
 
 /**
@@ -77,12 +79,12 @@ function matmulDispatch(
   M: number,
   columns: number,
   tiled: { name: string; code: string },
-  direct: { name: string; code: string; maskTail: boolean },
+  direct: { name: string; code: string; maskTail: boolean; kernel: 'forward' | 'backward' },
   storage: ('read' | 'write')[],
 ): { pipeline: PipelineSpec; workgroups: [number, number] } {
   if (rec.gpu.kernels === 'cpu') {
     const wg = directWorkgroupSize(columns);
-    const rows = directRows(M);
+    const rows = directRows(M, direct.kernel);
     return {
       pipeline: weightPipeline(direct.name, direct.code, w, storage, { WG: wg, ROWS: rows, MASK_TAIL: direct.maskTail ? 1 : 0 }),
       workgroups: [Math.ceil(columns / (wg * DIRECT_COLUMNS)), Math.ceil(M / rows)],
@@ -132,7 +134,7 @@ export function encodeLinearForward(rec: CommandRecorder, args: LinearForwardArg
       rec, w0, M, N,
       { name: 'linear_forward', code: weightDecodeWgsl + linearForwardIoWgsl + linearForwardWgsl },
       // The contraction runs in steps of 8 along K; quantized rows are zero-padded past K.
-      { name: 'linear_forward_direct', code: weightDecodeWgsl + linearForwardIoWgsl + linearForwardDirectWgsl, maskTail: w0.format === 'f32' && K % 8 !== 0 },
+      { name: 'linear_forward_direct', code: weightDecodeWgsl + linearForwardIoWgsl + linearForwardDirectWgsl, maskTail: w0.format === 'f32' && K % 8 !== 0, kernel: 'forward' },
       ['read', 'read', 'read', 'read', 'read', 'read', 'write'],
     ),
     uniform,
@@ -176,7 +178,7 @@ export function encodeLinearBackwardInput(rec: CommandRecorder, args: LinearBack
       rec, w0, M, K,
       { name: 'linear_backward_input', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputIoWgsl + linearBackwardInputWgsl },
       // The contraction runs in steps of 4 along N.
-      { name: 'linear_backward_input_direct', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputIoWgsl + linearBackwardInputDirectWgsl, maskTail: N % 4 !== 0 },
+      { name: 'linear_backward_input_direct', code: weightDecodeWgsl + dropoutMaskWgsl + linearBackwardInputIoWgsl + linearBackwardInputDirectWgsl, maskTail: N % 4 !== 0, kernel: 'backward' },
       ['read', 'read', 'read', 'read', 'read', 'write'],
     ),
     uniform,

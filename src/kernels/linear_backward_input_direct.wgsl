@@ -57,8 +57,8 @@ fn storeRow(m: u32, k0: u32, lo: vec4<f32>, hi: vec4<f32>) {
 
 // Threads per workgroup (linear.ts, directWorkgroupSize): each owns 8 columns of the workgroup's ROWS rows.
 override WG: u32 = 64u;
-// Rows per thread (linear.ts, directRows): 32, or 8 for a few rows, where more would be wasted; 8, 16 or 32.
-override ROWS: u32 = 32u;
+// Rows per thread (linear.ts, directRows): 16, or 8 for a few rows, where more would be wasted.
+override ROWS: u32 = 16u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -71,10 +71,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let r4 = min(m0 + 4u, mLast); let r5 = min(m0 + 5u, mLast); let r6 = min(m0 + 6u, mLast); let r7 = min(m0 + 7u, mLast);
   let r8 = min(m0 + 8u, mLast); let r9 = min(m0 + 9u, mLast); let r10 = min(m0 + 10u, mLast); let r11 = min(m0 + 11u, mLast);
   let r12 = min(m0 + 12u, mLast); let r13 = min(m0 + 13u, mLast); let r14 = min(m0 + 14u, mLast); let r15 = min(m0 + 15u, mLast);
-  let r16 = min(m0 + 16u, mLast); let r17 = min(m0 + 17u, mLast); let r18 = min(m0 + 18u, mLast); let r19 = min(m0 + 19u, mLast);
-  let r20 = min(m0 + 20u, mLast); let r21 = min(m0 + 21u, mLast); let r22 = min(m0 + 22u, mLast); let r23 = min(m0 + 23u, mLast);
-  let r24 = min(m0 + 24u, mLast); let r25 = min(m0 + 25u, mLast); let r26 = min(m0 + 26u, mLast); let r27 = min(m0 + 27u, mLast);
-  let r28 = min(m0 + 28u, mLast); let r29 = min(m0 + 29u, mLast); let r30 = min(m0 + 30u, mLast); let r31 = min(m0 + 31u, mLast);
   // Columns past K read finite neighbouring (or robustness-clamped) weights and are never stored.
   let kl = k0;
   let kh = k0 + 4u;
@@ -88,14 +84,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var c10l = vec4<f32>(0.0); var c10h = vec4<f32>(0.0); var c11l = vec4<f32>(0.0); var c11h = vec4<f32>(0.0);
   var c12l = vec4<f32>(0.0); var c12h = vec4<f32>(0.0); var c13l = vec4<f32>(0.0); var c13h = vec4<f32>(0.0);
   var c14l = vec4<f32>(0.0); var c14h = vec4<f32>(0.0); var c15l = vec4<f32>(0.0); var c15h = vec4<f32>(0.0);
-  var c16l = vec4<f32>(0.0); var c16h = vec4<f32>(0.0); var c17l = vec4<f32>(0.0); var c17h = vec4<f32>(0.0);
-  var c18l = vec4<f32>(0.0); var c18h = vec4<f32>(0.0); var c19l = vec4<f32>(0.0); var c19h = vec4<f32>(0.0);
-  var c20l = vec4<f32>(0.0); var c20h = vec4<f32>(0.0); var c21l = vec4<f32>(0.0); var c21h = vec4<f32>(0.0);
-  var c22l = vec4<f32>(0.0); var c22h = vec4<f32>(0.0); var c23l = vec4<f32>(0.0); var c23h = vec4<f32>(0.0);
-  var c24l = vec4<f32>(0.0); var c24h = vec4<f32>(0.0); var c25l = vec4<f32>(0.0); var c25h = vec4<f32>(0.0);
-  var c26l = vec4<f32>(0.0); var c26h = vec4<f32>(0.0); var c27l = vec4<f32>(0.0); var c27h = vec4<f32>(0.0);
-  var c28l = vec4<f32>(0.0); var c28h = vec4<f32>(0.0); var c29l = vec4<f32>(0.0); var c29h = vec4<f32>(0.0);
-  var c30l = vec4<f32>(0.0); var c30h = vec4<f32>(0.0); var c31l = vec4<f32>(0.0); var c31h = vec4<f32>(0.0);
 
   // scale·g·A, then the dropout mask on it alone.
   let R = P.r;
@@ -121,24 +109,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         s = P.scale * g[r13 * R + j]; c13l += s * al; c13h += s * ah;
         s = P.scale * g[r14 * R + j]; c14l += s * al; c14h += s * ah;
         s = P.scale * g[r15 * R + j]; c15l += s * al; c15h += s * ah;
-        if (ROWS > 16u) {
-          s = P.scale * g[r16 * R + j]; c16l += s * al; c16h += s * ah;
-          s = P.scale * g[r17 * R + j]; c17l += s * al; c17h += s * ah;
-          s = P.scale * g[r18 * R + j]; c18l += s * al; c18h += s * ah;
-          s = P.scale * g[r19 * R + j]; c19l += s * al; c19h += s * ah;
-          s = P.scale * g[r20 * R + j]; c20l += s * al; c20h += s * ah;
-          s = P.scale * g[r21 * R + j]; c21l += s * al; c21h += s * ah;
-          s = P.scale * g[r22 * R + j]; c22l += s * al; c22h += s * ah;
-          s = P.scale * g[r23 * R + j]; c23l += s * al; c23h += s * ah;
-          s = P.scale * g[r24 * R + j]; c24l += s * al; c24h += s * ah;
-          s = P.scale * g[r25 * R + j]; c25l += s * al; c25h += s * ah;
-          s = P.scale * g[r26 * R + j]; c26l += s * al; c26h += s * ah;
-          s = P.scale * g[r27 * R + j]; c27l += s * al; c27h += s * ah;
-          s = P.scale * g[r28 * R + j]; c28l += s * al; c28h += s * ah;
-          s = P.scale * g[r29 * R + j]; c29l += s * al; c29h += s * ah;
-          s = P.scale * g[r30 * R + j]; c30l += s * al; c30h += s * ah;
-          s = P.scale * g[r31 * R + j]; c31l += s * al; c31h += s * ah;
-        }
       }
     }
     if (P.dropoutP > 0.0) {
@@ -159,24 +129,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         c13l *= maskQuad(r13, kl); c13h *= maskQuad(r13, kh);
         c14l *= maskQuad(r14, kl); c14h *= maskQuad(r14, kh);
         c15l *= maskQuad(r15, kl); c15h *= maskQuad(r15, kh);
-        if (ROWS > 16u) {
-          c16l *= maskQuad(r16, kl); c16h *= maskQuad(r16, kh);
-          c17l *= maskQuad(r17, kl); c17h *= maskQuad(r17, kh);
-          c18l *= maskQuad(r18, kl); c18h *= maskQuad(r18, kh);
-          c19l *= maskQuad(r19, kl); c19h *= maskQuad(r19, kh);
-          c20l *= maskQuad(r20, kl); c20h *= maskQuad(r20, kh);
-          c21l *= maskQuad(r21, kl); c21h *= maskQuad(r21, kh);
-          c22l *= maskQuad(r22, kl); c22h *= maskQuad(r22, kh);
-          c23l *= maskQuad(r23, kl); c23h *= maskQuad(r23, kh);
-          c24l *= maskQuad(r24, kl); c24h *= maskQuad(r24, kh);
-          c25l *= maskQuad(r25, kl); c25h *= maskQuad(r25, kh);
-          c26l *= maskQuad(r26, kl); c26h *= maskQuad(r26, kh);
-          c27l *= maskQuad(r27, kl); c27h *= maskQuad(r27, kh);
-          c28l *= maskQuad(r28, kl); c28h *= maskQuad(r28, kh);
-          c29l *= maskQuad(r29, kl); c29h *= maskQuad(r29, kh);
-          c30l *= maskQuad(r30, kl); c30h *= maskQuad(r30, kh);
-          c31l *= maskQuad(r31, kl); c31h *= maskQuad(r31, kh);
-        }
       }
     }
   }
@@ -224,40 +176,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       c14l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c14h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
       a = dyQuad(r15 * N, n, valid);
       c15l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c15h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-      if (ROWS > 16u) {
-        a = dyQuad(r16 * N, n, valid);
-        c16l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c16h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r17 * N, n, valid);
-        c17l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c17h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r18 * N, n, valid);
-        c18l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c18h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r19 * N, n, valid);
-        c19l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c19h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r20 * N, n, valid);
-        c20l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c20h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r21 * N, n, valid);
-        c21l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c21h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r22 * N, n, valid);
-        c22l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c22h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r23 * N, n, valid);
-        c23l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c23h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r24 * N, n, valid);
-        c24l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c24h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r25 * N, n, valid);
-        c25l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c25h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r26 * N, n, valid);
-        c26l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c26h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r27 * N, n, valid);
-        c27l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c27h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r28 * N, n, valid);
-        c28l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c28h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r29 * N, n, valid);
-        c29l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c29h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r30 * N, n, valid);
-        c30l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c30h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-        a = dyQuad(r31 * N, n, valid);
-        c31l += a.x * w0l + a.y * w1l + a.z * w2l + a.w * w3l; c31h += a.x * w0h + a.y * w1h + a.z * w2h + a.w * w3h;
-      }
     }
   }
 
@@ -278,23 +196,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     storeRow(m0 + 13u, k0, c13l, c13h);
     storeRow(m0 + 14u, k0, c14l, c14h);
     storeRow(m0 + 15u, k0, c15l, c15h);
-    if (ROWS > 16u) {
-      storeRow(m0 + 16u, k0, c16l, c16h);
-      storeRow(m0 + 17u, k0, c17l, c17h);
-      storeRow(m0 + 18u, k0, c18l, c18h);
-      storeRow(m0 + 19u, k0, c19l, c19h);
-      storeRow(m0 + 20u, k0, c20l, c20h);
-      storeRow(m0 + 21u, k0, c21l, c21h);
-      storeRow(m0 + 22u, k0, c22l, c22h);
-      storeRow(m0 + 23u, k0, c23l, c23h);
-      storeRow(m0 + 24u, k0, c24l, c24h);
-      storeRow(m0 + 25u, k0, c25l, c25h);
-      storeRow(m0 + 26u, k0, c26l, c26h);
-      storeRow(m0 + 27u, k0, c27l, c27h);
-      storeRow(m0 + 28u, k0, c28l, c28h);
-      storeRow(m0 + 29u, k0, c29l, c29h);
-      storeRow(m0 + 30u, k0, c30l, c30h);
-      storeRow(m0 + 31u, k0, c31l, c31h);
-    }
   }
 }

@@ -70,7 +70,7 @@ function encodeLoraDown(
   const pipeline: PipelineSpec = {
     name: blocked ? 'lora_down_blocked' : 'lora_down',
     code: dropoutMaskWgsl + loraDownIoWgsl + (blocked ? loraDownBlockedWgsl : loraDownWgsl),
-    constants: blocked ? { TRANSPOSE_R: transposeRight ? 1 : 0, RQ: rq } : { TRANSPOSE_R: transposeRight ? 1 : 0 },
+    constants: blocked ? { TRANSPOSE_R: transposeRight ? 1 : 0, RQ: rq, BLOCKED_WG } : { TRANSPOSE_R: transposeRight ? 1 : 0 },
     storage: ['read', 'read', 'write'],
   };
   rec.dispatch({
@@ -78,7 +78,7 @@ function encodeLoraDown(
     pipeline,
     uniform: new UniformWriter(8).u32(M).u32(C).u32(r).u32(dropout.seed >>> 0).f32(dropout.p).buffer,
     buffers: [left, right, out],
-    workgroups: blocked ? [Math.ceil(Math.ceil(M / 4) / 64), Math.ceil(r / (4 * rq))] : grid1d(M * r, 64, rec.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: blocked ? [Math.ceil(Math.ceil(M / 4) / BLOCKED_WG), Math.ceil(r / (4 * rq))] : grid1d(M * r, 64, rec.limits.maxComputeWorkgroupsPerDimension),
   });
 }
 
@@ -93,6 +93,12 @@ function encodeLoraDown(
 export function rankQuads(r: number): number {
   return Math.min(4, Math.max(1, Math.ceil(r / 4)));
 }
+
+/**
+ * Threads per workgroup of the blocked rank kernels. Small, because each thread does much: a CPU driver runs a
+ * workgroup on one core, and 256 tokens (64 blocks of 4) must still make several workgroups for the cores.
+ */
+const BLOCKED_WG = 16;
 
 const TARGET_THREADS: Record<KernelProfile, number> = { gpu: 16384, cpu: 1024 };
 /** Fewest tokens one chunk of a split reduction sums. */
@@ -143,7 +149,7 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
     pipeline: {
       name: blocked ? 'lora_weight_grad_blocked' : 'lora_weight_grad',
       code: dropoutMaskWgsl + loraWeightGradIoWgsl + (blocked ? loraWeightGradBlockedWgsl : loraWeightGradWgsl),
-      constants: blocked ? { SMALL_Q: smallQ ? 1 : 0, RQ: rankQuads(short) } : undefined,
+      constants: blocked ? { SMALL_Q: smallQ ? 1 : 0, RQ: rankQuads(short), BLOCKED_WG } : undefined,
       storage: ['read', 'read', 'write'],
     },
     uniform: new UniformWriter(12)
@@ -151,7 +157,7 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
       .u32(chunk).u32(dropout.seed >>> 0).bool(Boolean(args.accumulate)).u32(0)
       .f32(args.scale).f32(dropout.p).buffer,
     buffers: [args.left.buffer, args.right.buffer, dst],
-    workgroups: blocked ? [Math.ceil(Math.ceil(long / 4) / 64), Math.ceil(short / (4 * rankQuads(short))), splits] : grid1d(splits * outputs, 64, maxPerDim),
+    workgroups: blocked ? [Math.ceil(Math.ceil(long / 4) / BLOCKED_WG), Math.ceil(short / (4 * rankQuads(short))), splits] : grid1d(splits * outputs, 64, maxPerDim),
   });
   if (splits > 1) {
     rec.dispatch({

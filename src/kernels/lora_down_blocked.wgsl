@@ -12,6 +12,8 @@
 override TRANSPOSE_R: u32 = 0u;
 // Blocks of 4 ranks per thread, 1 to 4 (lora-rank.ts: rankQuads).
 override RQ: u32 = 1u;
+// Threads per workgroup (lora-rank.ts: BLOCKED_WG).
+override BLOCKED_WG: u32 = 16u;
 
 // Params and bindings: lora_down_io.wgsl.
 
@@ -34,8 +36,8 @@ fn store(m: u32, j0: u32, v: vec4<f32>) {
   }
 }
 
-// Dispatch: x covers the blocks of 4 rows (64 per workgroup), y the blocks of 4·RQ ranks.
-@compute @workgroup_size(64)
+// Dispatch: x covers the blocks of 4 rows (BLOCKED_WG per workgroup), y the blocks of 4·RQ ranks.
+@compute @workgroup_size(BLOCKED_WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let m0 = gid.x * 4u;
   if (m0 >= P.M) { return; }

@@ -14,6 +14,8 @@
 override SMALL_Q: u32 = 0u;
 // Blocks of 4 ranks per thread, 1 to 4 (lora-rank.ts: rankQuads).
 override RQ: u32 = 1u;
+// Threads per workgroup (lora-rank.ts: BLOCKED_WG).
+override BLOCKED_WG: u32 = 16u;
 
 // Params and bindings: lora_weight_grad_io.wgsl.
 
@@ -66,9 +68,9 @@ fn store(s: u32, i: u32, j0: u32, v: vec4<f32>) {
   }
 }
 
-// Dispatch: x covers the long side's blocks of 4 (64 per workgroup), y the rank side's blocks of 4·RQ, z the
-// splits.
-@compute @workgroup_size(64)
+// Dispatch: x covers the long side's blocks of 4 (BLOCKED_WG per workgroup), y the rank side's blocks of
+// 4·RQ, z the splits.
+@compute @workgroup_size(BLOCKED_WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let i0 = gid.x * 4u;
   if (i0 >= longLength()) { return; }
