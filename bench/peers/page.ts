@@ -8,7 +8,8 @@
  *      one forward on our side and on ORT (y); a mismatch fails the run, naming the row and the worst element;
  *   2. unless `precheckOnly`: times our train step against TF.js's and our forward against ORT's, after
  *      `warmup` untimed runs of each, alternating the two sides within each repeat (and swapping which goes
- *      first every other repeat) so that machine noise hits both; medians of `reps`.
+ *      first every other repeat) so that machine noise hits both; medians of `reps`. At a shape with f32 and
+ *      other formats, each quantized W0 is also timed the same way against our f32 W0 (peer `ours-f32`).
  *
  * Each library gets its own adapter and device, all requested with the same `featureLevel` (core, or the GL
  * compatibility adapter): ours through `acquireGpu`, TF.js through `new WebGPUBackend(device, info)`, ORT
