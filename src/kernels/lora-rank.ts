@@ -144,12 +144,13 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
   // along x.
   const smallQ = Q < Pn;
   const [long, short] = smallQ ? [Pn, Q] : [Q, Pn];
+  const rq = rankQuads(short);
   rec.dispatch({
     label,
     pipeline: {
       name: blocked ? 'lora_weight_grad_blocked' : 'lora_weight_grad',
       code: dropoutMaskWgsl + loraWeightGradIoWgsl + (blocked ? loraWeightGradBlockedWgsl : loraWeightGradWgsl),
-      constants: blocked ? { SMALL_Q: smallQ ? 1 : 0, RQ: rankQuads(short), BLOCKED_WG } : undefined,
+      constants: blocked ? { SMALL_Q: smallQ ? 1 : 0, RQ: rq, BLOCKED_WG } : undefined,
       storage: ['read', 'read', 'write'],
     },
     uniform: new UniformWriter(12)
@@ -157,7 +158,7 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
       .u32(chunk).u32(dropout.seed >>> 0).bool(Boolean(args.accumulate)).u32(0)
       .f32(args.scale).f32(dropout.p).buffer,
     buffers: [args.left.buffer, args.right.buffer, dst],
-    workgroups: blocked ? [Math.ceil(Math.ceil(long / 4) / BLOCKED_WG), Math.ceil(short / (4 * rankQuads(short))), splits] : grid1d(splits * outputs, 64, maxPerDim),
+    workgroups: blocked ? [Math.ceil(Math.ceil(long / 4) / BLOCKED_WG), Math.ceil(short / (4 * rq)), splits] : grid1d(splits * outputs, 64, maxPerDim),
   });
   if (splits > 1) {
     rec.dispatch({
