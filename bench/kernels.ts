@@ -78,7 +78,7 @@ function t(gpu: GpuContext, shape: number[], name: string, seed = 1): GpuTensor 
 
 /** The matmul kernel family of a profile. */
 function family(profile: KernelProfile): string {
-  return profile === 'cpu' ? 'direct' : 'tiled';
+  return profile;
 }
 
 async function matmulRows(gpu: GpuContext, T: number, d: number): Promise<void> {
@@ -91,7 +91,7 @@ async function matmulRows(gpu: GpuContext, T: number, d: number): Promise<void> 
   const w32 = weight(gpu, d, d, 'f32');
   const wDense = t(gpu, [d, d], 'W dense', 3);
 
-  const other: KernelProfile = defaultKernels === 'cpu' ? 'gpu' : 'cpu';
+  const other: KernelProfile = defaultKernels === 'direct' ? 'tiled' : 'direct';
   const fwdK = await timePair(gpu, run(gpu, (r) => encodeLinearForward(r, { x, w0: w32, y })), run(gpu, (r) => encodeLinearForward(r, { x, w0: w32, y }), other), reps);
   emit({ name: `matmul x·Wᵀ ${family(defaultKernels)}`, shape, ms: fwdK.ours, gflops: flops / fwdK.ours / 1e6, baseline: `matmul x·Wᵀ ${family(other)}`, baseline_ms: fwdK.baseline, ratio: fwdK.baseline / fwdK.ours });
   const bwdK = await timePair(gpu, run(gpu, (r) => encodeLinearBackwardInput(r, { dy, w0: w32, dx })), run(gpu, (r) => encodeLinearBackwardInput(r, { dy, w0: w32, dx }), other), reps);

@@ -18,7 +18,7 @@
  * request the page makes must stay on 127.0.0.1 (ORT's wasm comes from node_modules); `--debug` logs them.
  * `--adapter compat` runs every library on the GL compatibility adapter (Chromium flags
  * --use-webgpu-adapter=opengles --use-angle=gl-egl, requestAdapter({featureLevel: 'compatibility'})).
- * `--kernels gpu|cpu` forces our kernel profile (default: the one chosen for the adapter, gpu/device.ts).
+ * `--kernels tiled|direct` forces our kernel profile (default: the one chosen for the adapter, gpu/device.ts).
  *
  * Output: a table, or with --json one object per line {"name", "shape", "ours_ms", "peer", "peer_ms", "ratio"},
  * ratio = peer_ms / ours_ms (above 1: ours is faster). Medians of --reps (default 5) repeats; --quick runs only
@@ -58,7 +58,7 @@ const reps = opts.reps !== undefined ? Number(opts.reps) : opts.quick ? 2 : 5;
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${opts.reps}`);
 if (opts.adapter !== 'core' && opts.adapter !== 'compat') throw new Error(`--adapter must be core or compat, got ${opts.adapter}`);
 const compat = opts.adapter === 'compat';
-if (opts.kernels !== undefined && opts.kernels !== 'gpu' && opts.kernels !== 'cpu') throw new Error(`--kernels must be gpu or cpu, got ${opts.kernels}`);
+if (opts.kernels !== undefined && opts.kernels !== 'tiled' && opts.kernels !== 'direct') throw new Error(`--kernels must be tiled or direct, got ${opts.kernels}`);
 
 const allShapes: ShapeSpec[] = opts.quick
   ? [{ T: 256, d: 256, r: 8, formats: ['f32'] }]
@@ -99,7 +99,7 @@ function goalLines(rows: PeerRow[]): string[] {
 
 function describe(result: PeerBenchResult): string[] {
   return [
-    `feature level: ${result.featureLevel}; our kernels: ${result.kernels} profile (${result.kernels === 'cpu' ? 'direct' : 'tiled'} matmuls, chosen by ${result.kernelsChosenBy}); adapters: ours ${adapterLine(result.adapters.ours)}; tfjs ${adapterLine(result.adapters.tfjs)}; ort ${adapterLine(result.adapters.ort)}`,
+    `feature level: ${result.featureLevel}; our kernels: ${result.kernels} profile (chosen by ${result.kernelsChosenBy}); adapters: ours ${adapterLine(result.adapters.ours)}; tfjs ${adapterLine(result.adapters.tfjs)}; ort ${adapterLine(result.adapters.ort)}`,
     `versions: @tensorflow/tfjs-core ${result.versions.tfjs}, onnxruntime-web ${result.versions.ort}; ${reps} repeats, medians; ratio = peer_ms / ours_ms`,
     `synchronisation: ${result.sync}`,
   ];

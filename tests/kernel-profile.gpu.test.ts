@@ -24,10 +24,10 @@ function report(over: Partial<AdapterReport>): AdapterReport {
 
 describe('kernel profile from the adapter', () => {
   it('CPU drivers and fallback adapters get the cpu profile, named GPUs the gpu profile, silent adapters none', () => {
-    expect(kernelProfileFor(report({ vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true }))).toBe('cpu');
-    expect(kernelProfileFor(report({ vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }))).toBe('cpu');
-    expect(kernelProfileFor(report({ vendor: 'nvidia', architecture: 'hopper' }))).toBe('gpu');
-    expect(kernelProfileFor(report({ vendor: 'apple', architecture: 'metal-3' }))).toBe('gpu');
+    expect(kernelProfileFor(report({ vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true }))).toBe('direct');
+    expect(kernelProfileFor(report({ vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }))).toBe('direct');
+    expect(kernelProfileFor(report({ vendor: 'nvidia', architecture: 'hopper' }))).toBe('tiled');
+    expect(kernelProfileFor(report({ vendor: 'apple', architecture: 'metal-3' }))).toBe('tiled');
     expect(kernelProfileFor(report({}))).toBeNull();
     expect(kernelProfileFor(report({ architecture: 'unknown' }))).toBeNull();
   });
@@ -36,7 +36,7 @@ describe('kernel profile from the adapter', () => {
     expect(ctx.gpu.kernelsChosenBy).toBe('adapter');
     expect(ctx.gpu.kernels).toBe(kernelProfileFor(ctx.gpu.report));
     // SwiftShader, the CPU fallback this project's CI runs on, gets the CPU kernels.
-    if (ctx.gpu.report.isFallbackAdapter) expect(ctx.gpu.kernels).toBe('cpu');
+    if (ctx.gpu.report.isFallbackAdapter) expect(ctx.gpu.kernels).toBe('direct');
   });
 });
 
@@ -44,13 +44,13 @@ describe('settleKernelProfile', () => {
   it('measures both matmul families on a device whose profile is pending, keeps the faster, and runs once', async () => {
     const gpu = await acquireNodeGpu();
     try {
-      gpu.kernels = 'gpu';
+      gpu.kernels = 'tiled';
       gpu.kernelsChosenBy = 'pending';
       const m = await settleKernelProfile(gpu);
       expect(m).not.toBeNull();
-      expect(m!.gpuMs).toBeGreaterThan(0);
-      expect(m!.cpuMs).toBeGreaterThan(0);
-      expect(m!.chosen).toBe(m!.cpuMs < m!.gpuMs ? 'cpu' : 'gpu');
+      expect(m!.tiledMs).toBeGreaterThan(0);
+      expect(m!.directMs).toBeGreaterThan(0);
+      expect(m!.chosen).toBe(m!.directMs < m!.tiledMs ? 'direct' : 'tiled');
       expect(gpu.kernels).toBe(m!.chosen);
       expect(gpu.kernelsChosenBy).toBe('measurement');
       expect(await settleKernelProfile(gpu)).toBeNull();
@@ -60,11 +60,11 @@ describe('settleKernelProfile', () => {
   });
 
   it('leaves a profile the caller forced alone', async () => {
-    const gpu = await acquireNodeGpu({ kernels: 'gpu' });
+    const gpu = await acquireNodeGpu({ kernels: 'tiled' });
     try {
       expect(gpu.kernelsChosenBy).toBe('caller');
       expect(await settleKernelProfile(gpu)).toBeNull();
-      expect(gpu.kernels).toBe('gpu');
+      expect(gpu.kernels).toBe('tiled');
     } finally {
       gpu.destroy();
     }

@@ -2,7 +2,7 @@
  * The fused LoRA linear kernels against the float64 reference, for every W0 format and both layouts, on
  * ragged shapes that are not multiples of the 64×64 tile, the 32-step contraction or the quantization group.
  * The reference uses the dequantized W0, so the comparison measures the kernels, not the quantization error.
- * Both kernel profiles run: 'gpu' (tiled matmuls, split reductions) and 'cpu' (direct matmuls, for CPU drivers).
+ * Both kernel profiles run: 'tiled' (tiled matmuls, split reductions) and 'direct' (direct matmuls, for CPU drivers).
  */
 import { describe, it } from 'vitest';
 import type { KernelProfile } from '../src/gpu/device';
@@ -65,7 +65,7 @@ async function check(kernels: KernelProfile, format: WeightFormat, layout: Weigh
   expectClose(`${tag} dB`, gpu.dB, bwd.dB, TOL);
 }
 
-for (const kernels of ['gpu', 'cpu'] as const) {
+for (const kernels of ['tiled', 'direct'] as const) {
 describe(`fused LoRA linear (${kernels} kernel profile), forward and backward, against the float64 reference`, () => {
   let seed = 10;
   for (const format of WEIGHT_FORMATS) {

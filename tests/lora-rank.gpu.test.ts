@@ -1,7 +1,7 @@
 /**
  * The rank-r LoRA kernels on their own: xa and g (lora_down), and dA/dB (lora_weight_grad) through both the
  * direct path and the split reduction (partial sums + reduce_partials), with gradient accumulation, for both
- * kernel profiles: one output per thread ('gpu') and blocks of 4 × 4·rq per thread ('cpu', ragged at M, K, N and
+ * kernel profiles: one output per thread ('tiled') and blocks of 4 × 4·rq per thread ('direct', ragged at M, K, N and
  * r), at ranks that give the blocked kernels 1, 2 and 4 rank quads per thread (r = 21: two blocks of 16 ranks, the
  * second ragged).
  */
@@ -23,7 +23,7 @@ const K = 45;
 const N = 38;
 const dropout = { p: 0.3, seed: 77 };
 
-for (const profile of ['gpu', 'cpu'] as const) {
+for (const profile of ['tiled', 'direct'] as const) {
 for (const r of [3, 6, 21]) {
 describe(`lora_down (${profile} profile, r=${r})`, () => {
   it('xa = dropout(x)·Aᵀ and g = dy·B', async () => {
@@ -91,7 +91,7 @@ describe('reductionSplits', () => {
     expect(reductionSplits(20, 4)).toBe(1);
     expect(Math.ceil(4096 / reductionSplits(4096, 1))).toBeGreaterThanOrEqual(16);
     // A CPU driver splits less: a thousand outputs keep its cores busy.
-    expect(reductionSplits(4096, 8 * 256, 'cpu')).toBe(1);
-    expect(reductionSplits(4096, 8 * 64, 'cpu')).toBeLessThan(reductionSplits(4096, 8 * 64, 'gpu'));
+    expect(reductionSplits(4096, 8 * 256, 'direct')).toBe(1);
+    expect(reductionSplits(4096, 8 * 64, 'direct')).toBeLessThan(reductionSplits(4096, 8 * 64, 'tiled'));
   });
 });

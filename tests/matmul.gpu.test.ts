@@ -1,6 +1,6 @@
 /**
  * The matmuls on their own (no LoRA term): x·Wᵀ and dy·W for every W0 format and layout, with the kernels of
- * both profiles (tiled for 'gpu', direct for 'cpu'), and the naive matmul with each transpose combination, against the float64 reference.
+ * both kernel profiles ('tiled' and 'direct'), and the naive matmul with each transpose combination, against the float64 reference.
  */
 import { describe, expect, it } from 'vitest';
 import { CommandRecorder } from '../src/kernels/dispatch';
@@ -24,8 +24,8 @@ function transpose(a: ArrayLike<number>, rows: number, cols: number): Float32Arr
   return t;
 }
 
-for (const kernels of ['gpu', 'cpu'] as const) {
-describe(`${kernels === 'gpu' ? 'tiled' : 'direct'} matmul x·Wᵀ and dy·W with W0 decoded in the loop`, () => {
+for (const kernels of ['tiled', 'direct'] as const) {
+describe(`${kernels} matmul x·Wᵀ and dy·W with W0 decoded in the loop`, () => {
   const M = 66;
   const K = 97;
   const N = 75;

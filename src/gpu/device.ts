@@ -40,26 +40,26 @@ export interface AdapterReport {
 
 /**
  * What the kernels are tuned for (src/kernels/kernel-profile.ts):
- * - 'gpu': tiled matmuls in workgroup memory with barriers; token reductions split over many threads;
- * - 'cpu': for CPU drivers (SwiftShader, llvmpipe), where a workgroup's invocations run a few at a time as SIMD
+ * - 'tiled': tiled matmuls in workgroup memory with barriers; token reductions split over many threads;
+ * - 'direct': for CPU drivers (SwiftShader, llvmpipe), where a workgroup's invocations run a few at a time as SIMD
  *   lanes, every barrier switches between those groups and every per-lane memory access is a gather: matmuls
  *   without workgroup memory or barriers that read straight from the storage buffers, and reductions that are
  *   not split (the CPU has few cores to fill). On SwiftShader they are several times faster.
  */
-export type KernelProfile = 'gpu' | 'cpu';
+export type KernelProfile = 'tiled' | 'direct';
 
 const CPU_DRIVER = /swiftshader|llvmpipe|lavapipe|softpipe|software rasterizer|\bcpu\b/i;
 
 /**
- * 'cpu' for a CPU fallback adapter or a known CPU driver, 'gpu' for an adapter that names itself, and null when
+ * 'direct' for a CPU fallback adapter or a known CPU driver, 'tiled' for an adapter that names itself, and null when
  * the adapter says nothing about itself (Chromium's compatibility adapter): then the profile is measured
  * (kernels/kernel-profile.ts, settleKernelProfile).
  */
 export function kernelProfileFor(report: AdapterReport): KernelProfile | null {
-  if (report.isFallbackAdapter) return 'cpu';
+  if (report.isFallbackAdapter) return 'direct';
   const names = [report.vendor, report.architecture, report.device, report.description];
-  if (CPU_DRIVER.test(names.join(' '))) return 'cpu';
-  return names.every((v) => !v || v === 'unknown') ? null : 'gpu';
+  if (CPU_DRIVER.test(names.join(' '))) return 'direct';
+  return names.every((v) => !v || v === 'unknown') ? null : 'tiled';
 }
 
 /** A device ready for the kernels, with its adapter's report and the pipeline cache bound to it. */
@@ -214,8 +214,8 @@ export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions =
     adapter,
     device,
     report,
-    // An adapter that names nothing starts on 'gpu' until settleKernelProfile measures it.
-    kernels: options.kernels ?? named ?? 'gpu',
+    // An adapter that names nothing starts on 'tiled' until settleKernelProfile measures it.
+    kernels: options.kernels ?? named ?? 'tiled',
     kernelsChosenBy: options.kernels ? 'caller' : named ? 'adapter' : 'pending',
     pipelines: new PipelineCache(device),
     lost,

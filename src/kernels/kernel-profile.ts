@@ -1,5 +1,5 @@
 /**
- * Settling the kernel profile ('gpu' or 'cpu', gpu/device.ts) of an adapter that does not name itself.
+ * Settling the kernel profile ('tiled' or 'direct', gpu/device.ts) of an adapter that does not name itself.
  *
  * Chromium's compatibility adapter reports no vendor, architecture or description, so nothing tells a GPU
  * behind OpenGL ES from Mesa's llvmpipe. There the profile is measured once: the forward matmul
@@ -15,10 +15,10 @@ import { tensorFrom, zerosTensor } from './tensor';
 import { randomUniform } from '../util/random';
 
 export interface ProfileMeasurement {
-  /** Best of the timed runs of the 'gpu' profile's (tiled) forward matmul, in ms. */
-  gpuMs: number;
-  /** The same for the 'cpu' profile's (direct) kernel. */
-  cpuMs: number;
+  /** Best of the timed runs of the 'tiled' profile's forward matmul, in ms. */
+  tiledMs: number;
+  /** The same for the 'direct' profile's kernel. */
+  directMs: number;
   chosen: KernelProfile;
 }
 
@@ -35,7 +35,7 @@ export async function settleKernelProfile(gpu: GpuContext): Promise<ProfileMeasu
   const x = tensorFrom(dev, randomUniform(SIZE * SIZE, 1), [SIZE, SIZE], 'profile x');
   const y = zerosTensor(dev, [SIZE, SIZE], 'profile y');
   const w = uploadWeight(dev, packWeight(randomUniform(SIZE * SIZE, 2, -0.1, 0.1), SIZE, SIZE, 'f32', 'linear'), 'profile W');
-  const best: Record<KernelProfile, number> = { gpu: Infinity, cpu: Infinity };
+  const best: Record<KernelProfile, number> = { tiled: Infinity, direct: Infinity };
   try {
     const once = async (profile: KernelProfile): Promise<number> => {
       gpu.kernels = profile;
@@ -47,10 +47,10 @@ export async function settleKernelProfile(gpu: GpuContext): Promise<ProfileMeasu
       return performance.now() - t0;
     };
     // First runs compile the pipelines; then the two alternate, so that drift in load hits both alike.
-    await once('gpu');
-    await once('cpu');
+    await once('tiled');
+    await once('direct');
     for (let i = 0; i < RUNS; i++) {
-      for (const profile of ['gpu', 'cpu'] as const) best[profile] = Math.min(best[profile], await once(profile));
+      for (const profile of ['tiled', 'direct'] as const) best[profile] = Math.min(best[profile], await once(profile));
     }
     gpu.assertHealthy();
   } finally {
@@ -58,8 +58,8 @@ export async function settleKernelProfile(gpu: GpuContext): Promise<ProfileMeasu
     y.buffer.destroy();
     destroyWeight(w);
   }
-  const chosen: KernelProfile = best.cpu < best.gpu ? 'cpu' : 'gpu';
+  const chosen: KernelProfile = best.direct < best.tiled ? 'direct' : 'tiled';
   gpu.kernels = chosen;
   gpu.kernelsChosenBy = 'measurement';
-  return { gpuMs: best.gpu, cpuMs: best.cpu, chosen };
+  return { tiledMs: best.tiled, directMs: best.direct, chosen };
 }

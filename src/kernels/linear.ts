@@ -5,8 +5,8 @@
  * Without the LoRA terms they are the plain matmuls x·Wᵀ and dy·W that training needs.
  *
  * Each has two kernels with the same bindings and uniforms, chosen by the device's kernel profile
- * (gpu/device.ts): the tiled one for 'gpu' (64×64 outputs per workgroup), the direct one for 'cpu', CPU
- * drivers (no workgroup memory, no barriers, 32×8 outputs per thread in the forward, 16×8 in the backward).
+ * (gpu/device.ts): the tiled kernel for 'tiled' (64×64 outputs per workgroup), the direct one for 'direct' (CPU
+ * drivers: no workgroup memory, no barriers, 32×8 outputs per thread in the forward, 16×8 in the backward).
  */
 import { ShapeError } from '../gpu/errors';
 import { UniformWriter } from '../gpu/buffers';
@@ -82,7 +82,7 @@ function matmulDispatch(
   direct: { name: string; code: string; maskTail: boolean; kernel: 'forward' | 'backward' },
   storage: ('read' | 'write')[],
 ): { pipeline: PipelineSpec; workgroups: [number, number] } {
-  if (rec.gpu.kernels === 'cpu') {
+  if (rec.gpu.kernels === 'direct') {
     const wg = directWorkgroupSize(columns);
     const rows = directRows(M, direct.kernel);
     return {

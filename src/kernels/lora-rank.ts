@@ -4,7 +4,7 @@
  * - `encodeLoraWeightGrad`: dA = scale·gᵀ·dropout(x) and dB = scale·dyᵀ·xa, reduced over tokens in split
  *   chunks plus a reduction pass instead of float atomics                          — lora_weight_grad.wgsl,
  *                                                                                     reduce_partials.wgsl
- * With the 'cpu' kernel profile (gpu/device.ts) each thread computes a block of 4 × 4·rq outputs instead of one
+ * With the 'direct' kernel profile (gpu/device.ts) each thread computes a block of 4 × 4·rq outputs instead of one
  * (4 rows or long-side indices × up to 16 ranks, `rankQuads`; lora_down_blocked.wgsl,
  * lora_weight_grad_blocked.wgsl), and reductions split less.
  */
@@ -63,9 +63,9 @@ function encodeLoraDown(
   transposeRight: boolean,
   dropout: DropoutSpec,
 ): void {
-  // The 'cpu' profile computes a block of 4 rows × 4·rq ranks per thread (lora_down_blocked.wgsl), the 'gpu' one
+  // The 'direct' profile computes a block of 4 rows × 4·rq ranks per thread (lora_down_blocked.wgsl), the 'tiled' one
   // a single output.
-  const blocked = rec.gpu.kernels === 'cpu';
+  const blocked = rec.gpu.kernels === 'direct';
   const rq = rankQuads(r);
   const pipeline: PipelineSpec = {
     name: blocked ? 'lora_down_blocked' : 'lora_down',
@@ -100,12 +100,12 @@ export function rankQuads(r: number): number {
  */
 const BLOCKED_WG = 16;
 
-const TARGET_THREADS: Record<KernelProfile, number> = { gpu: 16384, cpu: 1024 };
+const TARGET_THREADS: Record<KernelProfile, number> = { tiled: 16384, direct: 1024 };
 /** Fewest tokens one chunk of a split reduction sums. */
 const MIN_CHUNK = 16;
 
 /** How many chunks a reduction of M tokens into P·Q outputs is split into. */
-export function reductionSplits(M: number, outputs: number, profile: KernelProfile = 'gpu'): number {
+export function reductionSplits(M: number, outputs: number, profile: KernelProfile = 'tiled'): number {
   const wanted = Math.ceil(TARGET_THREADS[profile] / Math.max(1, outputs));
   return Math.max(1, Math.min(wanted, Math.floor(M / MIN_CHUNK)));
 }
@@ -137,9 +137,9 @@ export function encodeLoraWeightGrad(rec: CommandRecorder, label: string, args: 
   const dropout = args.dropout ?? NO_DROPOUT;
   const maxPerDim = rec.limits.maxComputeWorkgroupsPerDimension;
   const dst = splits === 1 ? args.out.buffer : rec.scratch(splits * outputs * 4, `${label} partial sums`);
-  // The 'cpu' profile computes a block of 4 × 4·rq outputs per thread (lora_weight_grad_blocked.wgsl), the 'gpu'
+  // The 'direct' profile computes a block of 4 × 4·rq outputs per thread (lora_weight_grad_blocked.wgsl), the 'tiled'
   // one a single.
-  const blocked = rec.gpu.kernels === 'cpu';
+  const blocked = rec.gpu.kernels === 'direct';
   // Blocked: the rank side (the shorter one) is workgroup_id.y in blocks of 4·rq, the long side's blocks of 4 run
   // along x.
   const smallQ = Q < Pn;

@@ -1,4 +1,4 @@
-// The rank-r products of the LoRA branch for CPU drivers (kernel profile 'cpu'), a block of 4 rows × 4·RQ
+// The rank-r products of the LoRA branch for CPU drivers (kernel profile 'direct'), a block of 4 rows × 4·RQ
 // ranks of the output per thread (rows m0..m0+3, ranks j0..j0+4·RQ−1), the same math as lora_down.wgsl:
 //   xa[M,r] = dropout(x)[M,C]·A[r,C]ᵀ   (forward; TRANSPOSE_R = 0, dropout on)
 //   g [M,r] = dy[M,C]·B[C,r]            (backward; TRANSPOSE_R = 1, dropout off)

@@ -1,4 +1,4 @@
-// Gradients of the LoRA matrices for CPU drivers (kernel profile 'cpu'), the same math and split scheme as
+// Gradients of the LoRA matrices for CPU drivers (kernel profile 'direct'), the same math and split scheme as
 // lora_weight_grad.wgsl:
 //   dA[r,K] = scale·g[M,r]ᵀ·dropout(x)[M,K]      (left = g,  right = x,  dropout on;  SMALL_Q = 0)
 //   dB[N,r] = scale·dy[M,N]ᵀ·xa[M,r]             (left = dy, right = xa, dropout off; SMALL_Q = 1)

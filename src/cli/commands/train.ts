@@ -103,7 +103,7 @@ export async function trainCommand(values: Record<string, string | boolean | und
     const { loaded, tokenizer, gpu, model } = session;
     const c = loaded.config;
     say(`model: ${loaded.source} (${c.modelType}, ${c.numLayers} layers, hidden ${c.hiddenSize}), W0 in ${quant}`);
-    say(`GPU: ${adapterLine(gpu.report)}; kernels for ${gpu.kernels === 'cpu' ? 'CPU drivers' : 'GPUs'}`);
+    say(`GPU: ${adapterLine(gpu.report)}; kernel profile '${gpu.kernels}' (${gpu.kernels === 'direct' ? 'direct matmuls, for CPU drivers' : 'tiled matmuls'})`);
 
     const parsed = parseDataset(text, basename(dataPath));
     assertNoProblems(parsed, { allowSkip: values['skip-bad-records'] === true, file: dataPath });
