@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
 import { GpuModel, plannedWeightMemory } from '../src/engine/gpu-model';
-import { GpuLoraSet, loraModuleInits } from '../src/engine/lora-adapters';
+import { GpuLoraSet, loraModuleInits } from '../src/methods/lora/gpu';
 import { WEIGHT_FORMATS } from '../src/kernels/weight-format';
 import type { TokenizedExample } from '../src/data/tokenize';
 import { DEFAULT_MODEL } from '../src/model-io/embedded';

@@ -61,6 +61,36 @@ describe('attentionBackwardRef', () => {
     expectNear('dk', dk, numericGrad(k2, loss));
     expectNear('dv', dv, numericGrad(v2, loss));
   });
+
+  it('with a key prefix: matches central differences, and every query sees every prefix key', () => {
+    // B 2, T 3, a prefix of 2 keys per sequence (S = 5 keys), GQA 4 over 2, a padded own key in sequence 1.
+    const d3: AttentionDims = { batch: 2, seqLen: 3, heads: 4, kvHeads: 2, headDim: 3, scale: 0.6 };
+    const P = 2;
+    const S = P + 3;
+    const mask = [1, 1, 1, 1, 1, 1, 1, 1, 0, 1];
+    const q3 = data(6 * 12, 21);
+    const k3 = data(2 * S * 6, 22);
+    const v3 = data(2 * S * 6, 23);
+    const g3 = data(6 * 12, 24);
+    const args = { ...d3, prefixLength: P, keyMask: mask };
+    const loss = () => attentionForwardRef({ ...args, q: q3, k: k3, v: v3 }).out.reduce((s, x, i) => s + x * g3[i], 0);
+    const { dq, dk, dv } = attentionBackwardRef({ ...args, q: q3, k: k3, v: v3, dOut: g3 });
+    expectNear('dq', dq, numericGrad(q3, loss));
+    expectNear('dk', dk, numericGrad(k3, loss));
+    expectNear('dv', dv, numericGrad(v3, loss));
+    const { probs } = attentionForwardRef({ ...args, q: q3, k: k3, v: v3 });
+    // Query 0 of each sequence sees the 2 prefix keys and itself (minus the padded key), nothing later.
+    for (let b = 0; b < 2; b++) {
+      for (let h = 0; h < 4; h++) {
+        const row = probs.subarray(((b * 4 + h) * 3) * S, ((b * 4 + h) * 3 + 1) * S);
+        expect(row[0]).toBeGreaterThan(0);
+        expect(row[1]).toBeGreaterThan(0);
+        expect(row[3]).toBe(0);
+        expect(row[4]).toBe(0);
+        expect(row.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 12);
+      }
+    }
+  });
 });
 
 describe('attentionForwardRef', () => {

@@ -89,6 +89,64 @@ describe('attention forward and backward', () => {
   }
 });
 
+describe('attention with a key prefix (prefix tuning)', () => {
+  for (const c of [
+    { T: 5, P: 3, KV: 2, hd: 6, mask: true },
+    { T: 9, P: 70, KV: 1, hd: 8, mask: false },
+  ]) {
+    it(`B ${B}, T ${c.T}, prefix ${c.P}, KV ${c.KV}, hd ${c.hd}${c.mask ? ', padded keys' : ''}: forward and backward`, async () => {
+      const d = ctx.gpu.device;
+      const { T, P, KV, hd } = c;
+      const S = P + T;
+      const M = B * T;
+      const seed = 500 + T * 10 + P;
+      const qH = randomUniform(M * H * hd, seed + 1, -2, 2);
+      const kH = randomUniform(B * S * KV * hd, seed + 2, -2, 2);
+      const vH = randomUniform(B * S * KV * hd, seed + 3);
+      const dOutH = randomUniform(M * H * hd, seed + 4);
+      let maskH: Uint32Array | null = null;
+      if (c.mask) {
+        maskH = new Uint32Array(B * S).fill(1);
+        maskH[S + S - 1] = 0; // sequence 1 ends in a pad
+        maskH[P + 1] = 0; // sequence 0: its second own key is padding
+      }
+      const dims = { batch: B, seqLen: T, prefixLength: P, heads: H, kvHeads: KV, headDim: hd, scale: 1 / Math.sqrt(hd) };
+      const q = tensorFrom(d, qH, [M, H * hd], 'q');
+      const k = tensorFrom(d, kH, [B * S, KV * hd], 'k');
+      const v = tensorFrom(d, vH, [B * S, KV * hd], 'v');
+      const dOut = tensorFrom(d, dOutH, [M, H * hd], 'dOut');
+      const out = tensorFrom(d, new Float32Array(M * H * hd).fill(7), [M, H * hd], 'out');
+      const probs = tensorFrom(d, new Float32Array(B * H * T * S).fill(7), [B, H, T, S], 'probs');
+      const dq = tensorFrom(d, new Float32Array(M * H * hd).fill(7), [M, H * hd], 'dq');
+      const dk = tensorFrom(d, new Float32Array(B * S * KV * hd).fill(7), [B * S, KV * hd], 'dk');
+      const dv = tensorFrom(d, new Float32Array(B * S * KV * hd).fill(7), [B * S, KV * hd], 'dv');
+      const rec = new CommandRecorder(ctx.gpu);
+      encodeAttentionForward(rec, { ...dims, q, k, v, keyMask: maskH && indexTensorFrom(d, maskH, 'keyMask'), out, probs });
+      encodeAttentionBackward(rec, { ...dims, dOut, q, k, v, probs, dq, dk, dv });
+      rec.submit();
+      const ref = attentionForwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH });
+      const grads = attentionBackwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH, dOut: dOutH });
+      expectClose('out', await readTensor(d, out), ref.out, TOL);
+      expectClose('probs', await readTensor(d, probs), ref.probs, TOL);
+      expectClose('dq', await readTensor(d, dq), grads.dq, TOL);
+      expectClose('dk', await readTensor(d, dk), grads.dk, TOL);
+      expectClose('dv', await readTensor(d, dv), grads.dv, TOL);
+    });
+  }
+
+  it('refuses keys of the wrong length for the prefix, naming the shapes', () => {
+    const d = ctx.gpu.device;
+    const rec = new CommandRecorder(ctx.gpu);
+    const t = (shape: number[], name: string) => zerosTensor(d, shape, name);
+    expect(() =>
+      encodeAttentionForward(rec, {
+        batch: 1, seqLen: 4, prefixLength: 2, heads: 2, kvHeads: 2, headDim: 4, scale: 0.5,
+        q: t([4, 8], 'q'), k: t([4, 8], 'k'), v: t([6, 8], 'v'), out: t([4, 8], 'out'), probs: t([1, 2, 4, 6], 'probs'),
+      }),
+    ).toThrow(/tensor "k" \(k\) has shape \[4, 8\], expected \[B·\(P\+T\), KV·hd\] = \[6, 8\]/);
+  });
+});
+
 describe('attention decode with a KV cache', () => {
   it('prefill then single-token steps (and a 2-token step) equal the full forward rows exactly', async () => {
     const d = ctx.gpu.device;

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDataset, tokenizeRecords } from '../src/data/index';
 import { generate } from '../src/engine/generate';
 import { GpuModel } from '../src/engine/gpu-model';
-import { GpuLoraSet, loraModuleInits } from '../src/engine/lora-adapters';
+import { GpuLoraSet, loraModuleInits } from '../src/methods/lora/gpu';
 import { evalLoss } from '../src/engine/training-pass';
 import { generationDefaults } from '../src/model/sampling';
 import { referenceLoss } from '../src/model/reference/reference-model';
@@ -116,8 +116,8 @@ describe('LoRA on the pirate sample dataset', () => {
       const prompt = tokenizer.encode(dataset.comparePrompt);
       expect(parsed.records.some((r) => r.kind === 'text' && r.text.includes('Sir Thomas'))).toBe(false);
       const opts = { ...generationDefaults(loaded.generationConfig), maxNewTokens: 24, seed: 2 };
-      const continuation = async (loraScale: number) =>
-        tokenizer.decode((await generate(ctx.gpu, model, lora, prompt, { ...opts, loraScale })).tokens, { skipSpecialTokens: true });
+      const continuation = async (adapterScale: number) =>
+        tokenizer.decode((await generate(ctx.gpu, model, lora, prompt, { ...opts, adapterScale })).tokens, { skipSpecialTokens: true });
       const base = await continuation(0);
       const adapted = await continuation(1);
       expect(adapted, `adapted: ${adapted}`).toMatch(PIRATE_WORDS);

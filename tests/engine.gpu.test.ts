@@ -4,7 +4,7 @@
  * LoRA gradients on every targeted module, the activation-memory formula, and KV-cache generation.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adapterTensors, GpuLoraSet, type LoraModuleInit } from '../src/engine/lora-adapters';
+import { adapterTensors, GpuLoraSet, type LoraModuleInit } from '../src/methods/lora/gpu';
 import { checkFitsDevice, GpuModel, plannedWeightMemory } from '../src/engine/gpu-model';
 import type { GpuContext } from '../src/gpu/device';
 import { evalLoss, forwardLogits, lossAndGrads } from '../src/engine/training-pass';
@@ -17,7 +17,8 @@ import { loadModel, type LoadedModel } from '../src/model-io/load-model';
 import { BrowserFilesSource } from '../src/model-io/model-source';
 import { makeTinyModel } from '../src/model-io/tiny-models';
 import type { ModelConfig } from '../src/model/config';
-import { referenceForward, referenceLossAndLoraGrads, type ReferenceLora } from '../src/model/reference/reference-model';
+import { referenceForward, referenceLossAndGrads } from '../src/model/reference/reference-model';
+import { loraReference, type ReferenceLora } from '../src/methods/lora/reference';
 import { linearModules, type HostWeights } from '../src/model/weight-names';
 import { randomNormal } from '../src/util/random';
 import { expectClose } from './helpers/compare';
@@ -68,13 +69,14 @@ function adapters(c: ModelConfig, shortNames: string[], r: number, dropoutP: num
     }));
 }
 
-function referenceLora(set: GpuLoraSet, inits: LoraModuleInit[], dropoutSeed: number | null): ReferenceLora {
+/** The same adapters on the float64 reference, with the dropout seeds the GPU pass derives from `dropoutSeed`. */
+function referenceLora(c: ModelConfig, set: GpuLoraSet, inits: LoraModuleInit[], dropoutSeed: number | null) {
   const ref: ReferenceLora = new Map();
   for (const init of inits) {
     const t = adapterTensors(set.get(init.path)!, 1, dropoutSeed);
     ref.set(init.path, { a: init.a, b: init.b, r: init.r, scale: init.scale, dropoutP: t.dropout.p, seed: t.dropout.seed });
   }
-  return ref;
+  return loraReference(c, ref);
 }
 
 const ALL_TARGETS: Record<string, string[]> = {
@@ -108,10 +110,10 @@ describe.each(KINDS)('%s', (kind) => {
       const lora = GpuLoraSet.create(ctx.gpu, model, inits);
       try {
         const ref = dequantized(m.config, m.weights, format);
-        const base = await forwardLogits(ctx.gpu, model, lora, batch, { loraScale: 0 });
+        const base = await forwardLogits(ctx.gpu, model, lora, batch, { adapterScale: 0 });
         expectClose(`${kind} ${format} base logits`, base, referenceForward(m.config, ref, batch), LOGIT_TOL);
         const adapted = await forwardLogits(ctx.gpu, model, lora, batch);
-        expectClose(`${kind} ${format} LoRA logits`, adapted, referenceForward(m.config, ref, batch, referenceLora(lora, inits, null)), LOGIT_TOL);
+        expectClose(`${kind} ${format} LoRA logits`, adapted, referenceForward(m.config, ref, batch, referenceLora(m.config, lora, inits, null)), LOGIT_TOL);
       } finally {
         lora.destroy();
         model.destroy();
@@ -127,13 +129,13 @@ describe.each(KINDS)('%s', (kind) => {
     try {
       const dropoutSeed = 4242;
       const result = await lossAndGrads(ctx.gpu, model, lora, batch, { dropoutSeed });
-      const ref = referenceLossAndLoraGrads(m.config, dequantized(m.config, m.weights, 'q8'), batch, referenceLora(lora, inits, dropoutSeed));
+      const ref = referenceLossAndGrads(m.config, dequantized(m.config, m.weights, 'q8'), batch, referenceLora(m.config, lora, inits, dropoutSeed));
       expect(Math.abs(result.loss - ref.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.loss)));
       const grads = await lora.readGrads();
       expect(grads.size).toBe(inits.length);
       for (const [path, g] of grads) {
-        expectClose(`${path} dA`, g.dA, ref.grads.get(path)!.dA, GRAD_TOL);
-        expectClose(`${path} dB`, g.dB, ref.grads.get(path)!.dB, GRAD_TOL);
+        expectClose(`${path} dA`, g.dA, ref.grads.get(`${path}.lora_A`)!, GRAD_TOL);
+        expectClose(`${path} dB`, g.dB, ref.grads.get(`${path}.lora_B`)!, GRAD_TOL);
       }
       expect(result.activationBytes).toBe(trainingActivationBytes(m.config, 2, 7, inits.map((i) => i.r)));
     } finally {
@@ -179,7 +181,7 @@ describe.each(KINDS)('%s', (kind) => {
       expect(s3.tokens).not.toEqual(s1.tokens);
 
       // Base and adapted outputs from the same loaded model.
-      const baseLogits = await forwardLogits(ctx.gpu, model, lora, { inputIds: [prompt] }, { loraScale: 0 });
+      const baseLogits = await forwardLogits(ctx.gpu, model, lora, { inputIds: [prompt] }, { adapterScale: 0 });
       const adaptedLogits = await forwardLogits(ctx.gpu, model, lora, { inputIds: [prompt] });
       expect(Array.from(baseLogits)).not.toEqual(Array.from(adaptedLogits));
     } finally {
@@ -229,8 +231,8 @@ describe('trainable biases (bias="lora_only")', () => {
       try {
         // With the adapter off, the model's own bias is used: the same logits as a set without trainable biases.
         const plain = GpuLoraSet.create(ctx.gpu, model, inits.map(({ bias: _bias, ...rest }) => rest));
-        expect(Array.from(await forwardLogits(ctx.gpu, model, lora, batch, { loraScale: 0 }))).toEqual(
-          Array.from(await forwardLogits(ctx.gpu, model, plain, batch, { loraScale: 0 })),
+        expect(Array.from(await forwardLogits(ctx.gpu, model, lora, batch, { adapterScale: 0 }))).toEqual(
+          Array.from(await forwardLogits(ctx.gpu, model, plain, batch, { adapterScale: 0 })),
         );
         plain.destroy();
 

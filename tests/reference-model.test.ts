@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig, type ModelConfig } from '../src/model/config';
 import { linearModules, type HostWeights } from '../src/model/weight-names';
-import { makeRandomLora, type ReferenceLora } from '../src/model/reference/lora';
-import { ropeInvFreq, rotateHead } from '../src/model/reference/nn-ops';
+import { loraReference, makeRandomLora, type ReferenceLora } from '../src/methods/lora/reference';
+import { ropeRef } from '../src/kernels/reference/rope';
 import { makeRandomHostWeights } from '../src/model/reference/random-weights';
 import {
-  referenceForward,
-  referenceGreedyGenerate,
-  referenceLoss,
-  referenceLossAndLoraGrads,
+  referenceForward as forwardWith,
+  referenceGreedyGenerate as greedyWith,
+  referenceLoss as lossWith,
+  referenceLossAndGrads,
+  type ReferenceBatch,
   type ReferenceLabeledBatch,
 } from '../src/model/reference/reference-model';
 import { mulberry32 } from '../src/util/random';
@@ -56,6 +57,18 @@ const batch: ReferenceLabeledBatch = {
     [11, 2, 30, 7, -100, -100],
   ],
 };
+
+// The reference with LoRA adapters (or none) attached at its linear-layer hook.
+const withLora = (c: ModelConfig, lora?: ReferenceLora) => (lora ? loraReference(c, lora) : undefined);
+const referenceForward = (c: ModelConfig, w: HostWeights, b: ReferenceBatch, lora?: ReferenceLora) => forwardWith(c, w, b, withLora(c, lora));
+const referenceLoss = (c: ModelConfig, w: HostWeights, b: ReferenceLabeledBatch, lora?: ReferenceLora) => lossWith(c, w, b, withLora(c, lora));
+const referenceGreedyGenerate = (c: ModelConfig, w: HostWeights, p: number[], n: number, eos: number[], lora?: ReferenceLora) =>
+  greedyWith(c, w, p, n, eos, withLora(c, lora));
+function referenceLossAndLoraGrads(c: ModelConfig, w: HostWeights, b: ReferenceLabeledBatch, lora: ReferenceLora) {
+  const { loss, grads } = referenceLossAndGrads(c, w, b, loraReference(c, lora));
+  const byModule = new Map([...lora.keys()].map((path) => [path, { dA: grads.get(`${path}.lora_A`)!, dB: grads.get(`${path}.lora_B`)! }]));
+  return { loss, grads: byModule };
+}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -214,14 +227,10 @@ describe('reference model: forward facts', () => {
   });
 
   it('RoPE: identity at position 0; a hand-worked rotation at position 1', () => {
-    const inv = ropeInvFreq(4, 10000);
-    expect(Array.from(inv)).toEqual([1, 0.01]);
     const x = [1, 2, 3, 4];
-    const y0 = new Float64Array(4);
-    rotateHead(x, y0, 0, 4, 0, inv);
-    expect(Array.from(y0)).toEqual(x);
-    const y1 = new Float64Array(4);
-    rotateHead(x, y1, 0, 4, 1, inv);
+    const rot = (pos: number) => ropeRef({ x, M: 1, heads: 1, headDim: 4, positions: [pos], theta: 10000 });
+    expect(Array.from(rot(0))).toEqual(x);
+    const y1 = rot(1);
     // q·cos + rotate_half(q)·sin, rotate_half([x1, x2]) = [−x2, x1]; pairs (0, 2) at angle 1, (1, 3) at angle 0.01.
     const expected = [1 * Math.cos(1) - 3 * Math.sin(1), 2 * Math.cos(0.01) - 4 * Math.sin(0.01), 3 * Math.cos(1) + 1 * Math.sin(1), 4 * Math.cos(0.01) + 2 * Math.sin(0.01)];
     for (let i = 0; i < 4; i++) expect(y1[i]).toBeCloseTo(expected[i], 14);
@@ -324,7 +333,7 @@ describe('reference model: forward facts', () => {
     const w = makeRandomHostWeights(gpt2, 1);
     expect(() => referenceForward(gpt2, w, { inputIds: [[1, 2], [3]] })).toThrow(/row 1 has 1 entries, expected T = 2/);
     expect(() => referenceForward(gpt2, w, { inputIds: [[1, 40]] })).toThrow(/inputIds\[0\]\[1\] = 40/);
-    expect(() => referenceForward(gpt2, w, { inputIds: [Array(13).fill(1)] })).toThrow(/exceeds GPT-2's 12 position embeddings/);
+    expect(() => referenceForward(gpt2, w, { inputIds: [Array(13).fill(1)] })).toThrow(/sequence length 13 .* exceeds the model's 12 positions/);
     expect(() => referenceLoss(gpt2, w, { inputIds: [[1, 2]], labels: [[1, -100]] })).toThrow(/no token is counted/);
     expect(() => referenceForward(gpt2, w, { inputIds: [[1]] }, new Map([['transformer.h.0.attn.q_proj', makeRandomLora(gpt2, ['c_attn'], 2, 2, 1).get('transformer.h.0.attn.c_attn')!]]))).toThrow(
       /not a linear layer/,

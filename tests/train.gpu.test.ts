@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../src/engine/generate';
 import { GpuModel } from '../src/engine/gpu-model';
-import { GpuLoraSet, loraModuleInits } from '../src/engine/lora-adapters';
+import { GpuLoraSet, loraModuleInits } from '../src/methods/lora/gpu';
 import { forwardLogits } from '../src/engine/training-pass';
 import { tokenizeRecords } from '../src/data/tokenize';
 import type { DataRecord } from '../src/data/records';
@@ -81,8 +81,8 @@ function newLora(s: Setup, model: GpuModel, seed: number): GpuLoraSet {
   return GpuLoraSet.create(ctx.gpu, model, loraModuleInits(s.config, s.targets, init, s.loaded.weights));
 }
 
-async function greedy(s: Setup, model: GpuModel, lora: GpuLoraSet | null, prompt: string, loraScale = 1): Promise<string> {
-  const r = await generate(ctx.gpu, model, lora, s.tokenizer.encode(prompt), { maxNewTokens: 8, loraScale });
+async function greedy(s: Setup, model: GpuModel, lora: GpuLoraSet | null, prompt: string, adapterScale = 1): Promise<string> {
+  const r = await generate(ctx.gpu, model, lora, s.tokenizer.encode(prompt), { maxNewTokens: 8, adapterScale });
   return s.tokenizer.decode(r.tokens, { skipSpecialTokens: true });
 }
 

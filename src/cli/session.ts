@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { acquireNodeGpu } from '../gpu/node-gpu';
 import type { GpuContext } from '../gpu/device';
 import { GpuModel } from '../engine/gpu-model';
-import { GpuLoraSet, loraModuleInits } from '../engine/lora-adapters';
+import { GpuLoraSet, loraModuleInits } from '../methods/lora/gpu';
 import type { WeightFormat } from '../kernels/weight-format';
 import { loadModel, type LoadedModel, type LoadProgress } from '../model-io/load-model';
 import { HubSource, type ModelSource } from '../model-io/model-source';

@@ -1,8 +1,11 @@
 /**
- * A batch of token sequences checked and laid out for the GPU: B rows of equal length T (right-padded),
- * flattened to M = B·T tokens. Labels follow Hugging Face's causal-LM convention: labels[b][t] is the token
- * the model should produce at position t, −100 ignores a position, and the shift (logits at t predict the
- * label at t + 1) happens here.
+ * A batch of token sequences checked and laid out for the GPU: B rows of equal length T (right-padded). A
+ * method's virtual tokens (n, prompt tuning) come first in every sequence, so each holds S = n + T positions and
+ * the pass has M = B·S rows; a method's attention prefix (P keys and values, prefix tuning) moves every position
+ * up by P, as transformers counts a cache of length P. Labels follow Hugging Face's causal-LM convention:
+ * labels[b][t] is the token the model should produce at position t, −100 ignores a position, virtual tokens
+ * carry −100 (the last one predicts the first token), and the shift (logits at t predict the label at t + 1)
+ * happens here.
  */
 import { checkIndicesBelow, indexTensorFrom, type GpuIndexTensor } from '../kernels/index-tensor';
 import type { ModelConfig } from '../model/config';
@@ -19,13 +22,27 @@ export interface TrainBatch extends TokenBatch {
   labels: number[][];
 }
 
-export interface BatchLayout {
+/** What a method adds around the tokens: virtual tokens in front of them, and an attention prefix. */
+export interface SequenceExtras {
+  virtualTokens: number;
+  prefixLength: number;
+}
+
+export const NO_EXTRAS: SequenceExtras = { virtualTokens: 0, prefixLength: 0 };
+
+export interface BatchLayout extends SequenceExtras {
   B: number;
+  /** Tokens per sequence. */
   T: number;
+  /** Positions per sequence: virtual tokens + T. */
+  S: number;
+  /** Rows: B·S. */
   M: number;
+  /** [M]; virtual positions hold 0 (their embeddings come from the method). */
   ids: Uint32Array;
+  /** [M]: prefixLength + position in the sequence. */
   positions: Uint32Array;
-  /** null when no token is padding. */
+  /** [B·(prefixLength + S)] over every key (prefix, virtual tokens, tokens); null when no token is padding. */
   keyMask: Uint32Array | null;
   /** Shifted targets [M], −100 where ignored; null without labels. */
   targets: Int32Array | null;
@@ -37,30 +54,36 @@ export class BatchError extends Error {
   override name = 'BatchError';
 }
 
-export function layoutBatch(c: ModelConfig, batch: TokenBatch & { labels?: number[][] }): BatchLayout {
+export function layoutBatch(c: ModelConfig, batch: TokenBatch & { labels?: number[][] }, extras: SequenceExtras = NO_EXTRAS): BatchLayout {
   const B = batch.inputIds.length;
   if (B === 0) throw new BatchError('batch: inputIds is empty');
   const T = batch.inputIds[0].length;
   if (T === 0) throw new BatchError('batch: sequences are empty');
-  if (T > c.maxPositions) throw new BatchError(`batch: sequence length ${T} exceeds the model's ${c.maxPositions} positions`);
-  const M = B * T;
+  const { virtualTokens: n, prefixLength: P } = extras;
+  const S = n + T;
+  if (P + S > c.maxPositions) {
+    const parts = [n > 0 ? `${n} virtual tokens` : '', P > 0 ? `a prefix of ${P}` : ''].filter(Boolean).join(' and ');
+    throw new BatchError(`batch: sequence length ${T}${parts ? ` with ${parts}` : ''} exceeds the model's ${c.maxPositions} positions`);
+  }
+  const M = B * S;
+  const keys = P + S;
   const ids = new Uint32Array(M);
   const positions = new Uint32Array(M);
   let padded = false;
-  const keyMask = new Uint32Array(M).fill(1);
+  const keyMask = new Uint32Array(B * keys).fill(1);
   batch.inputIds.forEach((row, b) => {
     if (row.length !== T) throw new BatchError(`batch: row ${b} has ${row.length} tokens, row 0 has ${T}; pad rows to one length`);
     checkIndicesBelow(row, c.vocabSize, `batch row ${b}`, 'token id', 'vocabulary size');
-    for (let t = 0; t < T; t++) {
-      ids[b * T + t] = row[t];
-      positions[b * T + t] = t;
+    for (let t = 0; t < S; t++) {
+      ids[b * S + t] = t < n ? 0 : row[t - n];
+      positions[b * S + t] = P + t;
     }
     const mask = batch.attentionMask?.[b];
     if (mask) {
       if (mask.length !== T) throw new BatchError(`batch: attention mask row ${b} has ${mask.length} entries, expected ${T}`);
       mask.forEach((v, t) => {
         if (v !== 0 && v !== 1) throw new BatchError(`batch: attention mask row ${b} position ${t} is ${v}, expected 0 or 1`);
-        keyMask[b * T + t] = v;
+        keyMask[b * keys + P + n + t] = v;
         if (v === 0) padded = true;
       });
     }
@@ -75,19 +98,21 @@ export function layoutBatch(c: ModelConfig, batch: TokenBatch & { labels?: numbe
     targets = new Int32Array(M).fill(IGNORE_INDEX);
     batch.labels.forEach((row, b) => {
       if (row.length !== T) throw new BatchError(`batch: labels row ${b} has ${row.length} entries, expected ${T}`);
-      for (let t = 0; t + 1 < T; t++) {
-        const label = row[t + 1];
+      // Position s predicts the token at s + 1; virtual positions have no label of their own.
+      for (let s = Math.max(0, n - 1); s + 1 < S; s++) {
+        const t = s + 1 - n;
+        const label = row[t];
         if (label === IGNORE_INDEX) continue;
         if (!Number.isInteger(label) || label < 0 || label >= c.vocabSize) {
-          throw new BatchError(`batch: label ${label} at row ${b} position ${t + 1} is outside [0, ${c.vocabSize}) and is not ${IGNORE_INDEX}`);
+          throw new BatchError(`batch: label ${label} at row ${b} position ${t} is outside [0, ${c.vocabSize}) and is not ${IGNORE_INDEX}`);
         }
-        targets![b * T + t] = label;
+        targets![b * S + s] = label;
         counted++;
       }
     });
     if (counted === 0) throw new BatchError('batch: every label is ignored (−100); there is nothing to learn from');
   }
-  return { B, T, M, ids, positions, keyMask: padded ? keyMask : null, targets, counted };
+  return { B, T, S, M, virtualTokens: n, prefixLength: P, ids, positions, keyMask: padded ? keyMask : null, targets, counted };
 }
 
 export interface GpuBatch {

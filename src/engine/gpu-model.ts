@@ -14,8 +14,10 @@ import { tensorFrom, type GpuTensor } from '../kernels/tensor';
 import { placeholderBuffer } from '../kernels/dispatch';
 import { ropeTable } from '../kernels/rope';
 import { weightBytes, type WeightFormat } from '../kernels/weight-format';
+import type { ArchitectureDescription, LinearRole } from '../model/architecture';
+import { architectureOf } from '../model/architectures/index';
 import type { ModelConfig } from '../model/config';
-import { linearModules, type HostWeights, type LinearModuleSpec } from '../model/weight-names';
+import { linearModules, normTensorNames, type HostWeights, type LinearModuleSpec } from '../model/weight-names';
 
 export interface GpuLinear {
   spec: LinearModuleSpec;
@@ -31,10 +33,10 @@ export interface GpuNorm {
 
 export interface GpuLayer {
   index: number;
-  norm1: GpuNorm; // ln_1 / input_layernorm
-  norm2: GpuNorm; // ln_2 / post_attention_layernorm
-  /** By PEFT short name: c_attn, c_proj (attention), c_fc, mlp_c_proj for GPT-2 (see `moduleKey`); q_proj … down_proj. */
-  linears: Map<string, GpuLinear>;
+  norm1: GpuNorm; // before attention (ln_1 / input_layernorm)
+  norm2: GpuNorm; // before the MLP (ln_2 / post_attention_layernorm)
+  /** The block's linear layers by role (architecture.ts): the description says which roles a family has. */
+  linears: Partial<Record<LinearRole, GpuLinear>>;
 }
 
 export interface WeightMemory {
@@ -47,9 +49,11 @@ export interface WeightMemory {
   total: number;
 }
 
-/** Key of a linear in GpuLayer.linears: the module path after "…h.{i}." / "…layers.{i}.", e.g. "attn.c_proj". */
-export function moduleKey(spec: LinearModuleSpec): string {
-  return spec.path.split('.').slice(3).join('.');
+/** The linear layer of `role` in a block; an internal error when the family has none. */
+export function linearOf(layer: GpuLayer, role: LinearRole): GpuLinear {
+  const l = layer.linears[role];
+  if (!l) throw new Error(`internal: layer ${layer.index} has no ${role} projection`);
+  return l;
 }
 
 /** Bytes each part of the model will take on the GPU in `format`, computed before uploading. */
@@ -61,8 +65,9 @@ export function plannedWeightMemory(c: ModelConfig, format: WeightFormat): Weigh
     if (m.hasBias) other += 4 * m.outFeatures;
   }
   const d = c.hiddenSize;
-  const embeddings = 4 * c.vocabSize * d + (c.architecture === 'gpt2' ? 4 * c.maxPositions * d : 0);
-  const normParams = c.architecture === 'gpt2' ? 2 : 1;
+  const arch = architectureOf(c);
+  const embeddings = 4 * c.vocabSize * d + (arch.names.positionEmbedding ? 4 * c.maxPositions * d : 0);
+  const normParams = arch.norm === 'layernorm' ? 2 : 1;
   other += 4 * d * normParams * (2 * c.numLayers + 1);
   if (!c.tieWordEmbeddings) linear += weightBytes(format, c.vocabSize, d);
   return { linear, embeddings, other, total: linear + embeddings + other };
@@ -77,7 +82,7 @@ export function checkFitsDevice(gpu: GpuContext, c: ModelConfig, weights: HostWe
   const maxBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const packed = new Map<string, number>();
   for (const m of linearModules(c)) packed.set(`${m.path}.weight`, weightBytes(format, m.outFeatures, m.inFeatures));
-  if (!c.tieWordEmbeddings) packed.set('lm_head.weight', weightBytes(format, c.vocabSize, c.hiddenSize));
+  if (!c.tieWordEmbeddings) packed.set(architectureOf(c).names.lmHead, weightBytes(format, c.vocabSize, c.hiddenSize));
   for (const [name, t] of weights) {
     const bytes = packed.get(name) ?? 4 * t.data.length;
     if (bytes > maxBinding) {
@@ -100,6 +105,7 @@ function host(weights: HostWeights, name: string): { shape: number[]; data: Floa
 export class GpuModel {
   private constructor(
     readonly config: ModelConfig,
+    readonly arch: ArchitectureDescription,
     readonly format: WeightFormat,
     readonly tokenEmbedding: GpuTensor, // [V, d]
     readonly positionEmbedding: GpuTensor | null, // [P, d], GPT-2
@@ -125,21 +131,18 @@ export class GpuModel {
     };
     try {
       const c = config;
-      const tokenEmbedding = f32(c.architecture === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight');
-      const positionEmbedding = c.architecture === 'gpt2' ? f32('transformer.wpe.weight') : null;
-      const norm = (name: string): GpuNorm => ({
-        weight: f32(`${name}.weight`),
-        bias: c.architecture === 'gpt2' ? f32(`${name}.bias`) : null,
-      });
+      const arch = architectureOf(c);
+      const { names } = arch;
+      const tokenEmbedding = f32(names.tokenEmbedding);
+      const positionEmbedding = names.positionEmbedding ? f32(names.positionEmbedding) : null;
+      const norm = (module: string): GpuNorm => {
+        const n = normTensorNames(c, module);
+        return { weight: f32(n.weight), bias: n.bias ? f32(n.bias) : null };
+      };
       const layers: GpuLayer[] = [];
       for (let i = 0; i < c.numLayers; i++) {
-        const p = c.architecture === 'gpt2' ? `transformer.h.${i}` : `model.layers.${i}`;
-        layers.push({
-          index: i,
-          norm1: norm(c.architecture === 'gpt2' ? `${p}.ln_1` : `${p}.input_layernorm`),
-          norm2: norm(c.architecture === 'gpt2' ? `${p}.ln_2` : `${p}.post_attention_layernorm`),
-          linears: new Map(),
-        });
+        const block = names.block(i);
+        layers.push({ index: i, norm1: norm(`${block}.${names.norm1}`), norm2: norm(`${block}.${names.norm2}`), linears: {} });
       }
       for (const spec of linearModules(c)) {
         const t = host(weights, `${spec.path}.weight`);
@@ -147,9 +150,9 @@ export class GpuModel {
         const weight = uploadWeight(d, packed, spec.path);
         owned.weights.push(weight);
         const bias = spec.hasBias ? f32(`${spec.path}.bias`) : null;
-        layers[spec.layer].linears.set(moduleKey(spec), { spec, weight, bias });
+        layers[spec.layer].linears[spec.role] = { spec, weight, bias };
       }
-      const finalNorm = norm(c.architecture === 'gpt2' ? 'transformer.ln_f' : 'model.norm');
+      const finalNorm = norm(names.finalNorm);
       let lmHead: GpuWeight;
       if (c.tieWordEmbeddings) {
         // The f32 table's bits are exactly the f32 weight format, in nn.Linear layout [V, d].
@@ -158,16 +161,16 @@ export class GpuModel {
           paddedIn: c.hiddenSize, words: tokenEmbedding.buffer, scales: placeholderBuffer(d), bytes: 0,
         };
       } else {
-        const t = host(weights, 'lm_head.weight');
-        lmHead = uploadWeight(d, packWeight(t.data, c.vocabSize, c.hiddenSize, format, 'linear', 'lm_head.weight'), 'lm_head');
+        const t = host(weights, names.lmHead);
+        lmHead = uploadWeight(d, packWeight(t.data, c.vocabSize, c.hiddenSize, format, 'linear', names.lmHead), 'lm_head');
         owned.weights.push(lmHead);
       }
       let rope: GpuTensor | null = null;
-      if (c.architecture === 'llama') {
+      if (arch.positions === 'rope') {
         rope = tensorFrom(d, ropeTable(c.maxPositions, c.headDim, c.ropeTheta), [c.maxPositions, c.headDim / 2, 2], 'rope table');
         owned.tensors.push(rope);
       }
-      return new GpuModel(c, format, tokenEmbedding, positionEmbedding, layers, finalNorm, lmHead, rope, plannedWeightMemory(c, format), owned);
+      return new GpuModel(c, arch, format, tokenEmbedding, positionEmbedding, layers, finalNorm, lmHead, rope, plannedWeightMemory(c, format), owned);
     } catch (e) {
       for (const t of owned.tensors) t.buffer.destroy();
       for (const w of owned.weights) destroyWeight(w);
@@ -188,7 +191,7 @@ export class GpuModel {
 
   /** Every linear module, in execution order. */
   *linears(): Iterable<GpuLinear> {
-    for (const layer of this.layers) yield* layer.linears.values();
+    for (const layer of this.layers) for (const l of this.arch.linears) yield linearOf(layer, l.role);
   }
 
   destroy(): void {

@@ -8,7 +8,9 @@
  *   caches, so prefill plus single-token steps give exactly the full forward's rows       — attention_forward.wgsl
  *
  * Layout (row-major per token, M = B·T): q [M, H·hd], k and v [M, KV·hd]; query head h reads columns
- * h·hd .. h·hd + hd − 1 and kv head ⌊h / (H/KV)⌋. Pipelines: 3 in all (forward/decode, dS, dq/dk/dv).
+ * h·hd .. h·hd + hd − 1 and kv head ⌊h / (H/KV)⌋. With a key prefix of P rows (prefix tuning), k and v hold
+ * S = P + T rows per sequence, the prefix first; query i sits at key position P + i and sees every prefix key.
+ * Pipelines: 3 in all (forward/decode, dS, dq/dk/dv).
  */
 import { ShapeError } from '../gpu/errors';
 import { UniformWriter } from '../gpu/buffers';
@@ -54,10 +56,12 @@ export interface AttentionHeads {
 
 export interface AttentionForwardArgs extends AttentionHeads {
   q: GpuTensor; // [M, H·hd]
-  k: GpuTensor; // [M, KV·hd]
-  v: GpuTensor; // [M, KV·hd]
+  k: GpuTensor; // [B·S, KV·hd], S = prefixLength + seqLen
+  v: GpuTensor; // [B·S, KV·hd]
   batch: number;
   seqLen: number;
+  /** Key/value rows in front of each sequence's own (prefix tuning); 0 when absent. */
+  prefixLength?: number;
   /** [M] u32: 1 = real token, 0 = padding (excluded as a key). Absent: every key is real. */
   keyMask?: GpuIndexTensor | null;
   out: GpuTensor; // [M, H·hd]
@@ -68,14 +72,16 @@ export interface AttentionForwardArgs extends AttentionHeads {
 export interface AttentionBackwardArgs extends AttentionHeads {
   dOut: GpuTensor; // [M, H·hd]
   q: GpuTensor; // [M, H·hd]
-  k: GpuTensor; // [M, KV·hd]
-  v: GpuTensor; // [M, KV·hd]
-  probs: GpuTensor; // [B, H, T, T] from the forward
+  k: GpuTensor; // [B·S, KV·hd], S = prefixLength + seqLen
+  v: GpuTensor; // [B·S, KV·hd]
+  probs: GpuTensor; // [B, H, T, S] from the forward
   batch: number;
   seqLen: number;
+  /** As in the forward. */
+  prefixLength?: number;
   dq: GpuTensor; // [M, H·hd]
-  dk: GpuTensor; // [M, KV·hd]
-  dv: GpuTensor; // [M, KV·hd]
+  dk: GpuTensor; // [B·S, KV·hd]
+  dv: GpuTensor; // [B·S, KV·hd]
 }
 
 export interface KvCacheAppendArgs {
@@ -142,6 +148,13 @@ function forwardUniform(
     .bool(writeProbs).f32(a.scale).u32(0).u32(0).buffer;
 }
 
+/** The prefix length P, checked. */
+function prefixOf(kernel: string, prefixLength: number | undefined): number {
+  const P = prefixLength ?? 0;
+  if (!Number.isInteger(P) || P < 0) throw new ShapeError(`${kernel}: prefixLength must be an integer ≥ 0, got ${P}`);
+  return P;
+}
+
 /** out = causal softmax(scale·q·kᵀ)·v per head, with P saved in `probs` for the backward. */
 export function encodeAttentionForward(rec: CommandRecorder, args: AttentionForwardArgs): void {
   const kernel = 'attention_forward';
@@ -149,20 +162,23 @@ export function encodeAttentionForward(rec: CommandRecorder, args: AttentionForw
   expectPositiveInt(kernel, 'batch', B);
   expectPositiveInt(kernel, 'seqLen', T);
   checkHeads(kernel, args);
-  checkKeys(kernel, T);
+  const P = prefixOf(kernel, args.prefixLength);
+  const S = P + T;
+  checkKeys(kernel, S);
   const M = B * T;
   expectShape(kernel, 'q', args.q, [M, H * hd], '[B·T, H·hd]');
-  expectShape(kernel, 'k', args.k, [M, KV * hd], '[B·T, KV·hd]');
-  expectShape(kernel, 'v', args.v, [M, KV * hd], '[B·T, KV·hd]');
+  const keys = P > 0 ? 'B·(P+T)' : 'B·T';
+  expectShape(kernel, 'k', args.k, [B * S, KV * hd], `[${keys}, KV·hd]`);
+  expectShape(kernel, 'v', args.v, [B * S, KV * hd], `[${keys}, KV·hd]`);
   expectShape(kernel, 'out', args.out, [M, H * hd], '[B·T, H·hd]');
-  expectShape(kernel, 'probs', args.probs, [B, H, T, T], '[B, H, T, T]');
+  expectShape(kernel, 'probs', args.probs, [B, H, T, S], P > 0 ? '[B, H, T, P+T]' : '[B, H, T, T]');
   const mask = args.keyMask ?? null;
-  if (mask) expectIndexLength(kernel, 'keyMask', mask, M, 'B·T');
+  if (mask) expectIndexLength(kernel, 'keyMask', mask, B * S, keys);
   expectDistinctBuffers(kernel, { q: args.q, k: args.k, v: args.v, keyMask: mask ?? undefined, out: args.out, probs: args.probs });
   rec.dispatch({
     label: kernel,
     pipeline: FORWARD_PIPELINE,
-    uniform: forwardUniform(B, T, 0, T, args, mask !== null, true),
+    uniform: forwardUniform(B, T, P, S, args, mask !== null, true),
     buffers: [args.q.buffer, args.k.buffer, args.v.buffer, mask?.buffer ?? placeholderBuffer(rec.gpu.device), args.out.buffer, args.probs.buffer],
     workgroups: grid1d(B * H * T, 1, rec.limits.maxComputeWorkgroupsPerDimension),
   });
@@ -170,7 +186,7 @@ export function encodeAttentionForward(rec: CommandRecorder, args: AttentionForw
 
 /**
  * dq, dk, dv of the forward above from dOut and the saved probabilities (which already carry the causal and
- * padding masks). Two dispatches: dS into a [B, H, T, T] scratch buffer, then all three gradients.
+ * padding masks). Two dispatches: dS into a [B, H, T, P+T] scratch buffer, then all three gradients.
  */
 export function encodeAttentionBackward(rec: CommandRecorder, args: AttentionBackwardArgs): void {
   const kernel = 'attention_backward';
@@ -178,33 +194,36 @@ export function encodeAttentionBackward(rec: CommandRecorder, args: AttentionBac
   expectPositiveInt(kernel, 'batch', B);
   expectPositiveInt(kernel, 'seqLen', T);
   checkHeads(kernel, args);
+  const P = prefixOf(kernel, args.prefixLength);
+  const S = P + T;
   const M = B * T;
   expectShape(kernel, 'dOut', args.dOut, [M, H * hd], '[B·T, H·hd]');
   expectShape(kernel, 'q', args.q, [M, H * hd], '[B·T, H·hd]');
-  expectShape(kernel, 'k', args.k, [M, KV * hd], '[B·T, KV·hd]');
-  expectShape(kernel, 'v', args.v, [M, KV * hd], '[B·T, KV·hd]');
-  expectShape(kernel, 'probs', args.probs, [B, H, T, T], '[B, H, T, T]');
+  const keys = P > 0 ? 'B·(P+T)' : 'B·T';
+  expectShape(kernel, 'k', args.k, [B * S, KV * hd], `[${keys}, KV·hd]`);
+  expectShape(kernel, 'v', args.v, [B * S, KV * hd], `[${keys}, KV·hd]`);
+  expectShape(kernel, 'probs', args.probs, [B, H, T, S], P > 0 ? '[B, H, T, P+T]' : '[B, H, T, T]');
   expectShape(kernel, 'dq', args.dq, [M, H * hd], '[B·T, H·hd]');
-  expectShape(kernel, 'dk', args.dk, [M, KV * hd], '[B·T, KV·hd]');
-  expectShape(kernel, 'dv', args.dv, [M, KV * hd], '[B·T, KV·hd]');
+  expectShape(kernel, 'dk', args.dk, [B * S, KV * hd], `[${keys}, KV·hd]`);
+  expectShape(kernel, 'dv', args.dv, [B * S, KV * hd], `[${keys}, KV·hd]`);
   expectDistinctBuffers(kernel, {
     dOut: args.dOut, q: args.q, k: args.k, v: args.v, probs: args.probs, dq: args.dq, dk: args.dk, dv: args.dv,
   });
   const maxPerDim = rec.limits.maxComputeWorkgroupsPerDimension;
-  const dS = rec.scratch(B * H * T * T * 4, `${kernel} dS ${formatShape([B, H, T, T])}`);
+  const dS = rec.scratch(B * H * T * S * 4, `${kernel} dS ${formatShape([B, H, T, S])}`);
   rec.dispatch({
     label: `${kernel} (dS = P ⊙ (dP − rowsum(P ⊙ dP)))`,
     pipeline: SCORES_PIPELINE,
-    uniform: new UniformWriter(8).u32(B).u32(T).u32(H).u32(KV).u32(hd).buffer,
+    uniform: new UniformWriter(8).u32(B).u32(T).u32(H).u32(KV).u32(hd).u32(P).buffer,
     buffers: [args.dOut.buffer, args.v.buffer, args.probs.buffer, dS],
     workgroups: grid1d(B * H * T, 1, maxPerDim),
   });
   rec.dispatch({
     label: `${kernel} (dq, dk, dv)`,
     pipeline: GRADS_PIPELINE,
-    uniform: new UniformWriter(8).u32(B).u32(T).u32(H).u32(KV).u32(hd).f32(args.scale).buffer,
+    uniform: new UniformWriter(8).u32(B).u32(T).u32(H).u32(KV).u32(hd).f32(args.scale).u32(P).buffer,
     buffers: [dS, args.probs.buffer, args.q.buffer, args.k.buffer, args.dOut.buffer, args.dq.buffer, args.dk.buffer, args.dv.buffer],
-    workgroups: grid1d(M * (H + KV) * hd, ROW_WORKGROUP, maxPerDim),
+    workgroups: grid1d(M * H * hd + B * S * KV * hd, ROW_WORKGROUP, maxPerDim),
   });
 }
 

@@ -1,5 +1,6 @@
 // Attention backward, step 1 of 2: the gradient of the scores (before the scale), one workgroup per
-// (sequence, head, query i), written over the [B, H, T, T] scratch:
+// (sequence, head, query i), written over the [B, H, T, S] scratch (S = P + T keys per sequence: a prefix of P
+// keys, then the sequence's own T):
 //   dP_ij = dO_i · v_j
 //   dS_ij = P_ij · (dP_ij − Σ_j' P_ij' dP_ij')          (softmax backward)
 // P is the forward's saved probabilities: 0 for keys a query may not see (later positions, padding), so dS
@@ -11,14 +12,14 @@ const WG = 64u;
 
 struct Params {
   batch: u32, seqLen: u32, heads: u32, kvHeads: u32,
-  headDim: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  headDim: u32, prefix: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dOut: array<f32>;     // [B·T, H·hd]
-@group(0) @binding(2) var<storage, read> v: array<f32>;        // [B·T, KV·hd]
-@group(0) @binding(3) var<storage, read> probs: array<f32>;    // [B, H, T, T]
-@group(0) @binding(4) var<storage, read_write> dS: array<f32>; // [B, H, T, T]
+@group(0) @binding(2) var<storage, read> v: array<f32>;        // [B·S, KV·hd]
+@group(0) @binding(3) var<storage, read> probs: array<f32>;    // [B, H, T, S]
+@group(0) @binding(4) var<storage, read_write> dS: array<f32>; // [B, H, T, S]
 
 var<workgroup> red: array<f32, WG>;
 
@@ -27,6 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.y * nwg.x + wid.x; // ((b·H + h)·T + i)
   let T = P.seqLen;
+  let S = P.prefix + T;
   if (row >= P.batch * P.heads * T) { return; }
   let i = row % T;
   let bh = row / T;
@@ -36,11 +38,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = h / (P.heads / P.kvHeads);
   let oBase = (b * T + i) * P.heads * hd + h * hd;
   let kvWidth = P.kvHeads * hd;
-  let vBase = b * T * kvWidth + g * hd;
-  let rowBase = row * T;
+  let vBase = b * S * kvWidth + g * hd;
+  let rowBase = row * S;
 
   var local = 0.0;
-  for (var j = lid; j < T; j += WG) {
+  for (var j = lid; j < S; j += WG) {
     let pj = probs[rowBase + j];
     var dp = 0.0;
     if (pj != 0.0) {
@@ -57,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
   }
   let rowDot = red[0];
-  for (var j = lid; j < T; j += WG) {
+  for (var j = lid; j < S; j += WG) {
     dS[rowBase + j] = probs[rowBase + j] * (dS[rowBase + j] - rowDot);
   }
 }

@@ -5,7 +5,8 @@
  *
  * Field names stay snake_case so that a config serializes to `adapter_config.json` without renaming.
  */
-import type { ModelConfig, ModelType } from '../model/config';
+import { architectureForModelType, architectureOf } from '../model/architectures/index';
+import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from '../model/config';
 import { pythonFullmatch, pythonPatternKeyRegex, PythonRegexError } from './python-regex';
 import { compareCodePoints, pythonJsonDumps, pyFloat, type PyJson } from './python-json';
 
@@ -81,12 +82,13 @@ export const LORA_CONFIG_FIELDS = [
   'use_qalora', 'use_rslora', 'velora_config',
 ] as const satisfies readonly (keyof LoraConfig)[];
 
-/** PEFT's default target modules per model type (`utils/constants.py`, TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
-export const DEFAULT_LORA_TARGET_MODULES: Readonly<Record<ModelType, readonly string[]>> = {
-  gpt2: ['c_attn'],
-  llama: ['q_proj', 'v_proj'],
-  qwen2: ['q_proj', 'v_proj'],
-};
+/**
+ * PEFT's default target modules per model type (`utils/constants.py`, TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING),
+ * as each architecture's description lists them.
+ */
+export const DEFAULT_LORA_TARGET_MODULES: Readonly<Record<ModelType, readonly string[]>> = Object.fromEntries(
+  SUPPORTED_MODEL_TYPES.map((t) => [t, architectureForModelType(t)?.defaultLoraTargets[t] ?? []]),
+) as Record<ModelType, readonly string[]>;
 
 /** PEFT's shorthand for every linear layer but the output layer (`utils/constants.py`, INCLUDE_LINEAR_LAYERS_SHORTHAND). */
 export const ALL_LINEAR = 'all-linear';
@@ -396,7 +398,7 @@ function normalize(raw: Record<string, unknown>, model: ModelConfig, where: stri
 
   // PEFT forces fan_in_fan_out per layer type (tuners/lora/layer.py, dispatch_default): true for Conv1D (GPT-2),
   // false for nn.Linear, with a warning.
-  const forcedFanInFanOut = model.architecture === 'gpt2';
+  const forcedFanInFanOut = architectureOf(model).layout === 'conv1d';
   if (fanInFanOut !== forcedFanInFanOut) {
     warnings.push(`${where}: fan_in_fan_out = ${fanInFanOut} does not fit ${model.modelType}'s ${forcedFanInFanOut ? 'Conv1D' : 'nn.Linear'} layers; set to ${forcedFanInFanOut}, as PEFT does`);
   }

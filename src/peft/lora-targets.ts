@@ -14,6 +14,8 @@
  *   key (in dict order) for which `re.match(rf"(.*\.)?({key})$", name)` matches (`utils/other.py`, get_pattern_key).
  * - Modules are visited in `named_modules()` order, which for these models is the order of linearModules().
  */
+import type { HfModule } from '../model/architecture';
+import { architectureOf } from '../model/architectures/index';
 import type { ModelConfig } from '../model/config';
 import { linearModules, type LinearModuleSpec } from '../model/weight-names';
 import { loraScaling } from './lora-scaling';
@@ -32,59 +34,12 @@ export interface ResolvedTarget extends LinearModuleSpec {
 /** PEFT's MIN_TARGET_MODULES_FOR_OPTIMIZATION (`utils/constants.py`). */
 export const MIN_TARGET_MODULES_FOR_OPTIMIZATION = 20;
 
-type ModuleKind = 'linear' | 'embedding' | 'output' | 'other';
-
 /**
- * Every module name of the Hugging Face model (GPT2LMHeadModel; LlamaForCausalLM / Qwen2ForCausalLM) in
- * `named_modules()` order, without the root "", with what kind of module it is.
+ * Every module name of the Hugging Face model in `named_modules()` order, without the root "", with what kind of
+ * module it is (from the architecture's description).
  */
-export function hfModules(model: ModelConfig): { name: string; kind: ModuleKind }[] {
-  const out: { name: string; kind: ModuleKind }[] = [];
-  const add = (name: string, kind: ModuleKind = 'other') => out.push({ name, kind });
-  if (model.architecture === 'gpt2') {
-    add('transformer');
-    add('transformer.wte', 'embedding');
-    add('transformer.wpe', 'embedding');
-    add('transformer.drop');
-    add('transformer.h');
-    for (let i = 0; i < model.numLayers; i++) {
-      const p = `transformer.h.${i}`;
-      add(p);
-      add(`${p}.ln_1`);
-      add(`${p}.attn`);
-      add(`${p}.attn.c_attn`, 'linear');
-      add(`${p}.attn.c_proj`, 'linear');
-      add(`${p}.attn.attn_dropout`);
-      add(`${p}.attn.resid_dropout`);
-      add(`${p}.ln_2`);
-      add(`${p}.mlp`);
-      add(`${p}.mlp.c_fc`, 'linear');
-      add(`${p}.mlp.c_proj`, 'linear');
-      add(`${p}.mlp.act`);
-      add(`${p}.mlp.dropout`);
-    }
-    add('transformer.ln_f');
-  } else {
-    add('model');
-    add('model.embed_tokens', 'embedding');
-    add('model.layers');
-    for (let i = 0; i < model.numLayers; i++) {
-      const p = `model.layers.${i}`;
-      add(p);
-      add(`${p}.self_attn`);
-      for (const n of ['q_proj', 'k_proj', 'v_proj', 'o_proj']) add(`${p}.self_attn.${n}`, 'linear');
-      add(`${p}.mlp`);
-      for (const n of ['gate_proj', 'up_proj', 'down_proj']) add(`${p}.mlp.${n}`, 'linear');
-      add(`${p}.mlp.act_fn`);
-      add(`${p}.input_layernorm`);
-      add(`${p}.post_attention_layernorm`);
-    }
-    add('model.norm');
-    add('model.rotary_emb');
-  }
-  // A separate module even when its weight is tied to the embedding.
-  add('lm_head', 'output');
-  return out;
+export function hfModules(model: ModelConfig): HfModule[] {
+  return architectureOf(model).modules(model);
 }
 
 function compareLists(a: string[], b: string[]): number {
@@ -183,9 +138,9 @@ function patternValue(pattern: Record<string, number>, field: string, name: stri
 /** A readable list of the model's linear modules, for error messages. */
 export function describeLinearModules(model: ModelConfig): string {
   const mods = linearModules(model);
-  const prefix = model.architecture === 'gpt2' ? 'transformer.h' : 'model.layers';
-  const subs = [...new Set(mods.map((m) => m.path.slice(`${prefix}.${m.layer}.`.length)))];
-  return `${subs.map((s) => `${prefix}.<i>.${s}`).join(', ')} for layers i = 0..${model.numLayers - 1}`;
+  const block = architectureOf(model).names.block;
+  const subs = [...new Set(mods.map((m) => m.path.slice(`${block(m.layer)}.`.length)))];
+  return `${subs.map((s) => `${block(0).replace(/0$/, '<i>')}.${s}`).join(', ')} for layers i = 0..${model.numLayers - 1}`;
 }
 
 /**
@@ -262,13 +217,7 @@ export function resolveLoraTargets(config: LoraConfig, model: ModelConfig): Reso
     const r = patternValue(config.rank_pattern, 'rank_pattern', name) ?? config.r;
     const alpha = patternValue(config.alpha_pattern, 'alpha_pattern', name) ?? config.lora_alpha;
     targets.push({
-      path: spec.path,
-      shortName: spec.shortName,
-      layer: spec.layer,
-      inFeatures: spec.inFeatures,
-      outFeatures: spec.outFeatures,
-      layout: spec.layout,
-      hasBias: spec.hasBias,
+      ...spec,
       r,
       alpha,
       scale: loraScaling(alpha, r, config.use_rslora),

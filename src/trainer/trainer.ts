@@ -1,6 +1,7 @@
 /**
  * The training loop, independent of where it runs: the studio's Web Worker and the Node command line drive
- * the same `Trainer`. Only the LoRA matrices train; the model's W0 stays frozen in its quantized format.
+ * the same `Trainer`. Only the method's parameters train (GpuAdapter.parameters(): LoRA's A and B, …); the
+ * model's W0 stays frozen in its quantized format.
  *
  * One optimizer step = `gradAccum` micro-batches of `batchSize` examples (gradients summed on the GPU,
  * averaged through the AdamW gradient scale), global-norm clipping, then AdamW on the GPU. Every random choice
@@ -12,8 +13,9 @@ import { CommandRecorder } from '../kernels/dispatch';
 import { encodeAdamW, encodeSquaredNorms, clipFactor } from '../kernels/optimizer';
 import { readTensor, zerosTensor, type GpuTensor } from '../kernels/tensor';
 import { pcgHash } from '../kernels/dropout-mask';
+import { ActivationPool } from '../engine/activation-pool';
 import type { GpuModel } from '../engine/gpu-model';
-import type { GpuLoraSet } from '../engine/lora-adapters';
+import type { GpuAdapter } from '../engine/method-hooks';
 import { evalLoss, lossAndGrads } from '../engine/training-pass';
 import type { TrainBatch } from '../engine/batch';
 import { makeBatches, type TokenizedExample } from '../data/batching';
@@ -133,11 +135,13 @@ export class Trainer {
   private pauseGate: { promise: Promise<void>; release: () => void } | null = null;
   private readonly epochCache = new Map<number, TrainBatch[]>();
   private readonly fingerprint: string;
+  /** The activations of every pass of the run, reused from step to step. */
+  private readonly pool: ActivationPool;
 
   constructor(
     private readonly gpu: GpuContext,
     private readonly model: GpuModel,
-    private readonly lora: GpuLoraSet,
+    private readonly adapter: GpuAdapter,
     private readonly train: TokenizedExample[],
     private readonly validation: TokenizedExample[],
     readonly settings: TrainingSettings,
@@ -149,20 +153,17 @@ export class Trainer {
     this.batchesPerEpoch = Math.ceil(train.length / settings.batchSize);
     this.totalSteps = settings.maxSteps > 0 ? settings.maxSteps : Math.ceil((settings.epochs * this.batchesPerEpoch) / settings.gradAccum);
     this.fingerprint = fingerprintExamples(train);
-    for (const [path, mod] of lora.modules) {
-      const trainable: [string, GpuTensor, GpuTensor][] = [['lora_A', mod.a, mod.dA], ['lora_B', mod.b, mod.dB]];
-      // The bias gradient is [out, 1]; AdamW sees it as [out], like the bias.
-      if (mod.bias && mod.dBias) trainable.push(['base_layer.bias', mod.bias, { ...mod.dBias, shape: mod.bias.shape }]);
-      for (const [which, value, grad] of trainable) {
-        this.params.push({
-          name: `${path}.${which}`,
-          value,
-          grad,
-          m: zerosTensor(gpu.device, [...value.shape], `${path}.${which} exp_avg`),
-          v: zerosTensor(gpu.device, [...value.shape], `${path}.${which} exp_avg_sq`),
-        });
-      }
+    for (const { name, value, grad } of adapter.parameters()) {
+      this.params.push({
+        name,
+        value,
+        grad,
+        m: zerosTensor(gpu.device, [...value.shape], `${name} exp_avg`),
+        v: zerosTensor(gpu.device, [...value.shape], `${name} exp_avg_sq`),
+      });
     }
+    if (this.params.length === 0) throw new TrainingConfigError('the adapter has no trainable parameters');
+    this.pool = new ActivationPool(gpu.device);
   }
 
   /** Micro-batch number `index` of the run (epochs follow each other; each has its own seeded order). */
@@ -261,7 +262,7 @@ export class Trainer {
     let sum = 0;
     let tokens = 0;
     for (const b of batches) {
-      const r = await evalLoss(this.gpu, this.model, this.lora, b);
+      const r = await evalLoss(this.gpu, this.model, this.adapter, b, { pool: this.pool });
       sum += r.loss * r.tokens;
       tokens += r.tokens;
     }
@@ -282,7 +283,7 @@ export class Trainer {
       for (let micro = 0; micro < s.gradAccum; micro++) {
         const batch = this.microBatch(this.step * s.gradAccum + micro);
         const dropoutSeed = pcgHash((s.seed ^ Math.imul(this.step * s.gradAccum + micro + 1, 0x85ebca6b)) >>> 0);
-        const r = await lossAndGrads(this.gpu, this.model, this.lora, batch, { dropoutSeed, accumulateGrads: micro > 0 });
+        const r = await lossAndGrads(this.gpu, this.model, this.adapter, batch, { dropoutSeed, accumulateGrads: micro > 0, pool: this.pool });
         lossSum += r.loss;
         tokens += r.tokens;
         activationBytes = Math.max(activationBytes, r.activationBytes);
@@ -337,5 +338,6 @@ export class Trainer {
       p.m.buffer.destroy();
       p.v.buffer.destroy();
     }
+    this.pool.destroy();
   }
 }

@@ -2,7 +2,7 @@
  * The adapter a worker holds on its loaded model between requests: the last one trained with model kind 'loaded',
  * or one imported with `adapter-import`. Generation with side 'adapted' and `adapter-export` use it.
  */
-import type { GpuLoraSet } from '../engine/lora-adapters';
+import type { GpuLoraSet } from '../methods/lora/gpu';
 import type { ModelConfig } from '../model/config';
 import { exportLoraAdapter } from '../peft/adapter-files';
 import type { LoraConfig } from '../peft/lora-config';

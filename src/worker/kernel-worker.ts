@@ -23,7 +23,7 @@ import { loadBase, type LoadedBase } from './loaded-model';
 import { NoModelError, NoSuchRunError, TrainingBusyError, TrainSession } from './train-session';
 import { describeAdapter, exportHeldAdapter, type HeldAdapter } from './held-adapter';
 import { generate } from '../engine/generate';
-import { GpuLoraSet, loraModuleInits } from '../engine/lora-adapters';
+import { GpuLoraSet, loraModuleInits } from '../methods/lora/gpu';
 import { BrowserFilesSource } from '../model-io/model-source';
 import { importLoraAdapter, readAdapterFiles } from '../peft/adapter-files';
 import { settleKernelProfile } from '../kernels/kernel-profile';

@@ -8,7 +8,7 @@
  * then, so that after a `train-pause-result` no step event comes until the run is resumed or stopped.
  */
 import type { GpuContext } from '../gpu/device';
-import { GpuLoraSet, loraModuleInits } from '../engine/lora-adapters';
+import { GpuLoraSet, loraModuleInits } from '../methods/lora/gpu';
 import { assertNoProblems, parseDataset, parsePastedText, splitValidation, tokenizeRecords, type ParsedDataset } from '../data/index';
 import { makeLoraConfig, type LoraConfig } from '../peft/lora-config';
 import { initLoraWeights } from '../peft/lora-init';

@@ -5,7 +5,7 @@
  */
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { GpuLoraSet, loraModuleInits } from '../../engine/lora-adapters';
+import { GpuLoraSet, loraModuleInits } from '../../methods/lora/gpu';
 import { WEIGHT_FORMATS } from '../../kernels/weight-format';
 import { assertNoProblems, parseDataset } from '../../data/parse';
 import { splitValidation } from '../../data/batching';

@@ -11,6 +11,9 @@
  *   dP_ij = dOut_i·v_j,  dS_ij = P_ij (dP_ij − Σ_j' P_ij' dP_ij')
  *   dq_i = scale Σ_j dS_ij k_j;  dk_j = scale Σ_{h in group} Σ_i dS_ij q_i;  dv_j = Σ_{h in group} Σ_i P_ij dOut_i
  *
+ * With a key prefix of length P (prefix tuning), k and v hold P + T rows per sequence, the P prefix rows first:
+ * query i sits at key position P + i and sees keys j ≤ P + i; probs are [B, H, T, P + T].
+ *
  * Decoding reads k and v from caches [B, maxT, KV·hd]; new token t of a step sits at position pastLen + t and
  * sees cache positions 0 ..= pastLen + t.
  */
@@ -29,14 +32,16 @@ export interface AttentionForwardParams extends AttentionDims {
   q: ArrayLike<number>;
   k: ArrayLike<number>;
   v: ArrayLike<number>;
-  /** [B·T]: 1 for a real token, 0 for padding (excluded as a key); null or absent: every key is real. */
+  /** [B·(P + T)]: 1 for a real token, 0 for padding (excluded as a key); null or absent: every key is real. */
   keyMask?: ArrayLike<number> | null;
+  /** P: key/value rows in front of each sequence's T (a prefix every query sees); 0 when absent. */
+  prefixLength?: number;
 }
 
 export interface AttentionForwardResult {
   /** [B·T, H·hd] */
   out: Float64Array;
-  /** [B, H, T, T] softmax probabilities (0 where a key is not seen). */
+  /** [B, H, T, P + T] softmax probabilities (0 where a key is not seen). */
   probs: Float64Array;
 }
 
@@ -82,16 +87,22 @@ export function attentionGroupSize(fn: string, heads: number, kvHeads: number, h
   return heads / kvHeads;
 }
 
-function validate(fn: string, p: AttentionForwardParams): void {
+/** Validates the shapes; returns the prefix length P. */
+function validate(fn: string, p: AttentionForwardParams): number {
   assertPositiveInt(fn, 'batch', p.batch);
   assertPositiveInt(fn, 'seqLen', p.seqLen);
   attentionGroupSize(fn, p.heads, p.kvHeads, p.headDim);
   if (!Number.isFinite(p.scale)) throw new RangeError(`${fn}: scale must be finite, got ${p.scale}`);
+  const P = p.prefixLength ?? 0;
+  if (!Number.isInteger(P) || P < 0) throw new RangeError(`${fn}: prefixLength must be an integer ≥ 0, got ${P}`);
   const M = p.batch * p.seqLen;
+  const keys = p.batch * (P + p.seqLen);
   assertSize(fn, 'q', p.q, 'B·T·H·hd', M * p.heads * p.headDim);
-  assertSize(fn, 'k', p.k, 'B·T·KV·hd', M * p.kvHeads * p.headDim);
-  assertSize(fn, 'v', p.v, 'B·T·KV·hd', M * p.kvHeads * p.headDim);
-  if (p.keyMask) assertSize(fn, 'keyMask', p.keyMask, 'B·T', M);
+  const rows = P > 0 ? 'B·(P+T)' : 'B·T';
+  assertSize(fn, 'k', p.k, `${rows}·KV·hd`, keys * p.kvHeads * p.headDim);
+  assertSize(fn, 'v', p.v, `${rows}·KV·hd`, keys * p.kvHeads * p.headDim);
+  if (p.keyMask) assertSize(fn, 'keyMask', p.keyMask, rows, keys);
+  return P;
 }
 
 /**
@@ -127,22 +138,23 @@ function attendRow(
 }
 
 export function attentionForwardRef(p: AttentionForwardParams): AttentionForwardResult {
-  validate('attentionForwardRef', p);
+  const P = validate('attentionForwardRef', p);
   const { batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: hd } = p;
+  const S = P + T; // keys per sequence
   const group = H / KV;
   const qW = H * hd;
   const kvW = KV * hd;
   const out = new Float64Array(B * T * qW);
-  const probs = new Float64Array(B * H * T * T);
+  const probs = new Float64Array(B * H * T * S);
   const mask = p.keyMask ?? null;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / group);
-      const kvOffset = (j: number) => (b * T + j) * kvW + g * hd;
-      const seen = (j: number) => mask === null || mask[b * T + j] !== 0;
+      const kvOffset = (j: number) => (b * S + j) * kvW + g * hd;
+      const seen = (j: number) => mask === null || mask[b * S + j] !== 0;
       for (let i = 0; i < T; i++) {
-        const pRow = probs.subarray(((b * H + h) * T + i) * T, ((b * H + h) * T + i + 1) * T);
-        attendRow(p.q, (b * T + i) * qW + h * hd, p.k, p.v, kvOffset, seen, i + 1, hd, p.scale, pRow, out, (b * T + i) * qW + h * hd);
+        const pRow = probs.subarray(((b * H + h) * T + i) * S, ((b * H + h) * T + i + 1) * S);
+        attendRow(p.q, (b * T + i) * qW + h * hd, p.k, p.v, kvOffset, seen, P + i + 1, hd, p.scale, pRow, out, (b * T + i) * qW + h * hd);
       }
     }
   }
@@ -151,34 +163,35 @@ export function attentionForwardRef(p: AttentionForwardParams): AttentionForward
 
 export function attentionBackwardRef(p: AttentionBackwardParams): AttentionBackwardResult {
   const fn = 'attentionBackwardRef';
-  validate(fn, p);
+  const P = validate(fn, p);
   const { batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: hd, scale } = p;
   assertSize(fn, 'dOut', p.dOut, 'B·T·H·hd', B * T * H * hd);
   const { probs } = attentionForwardRef(p);
+  const S = P + T;
   const group = H / KV;
   const qW = H * hd;
   const kvW = KV * hd;
   const dq = new Float64Array(B * T * qW);
-  const dk = new Float64Array(B * T * kvW);
-  const dv = new Float64Array(B * T * kvW);
-  const dS = new Float64Array(T);
+  const dk = new Float64Array(B * S * kvW);
+  const dv = new Float64Array(B * S * kvW);
+  const dS = new Float64Array(S);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / group);
       for (let i = 0; i < T; i++) {
-        const pRow = probs.subarray(((b * H + h) * T + i) * T);
+        const pRow = probs.subarray(((b * H + h) * T + i) * S);
         const o = (b * T + i) * qW + h * hd;
         // dP_ij = dOut_i·v_j; dS_ij = P_ij (dP_ij − Σ P dP)
         let rowDot = 0;
-        for (let j = 0; j <= i; j++) {
+        for (let j = 0; j <= P + i; j++) {
           let dp = 0;
-          for (let d = 0; d < hd; d++) dp += p.dOut[o + d] * p.v[(b * T + j) * kvW + g * hd + d];
+          for (let d = 0; d < hd; d++) dp += p.dOut[o + d] * p.v[(b * S + j) * kvW + g * hd + d];
           dS[j] = dp;
           rowDot += pRow[j] * dp;
         }
-        for (let j = 0; j <= i; j++) {
+        for (let j = 0; j <= P + i; j++) {
           dS[j] = pRow[j] * (dS[j] - rowDot);
-          const kv = (b * T + j) * kvW + g * hd;
+          const kv = (b * S + j) * kvW + g * hd;
           for (let d = 0; d < hd; d++) {
             dq[o + d] += scale * dS[j] * p.k[kv + d];
             dk[kv + d] += scale * dS[j] * p.q[o + d];

@@ -1,4 +1,5 @@
 /** Deterministic random checkpoints for tests, with the names and stored shapes of `expectedTensors`. */
+import { architectureOf } from '../architectures/index';
 import type { ModelConfig } from '../config';
 import { expectedTensors, type HostWeights } from '../weight-names';
 import { randomNormal } from '../../util/random';
@@ -10,6 +11,8 @@ import { randomNormal } from '../../util/random';
  */
 export function makeRandomHostWeights(config: ModelConfig, seed: number): HostWeights {
   const weights: HostWeights = new Map();
+  const arch = architectureOf(config);
+  const { names } = arch;
   expectedTensors(config).forEach(({ name, shape }, i) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const s = (seed + Math.imul(i + 1, 0x85ebca6b)) >>> 0;
@@ -20,13 +23,13 @@ export function makeRandomHostWeights(config: ModelConfig, seed: number): HostWe
       for (let j = 0; j < n; j++) data[j] += 1;
     } else if (name.endsWith('.bias')) {
       data = randomNormal(n, s, 0.1);
-    } else if (name === 'transformer.wpe.weight') {
+    } else if (name === names.positionEmbedding) {
       data = randomNormal(n, s, 0.1);
-    } else if (name === 'transformer.wte.weight' || name === 'model.embed_tokens.weight' || name === 'lm_head.weight') {
+    } else if (name === names.tokenEmbedding || name === names.lmHead) {
       data = randomNormal(n, s, 0.3);
     } else {
       // A linear layer: Conv1D stores [in, out], nn.Linear [out, in].
-      const fanIn = config.architecture === 'gpt2' ? shape[0] : shape[1];
+      const fanIn = arch.layout === 'conv1d' ? shape[0] : shape[1];
       data = randomNormal(n, s, 1 / Math.sqrt(fanIn));
     }
     weights.set(name, { shape: [...shape], data });

@@ -1,25 +1,26 @@
 /**
- * Float64 CPU reference of the supported causal LMs, following transformers' modeling code:
- * GPT2LMHeadModel (architecture 'gpt2') and LlamaForCausalLM / Qwen2ForCausalLM (architecture 'llama'),
- * with optional LoRA adapters (PEFT semantics) on any linear layer, the causal LM loss, exact gradients of
- * that loss with respect to every LoRA A and B (a reverse-mode tape, `tape.ts`), and greedy generation.
+ * Float64 CPU reference of the supported causal LMs, following transformers' modeling code (GPT2LMHeadModel,
+ * LlamaForCausalLM / Qwen2ForCausalLM) through the family's description (../architecture.ts), with an optional
+ * PEFT method attached at its hooks (method-hooks.ts), the causal LM loss, exact gradients of that loss with
+ * respect to the method's parameters (a reverse-mode tape), and greedy generation.
  *
- * It is the ground truth the GPU engine is tested against, so it is written plainly and shares no code with
- * the GPU path. Only the LoRA dropout mask (`dropoutFactor`) is shared, since it defines the mask.
+ * It is the ground truth the GPU engine is tested against. Its ops are the float64 kernel references
+ * (tape-ops.ts); it shares no code with the GPU path beyond the architecture description and the dropout mask.
  *
- * Batches: B rows of T tokens (right-padded); attentionMask 1 = real, 0 = padding. Padding keys are masked
- * out of attention in addition to the causal mask; positions are 0..T−1 in every row. A query that sees no
- * key at all (only possible with left padding) gets a zero attention output. Row m = b·T + t of every
- * activation matrix is token t of row b; LoRA dropout uses the same flat index m.
+ * Batches: B rows of T tokens (right-padded); attentionMask 1 = real, 0 = padding. Padding keys are masked out
+ * of attention in addition to the causal mask. Row m = b·S + t of every activation matrix is position t of
+ * sequence b, where S = T plus the method's virtual tokens (which come first). Positions start after an
+ * attention prefix: the first row of a sequence sits at position P (prefix length), as transformers counts the
+ * cache. A query that sees no key at all gets a zero attention output.
  */
+import { architectureOf } from '../architectures/index';
+import type { ArchitectureDescription, LinearRole } from '../architecture';
 import type { ModelConfig } from '../config';
-import type { HostWeights, LinearModuleSpec } from '../weight-names';
-import { checkLora, loraDropoutFactors, type ReferenceLora } from './lora';
-import { causalAttention, geluNew, layerNorm, rmsNorm, rope, shiftedCrossEntropy, silu } from './nn-ops';
-import { add, frozenLinear, matmulNT, mul, mulConst, scale, sliceCols, Tape, type Var } from './tape';
+import { linearModules, normTensorNames, storedShape, type HostWeights } from '../weight-names';
+import type { FrozenLinear, ReferenceHooks, ReferenceMethod } from './method-hooks';
+import { add, prependRows, sliceCols, Tape, type Var } from './tape';
+import { attention, crossEntropy, frozenLinear, gelu, layerNorm, linearOrientation, rmsNorm, rope, swiglu } from './tape-ops';
 
-export type { ReferenceLora, ReferenceLoraModule } from './lora';
-export { makeRandomLora } from './lora';
 export { makeRandomHostWeights } from './random-weights';
 
 export interface ReferenceBatch {
@@ -32,13 +33,6 @@ export interface ReferenceBatch {
 export interface ReferenceLabeledBatch extends ReferenceBatch {
   /** [B][T]; labels[b][t + 1] is the target of position t; −100 is ignored. */
   labels: number[][];
-}
-
-export interface LoraGrads {
-  /** dLoss/dA [r, in]. */
-  dA: Float64Array;
-  /** dLoss/dB [out, r]. */
-  dB: Float64Array;
 }
 
 function checkGrid(what: string, grid: number[][], B: number, T: number, ok: (v: number) => boolean, allowed: string): void {
@@ -59,9 +53,6 @@ function checkBatch(config: ModelConfig, batch: ReferenceBatch, labels?: number[
   if (T === 0) throw new RangeError('inputIds rows must not be empty');
   const V = config.vocabSize;
   checkGrid('inputIds', ids, B, T, (v) => Number.isInteger(v) && v >= 0 && v < V, `a token id in [0, ${V})`);
-  if (config.architecture === 'gpt2' && T > config.maxPositions) {
-    throw new RangeError(`sequence length ${T} exceeds GPT-2's ${config.maxPositions} position embeddings (n_positions)`);
-  }
   if (batch.attentionMask !== undefined) checkGrid('attentionMask', batch.attentionMask, B, T, (v) => v === 0 || v === 1, '0 or 1');
   if (labels !== undefined) {
     checkGrid('labels', labels, B, T, (v) => v === -100 || (Number.isInteger(v) && v >= 0 && v < V), `-100 or a token id in [0, ${V})`);
@@ -80,162 +71,200 @@ function tensor(weights: HostWeights, name: string, shape: number[]): Float32Arr
   return w.data;
 }
 
-interface LoraVars {
-  a: Var;
-  b: Var;
-}
+const NO_HOOKS: ReferenceHooks = { parameters: new Map() };
 
-interface Graph {
-  tape: Tape;
-  config: ModelConfig;
-  weights: HostWeights;
-  specs: Map<string, LinearModuleSpec>;
-  lora: ReferenceLora;
-  loraVars: Map<string, LoraVars>;
-}
+/** One forward's context: the tape, the model, the attached method, and the batch's layout. */
+class Graph {
+  readonly tape = new Tape();
+  readonly arch: ArchitectureDescription;
+  readonly hooks: ReferenceHooks;
+  private readonly linears = new Map<string, FrozenLinear>();
 
-function makeGraph(config: ModelConfig, weights: HostWeights, lora: ReferenceLora | undefined, wantGrads: boolean): Graph {
-  const tape = new Tape();
-  const l = lora ?? new Map();
-  const specs = checkLora(config, l);
-  const loraVars = new Map<string, LoraVars>();
-  for (const [path, m] of l) {
-    const spec = specs.get(path)!;
-    const a = Float64Array.from(m.a);
-    const b = Float64Array.from(m.b);
-    loraVars.set(path, {
-      a: wantGrads ? tape.param(a, m.r, spec.inFeatures) : tape.constant(a, m.r, spec.inFeatures),
-      b: wantGrads ? tape.param(b, spec.outFeatures, m.r) : tape.constant(b, spec.outFeatures, m.r),
-    });
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: HostWeights,
+    method: ReferenceMethod | undefined,
+    trainable: boolean,
+  ) {
+    this.arch = architectureOf(config);
+    this.hooks = method ? method.attach(this.tape, { trainable }) : NO_HOOKS;
+    // Checks every module's shapes up front (also the ones no method touches).
+    for (const spec of linearModules(config)) {
+      const w = tensor(weights, `${spec.path}.weight`, storedShape(spec.layout, spec.outFeatures, spec.inFeatures));
+      const bias = spec.hasBias ? tensor(weights, `${spec.path}.bias`, [spec.outFeatures]) : null;
+      const weight = linearOrientation(w, spec.layout, spec.outFeatures, spec.inFeatures);
+      this.linears.set(`${spec.layer}/${spec.role}`, {
+        spec, weight, bias, forward: (x) => frozenLinear(this.tape, x, weight, spec.outFeatures, bias),
+      });
+    }
   }
-  // Checks every module's shapes up front (also the ones no LoRA touches).
-  for (const spec of specs.values()) {
-    const wShape = spec.layout === 'conv1d' ? [spec.inFeatures, spec.outFeatures] : [spec.outFeatures, spec.inFeatures];
-    tensor(weights, `${spec.path}.weight`, wShape);
-    if (spec.hasBias) tensor(weights, `${spec.path}.bias`, [spec.outFeatures]);
+
+  linear(layer: number, role: LinearRole, x: Var): Var {
+    const lin = this.linears.get(`${layer}/${role}`);
+    if (lin === undefined) throw new Error(`internal: layer ${layer} has no ${role} projection`);
+    return this.hooks.linear ? this.hooks.linear(lin, x) : lin.forward(x);
   }
-  return { tape, config, weights, specs, lora: l, loraVars };
+
+  norm(module: string, x: Var): Var {
+    const c = this.config;
+    const names = normTensorNames(c, module);
+    const w = tensor(this.weights, names.weight, [c.hiddenSize]);
+    if (names.bias === null) return rmsNorm(this.tape, x, w, c.normEps);
+    return layerNorm(this.tape, x, w, tensor(this.weights, names.bias, [c.hiddenSize]), c.normEps);
+  }
+
+  /** Sublayer output `out` joins the residual stream h (through the method's sublayer hook, if any). */
+  residual(h: Var, layer: number, sublayer: 'attention' | 'mlp', out: Var): Var {
+    return add(this.tape, h, this.hooks.sublayerOutput ? this.hooks.sublayerOutput(layer, sublayer, out) : out);
+  }
 }
 
-/** The linear layer at `path`, with its LoRA adapter when there is one. */
-function linear(g: Graph, path: string, x: Var): Var {
-  const spec = g.specs.get(path);
-  if (spec === undefined) throw new Error(`internal: no linear layer "${path}"`);
-  const w = g.weights.get(`${path}.weight`)!.data;
-  const bias = spec.hasBias ? g.weights.get(`${path}.bias`)!.data : null;
-  const base = frozenLinear(g.tape, x, w, spec.layout, spec.outFeatures, bias);
-  const l = g.lora.get(path);
-  if (l === undefined) return base;
-  const { a, b } = g.loraVars.get(path)!;
-  const xd = l.dropoutP > 0 ? mulConst(g.tape, x, loraDropoutFactors(x.rows, x.cols, l.dropoutP, l.seed)) : x;
-  const xa = matmulNT(g.tape, xd, a); // [M, r]
-  const delta = matmulNT(g.tape, xa, b); // [M, out]
-  return add(g.tape, base, scale(g.tape, delta, l.scale));
+/** The batch as the layers see it: S positions per sequence (virtual tokens first), their positions and key mask. */
+interface Layout {
+  B: number;
+  T: number;
+  /** Virtual tokens per sequence. */
+  n: number;
+  /** Attention prefix length. */
+  P: number;
+  S: number;
+  /** [B·S] position of each row. */
+  positions: Float64Array;
+  /** [B·(P + S)], or null when every key is seen. */
+  keyMask: Float64Array | null;
 }
 
-/** Token embeddings (plus GPT-2's learned positions) as a constant [B·T, d]. */
-function embed(g: Graph, ids: number[][], T: number): Var {
+function layoutOf(g: Graph, batch: ReferenceBatch, B: number, T: number): Layout {
+  const n = g.hooks.virtualTokens?.count ?? 0;
+  const P = g.hooks.attentionPrefix?.length ?? 0;
+  const S = n + T;
+  if (P + S > g.config.maxPositions) {
+    throw new RangeError(`sequence length ${P + S} (prefix ${P}, virtual tokens ${n}, tokens ${T}) exceeds the model's ${g.config.maxPositions} positions`);
+  }
+  const positions = new Float64Array(B * S);
+  for (let b = 0; b < B; b++) for (let t = 0; t < S; t++) positions[b * S + t] = P + t;
+  let keyMask: Float64Array | null = null;
+  if (batch.attentionMask) {
+    keyMask = new Float64Array(B * (P + S)).fill(1);
+    batch.attentionMask.forEach((row, b) => row.forEach((v, t) => (keyMask![b * (P + S) + P + n + t] = v)));
+  }
+  return { B, T, n, P, S, positions, keyMask };
+}
+
+/** Token embeddings, the virtual tokens in front, plus learned positions where the family has them: [B·S, d]. */
+function embed(g: Graph, ids: number[][], L: Layout): Var {
   const c = g.config;
   const d = c.hiddenSize;
-  const gpt2 = c.architecture === 'gpt2';
-  const table = tensor(g.weights, gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight', [c.vocabSize, d]);
-  const pos = gpt2 ? tensor(g.weights, 'transformer.wpe.weight', [c.maxPositions, d]) : null;
-  const h = new Float64Array(ids.length * T * d);
-  ids.forEach((row, b) => {
-    row.forEach((id, t) => {
-      const o = (b * T + t) * d;
-      for (let i = 0; i < d; i++) h[o + i] = table[id * d + i] + (pos === null ? 0 : pos[t * d + i]);
-    });
+  const table = tensor(g.weights, g.arch.names.tokenEmbedding, [c.vocabSize, d]);
+  const tokens = new Float64Array(L.B * L.T * d);
+  ids.forEach((row, b) => row.forEach((id, t) => tokens.set(table.subarray(id * d, (id + 1) * d), (b * L.T + t) * d)));
+  let h = g.tape.constant(tokens, L.B * L.T, d);
+  if (g.hooks.virtualTokens) h = prependRows(g.tape, g.hooks.virtualTokens.embeddings(), h, L.B);
+  const posName = g.arch.names.positionEmbedding;
+  if (posName !== null) {
+    const pos = tensor(g.weights, posName, [c.maxPositions, d]);
+    const rows = new Float64Array(L.B * L.S * d);
+    L.positions.forEach((p, m) => rows.set(pos.subarray(p * d, (p + 1) * d), m * d));
+    h = add(g.tape, h, g.tape.constant(rows, L.B * L.S, d));
+  }
+  return h;
+}
+
+function block(g: Graph, i: number, h: Var, L: Layout): Var {
+  const c = g.config;
+  const t = g.tape;
+  const { names } = g.arch;
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const a = g.norm(`${names.block(i)}.${names.norm1}`, h);
+  let q: Var;
+  let k: Var;
+  let v: Var;
+  if (g.arch.qkv === 'fused') {
+    const qkv = g.linear(i, 'qkv', a);
+    q = sliceCols(t, qkv, 0, qDim);
+    k = sliceCols(t, qkv, qDim, kvDim);
+    v = sliceCols(t, qkv, qDim + kvDim, kvDim);
+  } else {
+    q = g.linear(i, 'q', a);
+    k = g.linear(i, 'k', a);
+    v = g.linear(i, 'v', a);
+  }
+  if (g.arch.positions === 'rope') {
+    q = rope(t, q, L.positions, c.numHeads, c.headDim, c.ropeTheta);
+    k = rope(t, k, L.positions, c.numKvHeads, c.headDim, c.ropeTheta);
+  }
+  if (g.hooks.attentionPrefix) {
+    const prefix = g.hooks.attentionPrefix.keysValues(i);
+    k = prependRows(t, prefix.k, k, L.B);
+    v = prependRows(t, prefix.v, v, L.B);
+  }
+  const o = attention(t, q, k, v, {
+    batch: L.B, seqLen: L.S, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, keyMask: L.keyMask, prefixLength: L.P,
   });
-  return g.tape.constant(h, ids.length * T, d);
+  h = g.residual(h, i, 'attention', g.linear(i, 'o', o));
+  const a2 = g.norm(`${names.block(i)}.${names.norm2}`, h);
+  const act = g.arch.mlp === 'gelu' ? gelu(t, g.linear(i, 'fc', a2)) : swiglu(t, g.linear(i, 'gate', a2), g.linear(i, 'up', a2));
+  return g.residual(h, i, 'mlp', g.linear(i, 'down', act));
 }
 
-function lmHead(g: Graph, h: Var): Var {
+function logitsVar(g: Graph, batch: ReferenceBatch, L: Layout): Var {
   const c = g.config;
-  const name = c.tieWordEmbeddings ? (c.architecture === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight') : 'lm_head.weight';
-  return frozenLinear(g.tape, h, tensor(g.weights, name, [c.vocabSize, c.hiddenSize]), 'linear', c.vocabSize, null);
+  let h = embed(g, batch.inputIds, L);
+  for (let i = 0; i < c.numLayers; i++) h = block(g, i, h, L);
+  h = g.norm(g.arch.names.finalNorm, h);
+  const head = tensor(g.weights, c.tieWordEmbeddings ? g.arch.names.tokenEmbedding : g.arch.names.lmHead, [c.vocabSize, c.hiddenSize]);
+  return frozenLinear(g.tape, h, head, c.vocabSize, null);
 }
 
-function gpt2Logits(g: Graph, batch: ReferenceBatch, B: number, T: number): Var {
-  const c = g.config;
-  const d = c.hiddenSize;
-  const t = g.tape;
-  const att = { B, T, numHeads: c.numHeads, numKvHeads: c.numHeads, headDim: c.headDim, keyMask: batch.attentionMask ?? null };
-  let h = embed(g, batch.inputIds, T);
-  for (let i = 0; i < c.numLayers; i++) {
-    const p = `transformer.h.${i}`;
-    const a = layerNorm(t, h, tensor(g.weights, `${p}.ln_1.weight`, [d]), tensor(g.weights, `${p}.ln_1.bias`, [d]), c.normEps);
-    const qkv = linear(g, `${p}.attn.c_attn`, a);
-    const o = causalAttention(t, sliceCols(t, qkv, 0, d), sliceCols(t, qkv, d, d), sliceCols(t, qkv, 2 * d, d), att);
-    h = add(t, h, linear(g, `${p}.attn.c_proj`, o));
-    const m = layerNorm(t, h, tensor(g.weights, `${p}.ln_2.weight`, [d]), tensor(g.weights, `${p}.ln_2.bias`, [d]), c.normEps);
-    h = add(t, h, linear(g, `${p}.mlp.c_proj`, geluNew(t, linear(g, `${p}.mlp.c_fc`, m))));
-  }
-  h = layerNorm(t, h, tensor(g.weights, 'transformer.ln_f.weight', [d]), tensor(g.weights, 'transformer.ln_f.bias', [d]), c.normEps);
-  return lmHead(g, h);
+/** Targets [B·S]: position t predicts labels[t + 1]; virtual tokens carry label −100, so the last one predicts the first token. */
+function shiftedTargets(labels: number[][], L: Layout): Int32Array {
+  const targets = new Int32Array(L.B * L.S).fill(-100);
+  labels.forEach((row, b) => {
+    for (let t = 0; t < L.S - 1; t++) {
+      const next = t + 1 - L.n;
+      if (next >= 0) targets[b * L.S + t] = row[next];
+    }
+  });
+  return targets;
 }
 
-function llamaLogits(g: Graph, batch: ReferenceBatch, B: number, T: number): Var {
-  const c = g.config;
-  const d = c.hiddenSize;
-  const t = g.tape;
-  const att = { B, T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, keyMask: batch.attentionMask ?? null };
-  let h = embed(g, batch.inputIds, T);
-  for (let i = 0; i < c.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    const a = rmsNorm(t, h, tensor(g.weights, `${p}.input_layernorm.weight`, [d]), c.normEps);
-    const q = rope(t, linear(g, `${p}.self_attn.q_proj`, a), T, c.numHeads, c.headDim, c.ropeTheta);
-    const k = rope(t, linear(g, `${p}.self_attn.k_proj`, a), T, c.numKvHeads, c.headDim, c.ropeTheta);
-    const v = linear(g, `${p}.self_attn.v_proj`, a);
-    h = add(t, h, linear(g, `${p}.self_attn.o_proj`, causalAttention(t, q, k, v, att)));
-    const m = rmsNorm(t, h, tensor(g.weights, `${p}.post_attention_layernorm.weight`, [d]), c.normEps);
-    const gated = mul(t, silu(t, linear(g, `${p}.mlp.gate_proj`, m)), linear(g, `${p}.mlp.up_proj`, m));
-    h = add(t, h, linear(g, `${p}.mlp.down_proj`, gated));
-  }
-  h = rmsNorm(t, h, tensor(g.weights, 'model.norm.weight', [d]), c.normEps);
-  return lmHead(g, h);
-}
-
-function logitsVar(g: Graph, batch: ReferenceBatch, B: number, T: number): Var {
-  return g.config.architecture === 'gpt2' ? gpt2Logits(g, batch, B, T) : llamaLogits(g, batch, B, T);
-}
-
-/** Logits [B, T, V] (row-major) of a batch, with optional LoRA adapters. */
-export function referenceForward(config: ModelConfig, weights: HostWeights, batch: ReferenceBatch, lora?: ReferenceLora): Float64Array {
+/** Logits [B, S, V] (row-major) of a batch, S = T plus the method's virtual tokens. */
+export function referenceForward(config: ModelConfig, weights: HostWeights, batch: ReferenceBatch, method?: ReferenceMethod): Float64Array {
   const { B, T } = checkBatch(config, batch);
-  const g = makeGraph(config, weights, lora, false);
-  return logitsVar(g, batch, B, T).data;
+  const g = new Graph(config, weights, method, false);
+  return logitsVar(g, batch, layoutOf(g, batch, B, T)).data;
 }
 
 /** Causal LM loss (mean cross-entropy over labels ≠ −100, logits at t predict labels[t + 1]). */
-export function referenceLoss(config: ModelConfig, weights: HostWeights, batch: ReferenceLabeledBatch, lora?: ReferenceLora): number {
+export function referenceLoss(config: ModelConfig, weights: HostWeights, batch: ReferenceLabeledBatch, method?: ReferenceMethod): number {
   const { B, T } = checkBatch(config, batch, batch.labels);
-  const g = makeGraph(config, weights, lora, false);
-  return shiftedCrossEntropy(g.tape, logitsVar(g, batch, B, T), B, T, batch.labels).data[0];
+  const g = new Graph(config, weights, method, false);
+  const L = layoutOf(g, batch, B, T);
+  return crossEntropy(g.tape, logitsVar(g, batch, L), shiftedTargets(batch.labels, L)).data[0];
 }
 
-/** The loss and its exact gradients with respect to every adapter's A and B, by module path. */
-export function referenceLossAndLoraGrads(
+/** The loss and its exact gradients with respect to every parameter of the method, by parameter name. */
+export function referenceLossAndGrads(
   config: ModelConfig,
   weights: HostWeights,
   batch: ReferenceLabeledBatch,
-  lora: ReferenceLora,
-): { loss: number; grads: Map<string, LoraGrads> } {
+  method: ReferenceMethod,
+): { loss: number; grads: Map<string, Float64Array> } {
   const { B, T } = checkBatch(config, batch, batch.labels);
-  const g = makeGraph(config, weights, lora, true);
-  const loss = shiftedCrossEntropy(g.tape, logitsVar(g, batch, B, T), B, T, batch.labels);
+  const g = new Graph(config, weights, method, true);
+  const L = layoutOf(g, batch, B, T);
+  const loss = crossEntropy(g.tape, logitsVar(g, batch, L), shiftedTargets(batch.labels, L));
   g.tape.backward(loss);
-  const grads = new Map<string, LoraGrads>();
-  for (const [path, { a, b }] of g.loraVars) {
-    grads.set(path, { dA: a.grad ?? new Float64Array(a.data.length), dB: b.grad ?? new Float64Array(b.data.length) });
-  }
+  const grads = new Map<string, Float64Array>();
+  for (const [name, v] of g.hooks.parameters) grads.set(name, v.grad ?? new Float64Array(v.data.length));
   return { loss: loss.data[0], grads };
 }
 
 /**
- * Greedy decoding without a cache: each step runs the full forward on prompt + generated tokens and takes
- * the argmax of the last position (lowest id on ties). Returns the generated tokens only; when an eos id is
- * produced it is included (as transformers' generate does) and generation stops.
+ * Greedy decoding without a cache: each step runs the full forward on prompt + generated tokens and takes the
+ * argmax of the last position (lowest id on ties). Returns the generated tokens only; when an eos id is produced
+ * it is included (as transformers' generate does) and generation stops.
  */
 export function referenceGreedyGenerate(
   config: ModelConfig,
@@ -243,7 +272,7 @@ export function referenceGreedyGenerate(
   promptIds: number[],
   maxNewTokens: number,
   eosTokenIds: number[],
-  lora?: ReferenceLora,
+  method?: ReferenceMethod,
 ): number[] {
   if (promptIds.length === 0) throw new RangeError('referenceGreedyGenerate: the prompt must hold at least one token');
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`referenceGreedyGenerate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
@@ -251,8 +280,8 @@ export function referenceGreedyGenerate(
   const seq = [...promptIds];
   const out: number[] = [];
   for (let step = 0; step < maxNewTokens; step++) {
-    const logits = referenceForward(config, weights, { inputIds: [seq] }, lora);
-    const o = (seq.length - 1) * V;
+    const logits = referenceForward(config, weights, { inputIds: [seq] }, method);
+    const o = logits.length - V;
     let best = 0;
     for (let v = 1; v < V; v++) if (logits[o + v] > logits[o + best]) best = v;
     out.push(best);
@@ -261,3 +290,4 @@ export function referenceGreedyGenerate(
   }
   return out;
 }
+

@@ -1,7 +1,8 @@
 /**
  * A small reverse-mode tape on float64 matrices, for the CPU reference model. Every value is a row-major
  * [rows, cols] matrix. Frozen model weights never become tape values: ops read them directly as constants,
- * so only activations and the LoRA matrices live here.
+ * so only activations and adapter parameters live here. This file holds the tape and its shape-level ops
+ * (add, scale, slices, rows); the transformer's ops are in tape-ops.ts.
  *
  * A value requires a gradient when any of its inputs does; ops on values that need none record nothing,
  * so the forward-only path builds no backward closures at all.
@@ -139,87 +140,30 @@ export function sliceCols(t: Tape, a: Var, start: number, width: number): Var {
   });
 }
 
-/** x[M, K] · w[N, K]ᵀ → [M, N], with gradients to both (used for the LoRA products). */
-export function matmulNT(t: Tape, x: Var, w: Var): Var {
-  if (x.cols !== w.cols) throw new RangeError(`matmulNT: inner sizes differ, x is [${x.rows}, ${x.cols}], w is [${w.rows}, ${w.cols}]`);
-  const M = x.rows;
-  const K = x.cols;
-  const N = w.rows;
-  const y = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += x.data[m * K + k] * w.data[n * K + k];
-      y[m * N + n] = s;
-    }
+/**
+ * [prefix; x_b] for each of the B sequences of x: prefix [n, C] is put in front of every sequence's T rows of x
+ * [B·T, C], giving [B·(n + T), C]. The prefix's gradient is the sum over the sequences.
+ */
+export function prependRows(t: Tape, prefix: Var, x: Var, B: number): Var {
+  if (prefix.cols !== x.cols) throw new RangeError(`prependRows: prefix has ${prefix.cols} columns, x has ${x.cols}`);
+  if (x.rows % B !== 0) throw new RangeError(`prependRows: ${x.rows} rows of x do not split into ${B} sequences`);
+  const n = prefix.rows;
+  const T = x.rows / B;
+  const C = x.cols;
+  const S = n + T;
+  const y = new Float64Array(B * S * C);
+  for (let b = 0; b < B; b++) {
+    y.set(prefix.data, b * S * C);
+    y.set(x.data.subarray(b * T * C, (b + 1) * T * C), (b * S + n) * C);
   }
-  return t.record([x, w], y, M, N, (dy) => {
+  return t.record([prefix, x], y, B * S, C, (dy) => {
+    if (prefix.requiresGrad) {
+      const g = gradOf(prefix);
+      for (let b = 0; b < B; b++) for (let i = 0; i < n * C; i++) g[i] += dy[b * S * C + i];
+    }
     if (x.requiresGrad) {
       const g = gradOf(x);
-      for (let m = 0; m < M; m++) {
-        for (let n = 0; n < N; n++) {
-          const d = dy[m * N + n];
-          if (d === 0) continue;
-          for (let k = 0; k < K; k++) g[m * K + k] += d * w.data[n * K + k];
-        }
-      }
-    }
-    if (w.requiresGrad) {
-      const g = gradOf(w);
-      for (let m = 0; m < M; m++) {
-        for (let n = 0; n < N; n++) {
-          const d = dy[m * N + n];
-          if (d === 0) continue;
-          for (let k = 0; k < K; k++) g[n * K + k] += d * x.data[m * K + k];
-        }
-      }
-    }
-  });
-}
-
-/**
- * A frozen linear layer: y[M, N] = x[M, K]·W + b. `layout` is how W is stored: 'linear' is nn.Linear's
- * [N, K] (y = x·Wᵀ), 'conv1d' is GPT-2's Conv1D [K, N] (y = x·W). The gradient flows to x only.
- */
-export function frozenLinear(
-  t: Tape,
-  x: Var,
-  w: ArrayLike<number>,
-  layout: 'linear' | 'conv1d',
-  N: number,
-  bias: ArrayLike<number> | null,
-): Var {
-  const M = x.rows;
-  const K = x.cols;
-  if (w.length !== N * K) throw new RangeError(`frozenLinear: weight has ${w.length} elements, expected ${K}·${N} = ${K * N}`);
-  if (bias !== null && bias.length !== N) throw new RangeError(`frozenLinear: bias has ${bias.length} elements, expected ${N}`);
-  const y = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) {
-    const row = m * N;
-    if (layout === 'linear') {
-      for (let n = 0; n < N; n++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += x.data[m * K + k] * w[n * K + k];
-        y[row + n] = s;
-      }
-    } else {
-      for (let k = 0; k < K; k++) {
-        const xv = x.data[m * K + k];
-        if (xv === 0) continue;
-        for (let n = 0; n < N; n++) y[row + n] += xv * w[k * N + n];
-      }
-    }
-    if (bias !== null) for (let n = 0; n < N; n++) y[row + n] += bias[n];
-  }
-  return t.record([x], y, M, N, (dy) => {
-    const g = gradOf(x);
-    for (let m = 0; m < M; m++) {
-      for (let k = 0; k < K; k++) {
-        let s = 0;
-        if (layout === 'linear') for (let n = 0; n < N; n++) s += dy[m * N + n] * w[n * K + k];
-        else for (let n = 0; n < N; n++) s += dy[m * N + n] * w[k * N + n];
-        g[m * K + k] += s;
-      }
+      for (let b = 0; b < B; b++) for (let i = 0; i < T * C; i++) g[b * T * C + i] += dy[(b * S + n) * C + i];
     }
   });
 }

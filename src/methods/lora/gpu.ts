@@ -1,16 +1,20 @@
 /**
- * LoRA adapters on the GPU: A [r, in] and B [out, r] per targeted module, with their gradients. The adapter
- * matrices are the only trainable tensors; the model's W0 stays frozen.
+ * LoRA on the GPU: A [r, in] and B [out, r] per targeted module, with their gradients, attached at the engine's
+ * linear-layer hook (engine/method-hooks.ts) through the fused LoRA kernels (kernels/lora-linear.ts). The adapter
+ * matrices (and, with bias="lora_only", the adapted layers' biases) are the only trainable tensors; the model's
+ * W0 stays frozen.
  */
-import type { GpuContext } from '../gpu/device';
-import { ShapeError } from '../gpu/errors';
-import { readTensor, tensorFrom, zerosTensor, type GpuTensor } from '../kernels/tensor';
-import type { GpuModel } from './gpu-model';
-import type { HostWeights, LinearModuleSpec } from '../model/weight-names';
-import type { LoraConfig } from '../peft/lora-config';
-import type { ResolvedTarget } from '../peft/lora-targets';
-import { pcgHash } from '../kernels/dropout-mask';
-import type { LoraAdapterTensors } from '../kernels/lora-linear';
+import type { GpuContext } from '../../gpu/device';
+import { ShapeError } from '../../gpu/errors';
+import { readTensor, tensorFrom, zerosTensor, type GpuTensor } from '../../kernels/tensor';
+import type { GpuLinear, GpuModel } from '../../engine/gpu-model';
+import type { AdaptedLinear, GpuAdapter, PassContext, TrainableTensor } from '../../engine/method-hooks';
+import type { HostWeights, LinearModuleSpec } from '../../model/weight-names';
+import type { LoraConfig } from '../../peft/lora-config';
+import type { ResolvedTarget } from '../../peft/lora-targets';
+import { pcgHash } from '../../kernels/dropout-mask';
+import { encodeLoraLinearBackward, encodeLoraLinearForward, type LoraAdapterTensors } from '../../kernels/lora-linear';
+import { encodeLoraWeightGrad } from '../../kernels/lora-rank';
 
 export interface LoraModuleInit {
   /** Module path, e.g. "model.layers.0.self_attn.q_proj". */
@@ -23,7 +27,7 @@ export interface LoraModuleInit {
   b: Float32Array; // [out, r]
   /**
    * A trainable copy of the layer's bias (PEFT's bias="lora_only"), starting from these values. The base model's
-   * own bias is left as loaded, so base-model outputs (loraScale 0) are unchanged.
+   * own bias is left as loaded, so base-model outputs (adapterScale 0) are unchanged.
    */
   bias?: Float32Array; // [out]
 }
@@ -44,11 +48,31 @@ export interface GpuLoraModule {
   dBias: GpuTensor | null;
 }
 
-export class GpuLoraSet {
+export class GpuLoraSet implements GpuAdapter {
+  private readonly adapted = new Map<string, AdaptedLinear<GpuTensor>>();
+
   private constructor(
     private readonly gpu: GpuContext,
     readonly modules: Map<string, GpuLoraModule>,
-  ) {}
+  ) {
+    for (const [path, mod] of modules) this.adapted.set(path, loraLinear(mod));
+  }
+
+  /** The linear-layer hook: the fused LoRA linear on every adapted module. */
+  linear(spec: LinearModuleSpec): AdaptedLinear | null {
+    return this.adapted.get(spec.path) ?? null;
+  }
+
+  /** A and B of every module (and the trainable biases), named as in checkpoints: "<module>.lora_A". */
+  parameters(): TrainableTensor[] {
+    const out: TrainableTensor[] = [];
+    for (const [path, m] of this.modules) {
+      out.push({ name: `${path}.lora_A`, value: m.a, grad: m.dA }, { name: `${path}.lora_B`, value: m.b, grad: m.dB });
+      // The bias gradient is [out, 1]; the optimizer sees it as [out], like the bias.
+      if (m.bias && m.dBias) out.push({ name: `${path}.base_layer.bias`, value: m.bias, grad: { ...m.dBias, shape: m.bias.shape } });
+    }
+    return out;
+  }
 
   static create(gpu: GpuContext, model: GpuModel, inits: LoraModuleInit[]): GpuLoraSet {
     const specs = new Map<string, LinearModuleSpec>();
@@ -136,13 +160,39 @@ export class GpuLoraSet {
 }
 
 /**
- * The kernel arguments of one adapted module for one pass: scaling times `loraScale` (0 = base model), and
+ * The kernel arguments of one adapted module for one pass: scaling times `adapterScale` (0 = base model), and
  * dropout only in training (a seed given), with a per-module seed derived from the step's seed.
  */
-export function adapterTensors(mod: GpuLoraModule, loraScale: number, dropoutSeed: number | null): LoraAdapterTensors {
+export function adapterTensors(mod: GpuLoraModule, adapterScale: number, dropoutSeed: number | null): LoraAdapterTensors {
   const dropout =
     dropoutSeed === null ? { p: 0, seed: 0 } : { p: mod.dropoutP, seed: pcgHash((dropoutSeed ^ Math.imul(mod.index + 1, 0x9e3779b9)) >>> 0) };
-  return { a: mod.a, b: mod.b, scale: mod.scale * loraScale, dropout };
+  return { a: mod.a, b: mod.b, scale: mod.scale * adapterScale, dropout };
+}
+
+/**
+ * One adapted module as the engine's linear hook: y = x·W0ᵀ + b + s·(dropout(x)·Aᵀ)·Bᵀ forward, keeping x·Aᵀ
+ * [rows, r] for the backward, which gives dx, dA, dB (and the trainable bias's gradient).
+ */
+function loraLinear(mod: GpuLoraModule): AdaptedLinear<GpuTensor> {
+  const tensors = (ctx: PassContext) => adapterTensors(mod, ctx.scale, ctx.dropoutSeed);
+  const path = mod.spec.path;
+  return {
+    forward(ctx: PassContext, lin: GpuLinear, x: GpuTensor, y: GpuTensor, accumulate: boolean): GpuTensor {
+      const xa = ctx.tensor([ctx.rows, mod.r], `${path} xa`);
+      encodeLoraLinearForward(ctx.rec, { x, w0: lin.weight, bias: mod.bias ?? lin.bias, lora: tensors(ctx), y, xa, accumulate });
+      return xa;
+    },
+    backward(ctx: PassContext, lin: GpuLinear, xa: GpuTensor, dy: GpuTensor, x: GpuTensor, dx: GpuTensor | null, accumulateDx: boolean): void {
+      const g = ctx.tensor([ctx.rows, mod.r], `${path} dy·B`);
+      encodeLoraLinearBackward(ctx.rec, {
+        dy, x, xa, w0: lin.weight, lora: tensors(ctx), g, dx, dA: mod.dA, dB: mod.dB, accumulateGrads: ctx.accumulateGrads, accumulateDx,
+      });
+      if (mod.dBias) {
+        // d bias[n] = Σ_m dy[m, n]: the weight-gradient reduction against a column of ones.
+        encodeLoraWeightGrad(ctx.rec, `${path} bias grad`, { left: dy, right: ctx.ones(), out: mod.dBias, scale: 1, accumulate: ctx.accumulateGrads });
+      }
+    },
+  };
 }
 
 /**

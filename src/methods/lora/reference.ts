@@ -1,10 +1,14 @@
 /**
- * LoRA adapters for the reference model, keyed by module path as in `linearModules()`, and the adapted
- * linear layer as PEFT computes it: y = base(x) + scale·(dropout(x)·Aᵀ)·Bᵀ. A and B are always in
- * nn.Linear layout, A [r, in] and B [out, r], also on GPT-2's Conv1D layers.
+ * LoRA on the float64 reference model: adapters keyed by module path as in `linearModules()`, attached at the
+ * linear-layer hook, computing the adapted layer as PEFT does: y = base(x) + scale·(dropout(x)·Aᵀ)·Bᵀ. A and B
+ * are always in nn.Linear layout, A [r, in] and B [out, r], also on GPT-2's Conv1D layers. Parameters are named
+ * "<module path>.lora_A" and "<module path>.lora_B".
  */
-import type { ModelConfig } from '../config';
-import { linearModules, type LinearModuleSpec } from '../weight-names';
+import type { ModelConfig } from '../../model/config';
+import type { ReferenceMethod } from '../../model/reference/method-hooks';
+import { add, mulConst, scale, type Var } from '../../model/reference/tape';
+import { matmulNT } from '../../model/reference/tape-ops';
+import { linearModules, type LinearModuleSpec } from '../../model/weight-names';
 import { dropoutFactor, validateDropout } from '../../kernels/dropout-mask';
 import { loraScaling } from '../../peft/lora-scaling';
 import { randomNormal } from '../../util/random';
@@ -91,4 +95,36 @@ export function makeRandomLora(config: ModelConfig, targets: string[], r: number
     });
   });
   return lora;
+}
+
+/** LoRA adapters as a method on the reference model (checked against the model first). */
+export function loraReference(config: ModelConfig, lora: ReferenceLora): ReferenceMethod {
+  const specs = checkLora(config, lora);
+  return {
+    attach(tape, { trainable }) {
+      const parameters = new Map<string, Var>();
+      const vars = new Map<string, { a: Var; b: Var }>();
+      for (const [path, m] of lora) {
+        const spec = specs.get(path)!;
+        const leaf = (data: ArrayLike<number>, rows: number, cols: number) =>
+          trainable ? tape.param(Float64Array.from(data), rows, cols) : tape.constant(Float64Array.from(data), rows, cols);
+        const a = leaf(m.a, m.r, spec.inFeatures);
+        const b = leaf(m.b, spec.outFeatures, m.r);
+        vars.set(path, { a, b });
+        parameters.set(`${path}.lora_A`, a);
+        parameters.set(`${path}.lora_B`, b);
+      }
+      return {
+        parameters,
+        linear(layer, x) {
+          const base = layer.forward(x);
+          const l = lora.get(layer.spec.path);
+          if (l === undefined) return base;
+          const { a, b } = vars.get(layer.spec.path)!;
+          const xd = l.dropoutP > 0 ? mulConst(tape, x, loraDropoutFactors(x.rows, x.cols, l.dropoutP, l.seed)) : x;
+          return add(tape, base, scale(tape, matmulNT(tape, matmulNT(tape, xd, a), b), l.scale));
+        },
+      };
+    },
+  };
 }
