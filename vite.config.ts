@@ -19,17 +19,19 @@ function xenovaWithoutOnnx(): Plugin {
   };
 }
 
-export default defineConfig({
+/**
+ * The studio: `vite build` writes the production build to dist/ (index.html is its only input). `--mode e2e` is
+ * the test build, with the end-to-end tests' hooks (import.meta.env.TEST_BUILD, src/test-build.d.ts), written to
+ * dist-e2e/; `vite preview --mode e2e` serves it. The peer benchmark's page has a build of its own
+ * (vite.bench.config.ts).
+ */
+export default defineConfig(({ mode }) => ({
+  define: { 'import.meta.env.TEST_BUILD': JSON.stringify(mode === 'e2e') },
   plugins: [xenovaWithoutOnnx(), react()],
   worker: { format: 'es', plugins: () => [xenovaWithoutOnnx()] },
   build: {
     target: 'es2022',
-    rollupOptions: {
-      input: {
-        main: fileURLToPath(new URL('./index.html', import.meta.url)),
-        peers: fileURLToPath(new URL('./bench/peers/index.html', import.meta.url)),
-      },
-    },
+    outDir: mode === 'e2e' ? 'dist-e2e' : 'dist',
   },
   test: {
     include: ['tests/**/*.test.ts'],
@@ -41,4 +43,4 @@ export default defineConfig({
     // Two cores: run files two at a time.
     maxWorkers: 2,
   },
-});
+}));

@@ -16,7 +16,7 @@ import { CommandRecorder } from '../src/kernels/dispatch';
 import { uploadWeight, type GpuWeight } from '../src/kernels/gpu-weight';
 import { encodeLinearBackwardInput, encodeLinearForward } from '../src/kernels/linear';
 import { encodeLoraLinearBackward, encodeLoraLinearForward, type LoraAdapterTensors } from '../src/kernels/lora-linear';
-import { encodeUnfusedBackward, encodeUnfusedForward, type UnfusedLayer, type UnfusedScratch } from '../src/kernels/lora-linear-unfused';
+import { encodeUnfusedBackward, encodeUnfusedForward, type UnfusedLayer, type UnfusedScratch } from './lora-linear-unfused';
 import { encodeNaiveMatmul } from '../src/kernels/plain-ops';
 import { packWeight } from '../src/kernels/quantize';
 import { tensorFrom, zerosTensor, type GpuTensor } from '../src/kernels/tensor';

@@ -13,9 +13,10 @@
  * After the rows comes a line per goal of issue 7 that a row missed (page.ts, goalFor), or "every goal met";
  * missing a goal does not change the exit status.
  *
- * This starts a Vite dev server on 127.0.0.1 (a free port) with this repo's vite.config.ts, launches the system
- * Chromium through Playwright and opens /bench/peers/index.html (bench/peers/page.ts does the work). Every
- * request the page makes must stay on 127.0.0.1 (ORT's wasm comes from node_modules); `--debug` logs them.
+ * This builds the page's own build (vite.bench.config.ts, into dist-bench/; the studio's build does not contain
+ * it), serves it with `vite preview` on 127.0.0.1 (a free port), launches the system Chromium through Playwright
+ * and opens /bench/peers/index.html (bench/peers/page.ts does the work). Every request the page makes must stay
+ * on 127.0.0.1 (ORT's wasm is part of the build); `--debug` logs them.
  * `--adapter compat` runs every library on the GL compatibility adapter (Chromium flags
  * --use-webgpu-adapter=opengles --use-angle=gl-egl, requestAdapter({featureLevel: 'compatibility'})).
  * `--kernels tiled|direct` forces our kernel profile (default: the one chosen for the adapter, gpu/device.ts).
@@ -29,13 +30,13 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
-import { createServer } from 'vite';
+import { build, preview } from 'vite';
 import { adapterLine, type KernelProfile } from '../src/gpu/device';
 import { goalFor } from './peers/goals';
 import type { PeerBenchOptions, PeerBenchResult, PeerRow, ShapeSpec } from './peers/page';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
-/** The e2e suite's flags (playwright.config.ts), which that file cannot export without requiring dist/. */
+/** The e2e suite's flags (playwright.config.ts), which that file cannot export without requiring the e2e builds. */
 const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const COMPAT_ARGS = ['--use-webgpu-adapter=opengles', '--use-angle=gl-egl'];
 const PAGE = '/bench/peers/index.html';
@@ -106,27 +107,17 @@ function describe(result: PeerBenchResult): string[] {
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const server = await createServer({
-  configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
-  root,
-  clearScreen: false,
-  logLevel: 'warn',
-  // No file watching or HMR: other work in the tree must not reload the page in the middle of a run.
-  server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
-  // Find the page's dependencies up front, so that no late optimisation reloads it; ORT is served as is.
-  optimizeDeps: {
-    entries: ['bench/peers/index.html'],
-    include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu'],
-    exclude: ['onnxruntime-web'],
-  },
-});
+const configFile = fileURLToPath(new URL('../vite.bench.config.ts', import.meta.url));
+progress('building the page (vite.bench.config.ts, into dist-bench/)');
+await build({ configFile, root, clearScreen: false, logLevel: 'warn' });
+// A built page, served as is: nothing else at work in the tree can reload it in the middle of a run.
+const server = await preview({ configFile, root, clearScreen: false, logLevel: 'warn', preview: { host: '127.0.0.1', port: 0, strictPort: false } });
 
 let exitCode = 0;
 const foreign = new Set<string>();
 try {
-  await server.listen();
-  const address = server.httpServer?.address() as AddressInfo | null;
-  if (!address) throw new Error('the Vite dev server did not start listening');
+  const address = server.httpServer.address() as AddressInfo | null;
+  if (!address) throw new Error('the Vite preview server did not start listening');
   const base = `http://127.0.0.1:${address.port}`;
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,

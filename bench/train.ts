@@ -17,7 +17,7 @@ import { DEFAULT_MODEL } from '../src/model-io/embedded';
 import { loadModel, type LoadedModel } from '../src/model-io/load-model';
 import { BrowserFilesSource } from '../src/model-io/model-source';
 import { NodeFolderSource } from '../src/model-io/node-folder-source';
-import { makeTinyModel } from '../src/model-io/tiny-models';
+import { makeTinyModel } from '../tests/fixtures/tiny-models';
 import { makeLoraConfig } from '../src/peft/lora-config';
 import { initLoraWeights } from '../src/peft/lora-init';
 import { resolveLoraTargets } from '../src/peft/lora-targets';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { unzipSync } from 'fflate';
 import { parseSafetensors } from '../src/model-io/safetensors';
-import { makeTinyModel } from '../src/model-io/tiny-models';
+import { makeTinyModel } from '../tests/fixtures/tiny-models';
 import { startHubServer } from '../tests/helpers/hub-server';
 
 const PANELS = ['model', 'data', 'method', 'training', 'compare', 'export'] as const;

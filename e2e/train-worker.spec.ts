@@ -7,7 +7,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { parseSafetensors } from '../src/model-io/safetensors';
 import type { StepLog, TrainerEvent } from '../src/trainer/trainer';
 import type { RequestBody, TrainControlResult } from '../src/worker/protocol';
-import { makeTinyModel } from '../src/model-io/tiny-models';
+import { makeTinyModel } from '../tests/fixtures/tiny-models';
 import { startHubServer } from '../tests/helpers/hub-server';
 
 type StartBody = RequestBody<'train-start'>;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { countedLabels, DatasetError, IGNORE_INDEX, parseDataset, tokenizeRecords, type DataRecord, type TokenizedExample } from '../src/data';
 import { loadTokenizer, type TextTokenizer } from '../src/model-io/tokenizer';
-import { makeTinyTokenizer, TINY_MODEL_KINDS, type TinyModelKind } from '../src/model-io/tiny-models';
+import { makeTinyTokenizer, TINY_MODEL_KINDS, type TinyModelKind } from './fixtures/tiny-models';
 
 function tokenizer(kind: TinyModelKind, configPatch: Record<string, unknown> = {}): TextTokenizer {
   const t = makeTinyTokenizer(kind);

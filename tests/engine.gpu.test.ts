@@ -15,7 +15,7 @@ import { dequantizeWeight, packWeight } from '../src/kernels/quantize';
 import { WEIGHT_FORMATS, type WeightFormat } from '../src/kernels/weight-format';
 import { loadModel, type LoadedModel } from '../src/model-io/load-model';
 import { BrowserFilesSource } from '../src/model-io/model-source';
-import { makeTinyModel } from '../src/model-io/tiny-models';
+import { makeTinyModel } from './fixtures/tiny-models';
 import type { ModelConfig } from '../src/model/config';
 import { referenceForward, referenceLossAndGrads } from '../src/model/reference/reference-model';
 import { loraReference, type ReferenceLora } from '../src/methods/lora/reference';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadProgress } from '../src/model-io/load-model';
 import { BrowserFilesSource, cacheStorageHubCache, HubError, HubSource, memoryHubCache } from '../src/model-io/model-source';
-import { makeTinyModel, shardCheckpoint } from '../src/model-io/tiny-models';
+import { makeTinyModel, shardCheckpoint } from './fixtures/tiny-models';
 import { startHubServer, type HubServer } from './helpers/hub-server';
 
 const llama = makeTinyModel('llama', { seed: 3 });

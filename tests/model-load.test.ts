@@ -18,7 +18,7 @@ import {
   writeSafetensors,
   type SafetensorsDtype,
 } from '../src/model-io/safetensors';
-import { makeTinyModel, shardCheckpoint, TINY_MODEL_KINDS } from '../src/model-io/tiny-models';
+import { makeTinyModel, shardCheckpoint, TINY_MODEL_KINDS } from './fixtures/tiny-models';
 
 type Files = Map<string, Uint8Array<ArrayBuffer>>;
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../src/model/config';
 import { canonicalTensorName, expectedTensors } from '../src/model/weight-names';
 import { parseSafetensors, tensorToFloat32 } from '../src/model-io/safetensors';
-import { bytesToUnicode, makeTinyModel, makeTinyTokenizer, TINY_MODEL_KINDS } from '../src/model-io/tiny-models';
+import { bytesToUnicode, makeTinyModel, makeTinyTokenizer, TINY_MODEL_KINDS } from './fixtures/tiny-models';
 
 const FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadTokenizer, TokenizerError, type TextTokenizer } from '../src/model-io/tokenizer';
-import { makeTinyModel, TINY_MODEL_KINDS } from '../src/model-io/tiny-models';
+import { makeTinyModel, TINY_MODEL_KINDS } from './fixtures/tiny-models';
 import { mulberry32 } from '../src/util/random';
 
 // No network: any fetch fails the test.

@@ -14,7 +14,7 @@ import type { DataRecord } from '../src/data/records';
 import { loadModel, type LoadedModel } from '../src/model-io/load-model';
 import { BrowserFilesSource } from '../src/model-io/model-source';
 import { parseSafetensors } from '../src/model-io/safetensors';
-import { makeTinyModel } from '../src/model-io/tiny-models';
+import { makeTinyModel } from './fixtures/tiny-models';
 import { loadTokenizer, type TextTokenizer } from '../src/model-io/tokenizer';
 import { exportLoraAdapter, importLoraAdapter } from '../src/peft/adapter-files';
 import { initLoraWeights } from '../src/peft/lora-init';

@@ -5,7 +5,6 @@
 import { parseArgs } from 'node:util';
 import { CliUsageError } from './errors';
 import { GENERATE_OPTIONS, generateCommand } from './commands/generate';
-import { MAKE_TINY_MODEL_OPTIONS, makeTinyModelCommand } from './commands/make-tiny-model';
 import { SCORE_OPTIONS, scoreCommand } from './commands/score';
 import { TRAIN_OPTIONS, trainCommand } from './commands/train';
 
@@ -13,7 +12,6 @@ const COMMANDS = {
   train: { options: TRAIN_OPTIONS, run: trainCommand },
   generate: { options: GENERATE_OPTIONS, run: generateCommand },
   score: { options: SCORE_OPTIONS, run: scoreCommand },
-  'make-tiny-model': { options: MAKE_TINY_MODEL_OPTIONS, run: makeTinyModelCommand },
 } as const;
 
 export const USAGE = `usage: peft-studio <command> [options]
@@ -25,7 +23,6 @@ export const USAGE = `usage: peft-studio <command> [options]
   generate         --model M [--adapter DIR] --prompt TEXT [--max-new-tokens N --temperature T --top-k K --top-p P
                    --repetition-penalty R --seed 0 --quant f32 --json]
   score            --model M [--adapter DIR] (--text TEXT | --data FILE) [--json]
-  make-tiny-model  --arch gpt2|llama|qwen2 --out DIR [--dtype F32|F16|BF16 --seed 0]
 
 A model is "default" (the embedded Austen 2M model), a folder with config.json, or a Hugging Face Hub repo id
 ("owner/name" or "owner/name@revision"; set HF_TOKEN for gated models). --data takes a file (.jsonl, .json,

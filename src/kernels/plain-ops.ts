@@ -1,6 +1,6 @@
 /**
  * Plain kernels: the naive matmul and the element-wise steps. They are the baselines the tiled and fused
- * kernels are measured against, and the pieces of the unfused LoRA path (lora-linear-unfused.ts).
+ * kernels are measured against, and the pieces of the unfused LoRA path (bench/lora-linear-unfused.ts).
  */
 import { UniformWriter } from '../gpu/buffers';
 import { ShapeError } from '../gpu/errors';

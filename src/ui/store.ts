@@ -4,20 +4,11 @@
 import { create } from 'zustand';
 import { acquireGpu, browserGpu, type AdapterReport, type GpuContext } from '../gpu/device';
 import type { WeightFormat } from '../kernels/weight-format';
-import type { KernelWorkerClient } from '../worker/client';
+import type { LoraSelfTestResult } from '../worker/protocol';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './stores/worker';
+import { exposeSelfTest } from './test-hooks';
 
 export type { ErrorInfo };
-import type { LoraSelfTestResult } from '../worker/protocol';
-
-declare global {
-  interface Window {
-    /** The last full self-test result, for end-to-end tests and the console. */
-    __peftSelfTest?: LoraSelfTestResult;
-    /** The kernel worker's client (started on first use), for end-to-end tests and the console. */
-    __peftStudio?: { readonly client: KernelWorkerClient };
-  }
-}
 
 
 export type GpuStatus =
@@ -98,7 +89,7 @@ export const useStudio = create<StudioState>()((set, get) => ({
     set({ selfTest: { state: 'running', seed, format } });
     try {
       const response = await kernelWorker().request({ kind: 'lora-forward-selftest', seed, format }, SELFTEST_TIMEOUT_MS);
-      window.__peftSelfTest = response.result;
+      exposeSelfTest(response.result);
       set({ selfTest: { state: 'done', result: response.result } });
     } catch (error) {
       set({ selfTest: { state: 'error', error: toErrorInfo(error) } });

@@ -41,7 +41,7 @@ export async function loadBase(
   format: WeightFormat,
   report: (p: LoadProgress & { source: string }) => void,
 ): Promise<LoadedBase> {
-  const { source, nameOrPath, revision } = resolveModelSpec(spec, (message) => report({ phase: 'config', message, source: '' }));
+  const { source, nameOrPath, revision } = await resolveModelSpec(spec, (message) => report({ phase: 'config', message, source: '' }));
   let lastPhase = '';
   let lastAt = 0;
   const onProgress = (p: LoadProgress) => {

@@ -1,7 +1,6 @@
 /** Where a model named by the protocol's `TrainModelSpec` is read from, inside the worker. */
 import { DEFAULT_MODEL } from '../model-io/embedded';
 import { BrowserFilesSource, cacheStorageHubCache, HubSource, UrlFolderSource, type HubCache, type ModelSource } from '../model-io/model-source';
-import { makeTinyModel } from '../model-io/tiny-models';
 import type { TrainModelSpec } from './protocol';
 import { publicUrl } from '../util/public-url';
 
@@ -13,7 +12,7 @@ export interface ResolvedModelSpec {
 }
 
 
-export function resolveModelSpec(spec: TrainModelSpec, log: (message: string) => void): ResolvedModelSpec {
+export async function resolveModelSpec(spec: TrainModelSpec, log: (message: string) => void): Promise<ResolvedModelSpec> {
   if (spec.kind === 'loaded') throw new TypeError("model kind 'loaded' names the model the worker holds, not a source to read");
   if (spec.kind === 'default') {
     return {
@@ -23,11 +22,16 @@ export function resolveModelSpec(spec: TrainModelSpec, log: (message: string) =>
     };
   }
   if (spec.kind === 'tiny') {
-    return {
-      source: new BrowserFilesSource([...makeTinyModel(spec.arch)].map(([name, bytes]) => new File([bytes], name))),
-      nameOrPath: `tiny-${spec.arch}`,
-      revision: null,
-    };
+    if (import.meta.env.TEST_BUILD) {
+      // A test fixture, imported here only, so that no other build contains it.
+      const { makeTinyModel } = await import('../../tests/fixtures/tiny-models');
+      return {
+        source: new BrowserFilesSource([...makeTinyModel(spec.arch)].map(([name, bytes]) => new File([bytes], name))),
+        nameOrPath: `tiny-${spec.arch}`,
+        revision: null,
+      };
+    }
+    throw new TypeError("model kind 'tiny' exists in the test build only (vite build --mode e2e)");
   }
   if (spec.kind === 'hub') {
     let cache: HubCache | undefined;

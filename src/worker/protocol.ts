@@ -44,7 +44,7 @@ export type TrainModelSpec =
    * its adapter stays in the worker afterwards for `generate` and `adapter-export`.
    */
   | { kind: 'loaded' }
-  /** A deterministic tiny test model built in the worker (see model-io/tiny-models.ts). */
+  /** A deterministic tiny test model built in the worker (tests/fixtures/tiny-models.ts); test build only (src/test-build.d.ts). */
   | { kind: 'tiny'; arch: 'gpt2' | 'llama' | 'qwen2' }
   /** A Hugging Face Hub repo (or a mirror with the same URL layout); downloads are kept in Cache Storage. */
   | { kind: 'hub'; repo: string; revision?: string; endpoint?: string }
@@ -576,11 +576,14 @@ function checkDataPreview(r: Record<string, unknown>): void {
   if (!Number.isInteger(r.previewCount) || (r.previewCount as number) < 0) bad('previewCount', 'an integer ≥ 0');
 }
 
+/** The model kinds a request may name, quoted; 'tiny' in the test build only. */
+const MODEL_KINDS = ['default', 'loaded', ...(import.meta.env.TEST_BUILD ? ['tiny'] : []), 'hub', 'files'].map((k) => `'${k}'`);
+
 function checkModelSpec(model: unknown, bad: Bad): void {
-  if (!isPlainObject(model)) bad('model', "{ kind: 'default' | 'loaded' | 'tiny' | 'hub' | 'files', … }");
+  if (!isPlainObject(model)) bad('model', `{ kind: ${MODEL_KINDS.join(' | ')}, … }`);
   else if (model.kind === 'default' || model.kind === 'loaded') {
     // nothing more to check
-  } else if (model.kind === 'tiny') {
+  } else if (import.meta.env.TEST_BUILD && model.kind === 'tiny') {
     if (!['gpt2', 'llama', 'qwen2'].includes(model.arch as string)) bad('model.arch', "'gpt2', 'llama' or 'qwen2'", model.arch);
   } else if (model.kind === 'hub') {
     if (typeof model.repo !== 'string' || model.repo === '') bad('model.repo', 'a Hub repo id such as "owner/name"', model.repo);
@@ -590,7 +593,7 @@ function checkModelSpec(model: unknown, bad: Bad): void {
   } else if (model.kind === 'files') {
     const files = model.files;
     if (!Array.isArray(files) || files.length === 0 || !files.every((f) => f instanceof File)) bad('model.files', 'a non-empty array of File objects', files);
-  } else bad('model.kind', "'default', 'loaded', 'tiny', 'hub' or 'files'", model.kind);
+  } else bad('model.kind', `${MODEL_KINDS.slice(0, -1).join(', ')} or ${MODEL_KINDS.at(-1)}`, model.kind);
 }
 
 function checkTrainStart(r: Record<string, unknown>): void {

@@ -1,5 +1,6 @@
 /** The page's one kernel worker (started on first use), and the error shape the stores keep. */
 import { createKernelWorker, type KernelWorkerClient } from '../../worker/client';
+import { exposeKernelWorker } from '../test-hooks';
 
 export interface ErrorInfo {
   name: string;
@@ -18,10 +19,4 @@ export function kernelWorker(): KernelWorkerClient {
   return workerClient;
 }
 
-if (typeof window !== 'undefined') {
-  window.__peftStudio = {
-    get client() {
-      return kernelWorker();
-    },
-  };
-}
+exposeKernelWorker(kernelWorker);

@@ -1,15 +1,15 @@
 /**
  * The LoRA linear layer as separate plain dispatches: the baseline the fused kernels are measured against
- * in `npm run bench:kernels`. Same math as lora-linear.ts; W0 must be f32 here, read by the naive matmul.
+ * in `npm run bench:kernels`. Same math as src/kernels/lora-linear.ts; W0 must be f32 here, read by the naive matmul.
  *
  * forward:  xd = dropout(x); xa = xd·Aᵀ; lo = xa·Bᵀ; base = x·W0ᵀ; y = base + s·lo + b      (6 dispatches)
  * backward: g = dy·B; gA = g·A; base = dy·W0; dx = base + s·mask ⊙ gA;
  *           dA = s·gᵀ·xd; dB = s·dyᵀ·xa                                                       (6 dispatches)
  */
-import type { CommandRecorder } from './dispatch';
-import { encodeElementwise, encodeNaiveMatmul } from './plain-ops';
-import type { GpuTensor } from './tensor';
-import type { DropoutSpec } from './linear';
+import type { CommandRecorder } from '../src/kernels/dispatch';
+import { encodeElementwise, encodeNaiveMatmul } from '../src/kernels/plain-ops';
+import type { GpuTensor } from '../src/kernels/tensor';
+import type { DropoutSpec } from '../src/kernels/linear';
 
 export interface UnfusedLayer {
   w0: GpuTensor; // f32 [out, in]
