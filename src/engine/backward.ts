@@ -89,7 +89,7 @@ export function modelBackward(p: Pass, acts: ForwardActs, dLogits: GpuTensor, in
   encodeLinearBackwardInput(p.rec, { dy: dLogits, w0: model.lmHead, dx: dhf });
   const dh = p.tensor([p.rows, d], 'd residual');
   p.normBackward(model.finalNorm, dhf, acts.hLast, acts.finalStats, dh, false);
-  const virtual = p.hooks.virtualTokens;
+  const virtual = input.virtualTokens > 0 ? p.hooks.virtualTokens : undefined;
   for (let i = model.layers.length - 1; i >= 0; i--) {
     blockBackward(p, model.layers[i], acts.blocks[i], dh, input, attention, i > 0 || virtual !== undefined);
   }

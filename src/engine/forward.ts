@@ -19,12 +19,14 @@ import type { SublayerAdapter } from './method-hooks';
 import type { LinearSaved, Pass } from './pass';
 import { copySequenceRows } from './sequence-rows';
 
-/** The rows of a pass: token ids and positions [rows], in sequences of `seqLen` (virtual tokens first). */
+/** The rows of a pass: token ids and positions [rows], in sequences of `seqLen`. */
 export interface PassInput {
   ids: GpuIndexTensor;
   positions: GpuIndexTensor;
   sequences: number;
   seqLen: number;
+  /** The method's virtual tokens at the start of each sequence (0 after a generation's first step). */
+  virtualTokens: number;
 }
 
 /** What a sublayer's output went through before joining the residual stream. */
@@ -71,7 +73,10 @@ export function embed(p: Pass, input: PassInput): GpuTensor {
   const model = p.model;
   const d = model.config.hiddenSize;
   const h0 = p.tensor([p.rows, d], 'embeddings');
-  const virtual = p.hooks.virtualTokens;
+  const virtual = input.virtualTokens > 0 ? p.hooks.virtualTokens : undefined;
+  if (input.virtualTokens > 0 && virtual?.count !== input.virtualTokens) {
+    throw new Error(`internal: the pass has ${input.virtualTokens} virtual tokens per sequence, the method ${virtual?.count ?? 'none'}`);
+  }
   const positions = model.positionEmbedding ? { positionTable: model.positionEmbedding, positions: input.positions } : {};
   if (!virtual) {
     encodeEmbedding(p.rec, { table: model.tokenEmbedding, ids: input.ids, ...positions, out: h0 });

@@ -61,7 +61,7 @@ async function step(
   const idsT = indexTensorFrom(gpu.device, Uint32Array.from({ length: n }, (_, i) => (i < virtual ? 0 : ids[i - virtual])), 'input_ids');
   const posT = indexTensorFrom(gpu.device, Uint32Array.from({ length: n }, (_, i) => pastLen + i), 'position_ids');
   try {
-    const acts = modelForward(pass, { ids: idsT, positions: posT, sequences: 1, seqLen: n }, cache);
+    const acts = modelForward(pass, { ids: idsT, positions: posT, sequences: 1, seqLen: n, virtualTokens: virtual }, cache);
     pass.rec.submit();
     cache.advance(n);
     const last = await readBack(gpu.device, acts.logits.buffer, n * c.vocabSize * 4);

@@ -7,22 +7,24 @@
  * saved for the backward (kept from the forward until the backward has used them):
  *   embeddings                      M·d
  *   per layer                       M·(4d + 2s + 2qD + 2kvD + 2I + e) + B·heads·T²
- *                                   (s = 2 LayerNorm statistics for GPT-2, 1 RMSNorm statistic for Llama;
- *                                    e = 3d for GPT-2's fused q|k|v, I for Llama's up_proj output;
- *                                    B·heads·T² are the attention probabilities)
+ *                                   (s = 2 statistics per row for LayerNorm, 1 for RMSNorm;
+ *                                    e = qD + 2kvD for a fused q|k|v projection's output, I for SwiGLU's up
+ *                                    projection; B·heads·T² are the attention probabilities)
  *   LoRA inputs x·Aᵀ                M·R
  *   final norm and logits           M·(d + s + V)
  * gradients in the backward:
  *   per-token loss                  M (the logits' gradient overwrites the logits)
  *   residual-stream gradients       2·M·d
  *   per layer                       M·(d + 2qD + 2kvD + I + e') (+ M·d except in the first layer)
- *                                   (e' = I + 3d for GPT-2 (GELU input, fused q|k|v), 2I for Llama)
+ *                                   (e' = I for GELU's input gradient or 2I for SwiGLU's gate and up, plus
+ *                                    qD + 2kvD for a fused q|k|v gradient)
  *   LoRA dy·B                       M·R
  *   (with trainable biases, bias="lora_only", one more column of M ones)
  *
  * The T² term (attention probabilities) and the V term (logits) dominate at long sequences and large
  * vocabularies. Weights are counted separately (gpu-model.ts, plannedWeightMemory).
  */
+import { architectureOf } from '../model/architectures/index';
 import type { ModelConfig } from '../model/config';
 
 export interface ActivationMemory {
@@ -41,12 +43,13 @@ export function trainingActivationMemory(c: ModelConfig, B: number, T: number, l
   const I = c.intermediateSize;
   const V = c.vocabSize;
   const L = c.numLayers;
-  const gpt2 = c.architecture === 'gpt2';
-  const s = gpt2 ? 2 : 1;
+  const arch = architectureOf(c);
+  const s = arch.norm === 'layernorm' ? 2 : 1;
+  const fusedQkv = arch.qkv === 'fused' ? qD + 2 * kvD : 0;
   const R = loraRanks.reduce((a, b) => a + b, 0);
-  const perLayerSaved = M * (4 * d + 2 * s + 2 * qD + 2 * kvD + 2 * I + (gpt2 ? 3 * d : I)) + B * c.numHeads * T * T;
+  const perLayerSaved = M * (4 * d + 2 * s + 2 * qD + 2 * kvD + 2 * I + fusedQkv + (arch.mlp === 'swiglu' ? I : 0)) + B * c.numHeads * T * T;
   const saved = M * d + L * perLayerSaved + M * R + M * (d + s + V);
-  const perLayerGrad = M * (d + 2 * qD + 2 * kvD + I + (gpt2 ? I + 3 * d : 2 * I));
+  const perLayerGrad = M * (d + 2 * qD + 2 * kvD + I + fusedQkv + (arch.mlp === 'swiglu' ? 2 * I : I));
   const gradients = M + 2 * M * d + L * perLayerGrad + (L - 1) * M * d + M * R;
   return { saved: 4 * saved, gradients: 4 * gradients, total: 4 * (saved + gradients) };
 }

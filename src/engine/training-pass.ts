@@ -58,7 +58,7 @@ async function withForward<R>(
   const pool = opts.pool ?? new ActivationPool(gpu.device);
   try {
     const pass = new Pass(gpu, model, adapter, layout.M, pool, opts, label);
-    const input: PassInput = { ids: gpuBatch.ids, positions: gpuBatch.positions, sequences: layout.B, seqLen: layout.S };
+    const input: PassInput = { ids: gpuBatch.ids, positions: gpuBatch.positions, sequences: layout.B, seqLen: layout.S, virtualTokens: layout.virtualTokens };
     const attention = new SequenceAttention(layout.B, layout.S, gpuBatch.keyMask);
     const acts = modelForward(pass, input, attention);
     return await use({ pass, batch: gpuBatch, input, attention, acts });

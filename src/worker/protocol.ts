@@ -13,7 +13,7 @@
  */
 import type { AdapterReport } from '../gpu/device';
 import { WEIGHT_FORMATS, type WeightFormat, type WeightLayout } from '../kernels/weight-format';
-import type { ModelConfig } from '../model/config';
+import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from '../model/config';
 import type { GenerationDefaults, SamplingOptions } from '../model/sampling';
 import type { StepLog, TrainerEvent, TrainingSettings } from '../trainer/trainer';
 
@@ -45,7 +45,7 @@ export type TrainModelSpec =
    */
   | { kind: 'loaded' }
   /** A deterministic tiny test model built in the worker (tests/fixtures/tiny-models.ts); test build only (src/test-build.d.ts). */
-  | { kind: 'tiny'; arch: 'gpt2' | 'llama' | 'qwen2' }
+  | { kind: 'tiny'; arch: ModelType }
   /** A Hugging Face Hub repo (or a mirror with the same URL layout); downloads are kept in Cache Storage. */
   | { kind: 'hub'; repo: string; revision?: string; endpoint?: string }
   /** Files the user picked (config.json, safetensors, tokenizer files). */
@@ -584,7 +584,7 @@ function checkModelSpec(model: unknown, bad: Bad): void {
   else if (model.kind === 'default' || model.kind === 'loaded') {
     // nothing more to check
   } else if (import.meta.env.TEST_BUILD && model.kind === 'tiny') {
-    if (!['gpt2', 'llama', 'qwen2'].includes(model.arch as string)) bad('model.arch', "'gpt2', 'llama' or 'qwen2'", model.arch);
+    if (!(SUPPORTED_MODEL_TYPES as readonly unknown[]).includes(model.arch)) bad('model.arch', `one of ${SUPPORTED_MODEL_TYPES.join(', ')}`, model.arch);
   } else if (model.kind === 'hub') {
     if (typeof model.repo !== 'string' || model.repo === '') bad('model.repo', 'a Hub repo id such as "owner/name"', model.repo);
     for (const f of ['revision', 'endpoint'] as const) {
