@@ -4,10 +4,13 @@
  * Training throughput (a benchmark, not a test): LoRA training steps through the real trainer on each tiny model
  * architecture and the embedded default model, with W0 in each weight format. Reports the median ms per optimizer
  * step, tokens per second, and the GPU memory the run reserved: the weights (W0 in the format, embeddings, norms)
- * and the activations of one training pass.
+ * and the activations of one training pass; and, from the device's dispatch cache, per step: the kernel dispatches,
+ * the bind groups (each with a uniform buffer) created for them rather than reused, the uniform bytes those
+ * took, and the scratch buffers created rather than taken from the pool.
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
+import { countersSince, type DispatchCounters } from '../src/gpu/dispatch-cache';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
 import { GpuModel, plannedWeightMemory } from '../src/engine/gpu-model';
 import { GpuLoraSet, loraModuleInits } from '../src/methods/lora/gpu';
@@ -31,6 +34,10 @@ interface Row {
   tokens_per_s: number;
   weight_bytes: number;
   activation_bytes: number;
+  dispatches_per_step: number;
+  bind_groups_per_step: number;
+  uniform_bytes_per_step: number;
+  scratch_created_per_step: number;
   steps: number;
   batch: number;
   seq: number;
@@ -88,15 +95,22 @@ try {
       const settings = { ...DEFAULT_TRAINING, maxSteps: steps + 1, batchSize: batch, lr: 1e-3, checkpointEvery: 0 };
       const trainer = new Trainer(gpu, model, lora, examples(c.vocabSize, batch * (steps + 1)), [], settings, 0);
       const times: number[] = [];
+      const perStep: DispatchCounters[] = [];
       let activationBytes = 0;
       let last = performance.now();
+      let lastCounters = gpu.dispatchCache.counters;
       try {
         await trainer.run((e) => {
           if (e.kind !== 'step') return;
           const now = performance.now();
-          if (e.log.step > 1) times.push(now - last);
+          const counters = gpu.dispatchCache.counters;
+          if (e.log.step > 1) {
+            times.push(now - last);
+            perStep.push(countersSince(counters, lastCounters));
+          }
           activationBytes = Math.max(activationBytes, e.activationBytes);
           last = now;
+          lastCounters = counters;
         });
       } finally {
         trainer.destroy();
@@ -104,6 +118,7 @@ try {
         model.destroy();
       }
       const ms = median(times);
+      const perStepMedian = (count: (c: DispatchCounters) => number) => median(perStep.map(count));
       const row: Row = {
         model: name === 'default' ? DEFAULT_MODEL.id : `tiny-${name}`,
         format,
@@ -111,6 +126,10 @@ try {
         tokens_per_s: Math.round(((batch * (seq - 1)) / ms) * 1000 * 10) / 10,
         weight_bytes: plannedWeightMemory(c, format).total,
         activation_bytes: activationBytes,
+        dispatches_per_step: perStepMedian((c) => c.hits + c.misses),
+        bind_groups_per_step: perStepMedian((c) => c.misses),
+        uniform_bytes_per_step: perStepMedian((c) => c.uniformBytesCreated),
+        scratch_created_per_step: perStepMedian((c) => c.scratchCreated),
         steps,
         batch,
         seq,
@@ -125,12 +144,16 @@ try {
 }
 
 if (!opts.json) {
-  const header = ['model', 'W0', 'ms/step', 'tokens/s', 'weights', 'activations'];
+  const header = ['model', 'W0', 'ms/step', 'tokens/s', 'weights', 'activations', 'dispatches/step', 'new bind groups/step', 'new uniform bytes/step', 'new scratch/step'];
   const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
-  const lines = rows.map((r) => [r.model, r.format, r.ms_per_step.toFixed(1), r.tokens_per_s.toFixed(1), kib(r.weight_bytes), kib(r.activation_bytes)]);
+  const lines = rows.map((r) => [
+    r.model, r.format, r.ms_per_step.toFixed(1), r.tokens_per_s.toFixed(1), kib(r.weight_bytes), kib(r.activation_bytes),
+    String(r.dispatches_per_step), String(r.bind_groups_per_step), `${(r.uniform_bytes_per_step / 1024).toFixed(1)} KiB`, String(r.scratch_created_per_step),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
   console.log(`LoRA r=8 on all linear layers, batch ${batch} × ${seq} tokens, median of ${steps} steps after one warm-up step`);
+  console.log('new bind groups, uniforms and scratch: created in a step rather than reused from the dispatch cache');
   console.log(fmt(header));
   for (const l of lines) console.log(fmt(l));
 }

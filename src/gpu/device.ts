@@ -6,6 +6,7 @@
  * loss or uncaptured error is surfaced to the caller's handlers — never swallowed.
  */
 import { DeviceLostError, GpuOperationError, WebGpuUnavailableError } from './errors';
+import { DispatchCache } from './dispatch-cache';
 import { PipelineCache } from './pipeline-cache';
 
 /** One line naming the adapter, e.g. "google / swiftshader (SwiftShader Device (Subzero)), a CPU fallback: training will be slow". */
@@ -62,7 +63,7 @@ export function kernelProfileFor(report: AdapterReport): KernelProfile | null {
   return names.every((v) => !v || v === 'unknown') ? null : 'tiled';
 }
 
-/** A device ready for the kernels, with its adapter's report and the pipeline cache bound to it. */
+/** A device ready for the kernels, with its adapter's report and the pipeline and dispatch caches bound to it. */
 export interface GpuContext {
   adapter: GPUAdapter;
   device: GPUDevice;
@@ -72,6 +73,8 @@ export interface GpuContext {
   /** How `kernels` was chosen: from the adapter's name, by the caller, or measured (pending until settleKernelProfile). */
   kernelsChosenBy: 'adapter' | 'caller' | 'pending' | 'measurement';
   pipelines: PipelineCache;
+  /** Bind groups, uniform buffers and scratch buffers that dispatches reuse across steps. */
+  dispatchCache: DispatchCache;
   /** Resolves when the device is lost; the error says why. */
   lost: Promise<DeviceLostError>;
   /** Errors WebGPU raised outside any error scope; filled by the uncapturederror handler. */
@@ -218,6 +221,7 @@ export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions =
     kernels: options.kernels ?? named ?? 'tiled',
     kernelsChosenBy: options.kernels ? 'caller' : named ? 'adapter' : 'pending',
     pipelines: new PipelineCache(device),
+    dispatchCache: new DispatchCache(device),
     lost,
     uncapturedErrors,
     assertHealthy() {

@@ -1,7 +1,8 @@
 /** Encoding a kernel dispatch, with the adapter limits checked first. */
 import type { GpuContext } from '../gpu/device';
 import { GpuLimitError } from '../gpu/errors';
-import { createStorage, createUniform } from '../gpu/buffers';
+import { createStorage } from '../gpu/buffers';
+import type { Recording } from '../gpu/dispatch-cache';
 import type { PipelineSpec } from '../gpu/pipeline-cache';
 
 /** Refuses workgroup counts above maxComputeWorkgroupsPerDimension, naming the limit. */
@@ -50,13 +51,13 @@ export interface DispatchSpec {
 }
 
 /**
- * Collects the dispatches of one step into a command encoder and submits them together. Per-dispatch
- * uniform buffers and scratch buffers are destroyed after the submit (WebGPU keeps them alive for the
- * submitted work).
+ * Collects the dispatches of one step into a command encoder and submits them together. Bind groups, their
+ * uniform buffers and scratch buffers come from the device's dispatch cache (gpu/dispatch-cache.ts), which reuses
+ * them in later steps and destroys them when they are no longer used.
  */
 export class CommandRecorder {
   readonly encoder: GPUCommandEncoder;
-  private readonly transient: GPUBuffer[] = [];
+  private readonly recording: Recording;
   private submitted = false;
 
   constructor(
@@ -65,17 +66,17 @@ export class CommandRecorder {
   ) {
     gpu.assertHealthy();
     this.encoder = gpu.device.createCommandEncoder({ label });
+    this.recording = gpu.dispatchCache.begin();
   }
 
   get limits(): GPUSupportedLimits {
     return this.gpu.device.limits;
   }
 
-  /** A scratch storage buffer that lives until this recorder is submitted. */
+  /** A zero-filled scratch storage buffer that is this recorder's until it is submitted. */
   scratch(byteLength: number, label: string): GPUBuffer {
-    const b = createStorage(this.gpu.device, byteLength, label);
-    this.transient.push(b);
-    return b;
+    if (this.submitted) throw new Error(`${label}: this command recorder was already submitted`);
+    return this.gpu.dispatchCache.scratch(this.recording, this.encoder, byteLength, label);
   }
 
   dispatch(spec: DispatchSpec): void {
@@ -84,16 +85,7 @@ export class CommandRecorder {
     checkWorkgroups(this.limits, counts, spec.label);
     for (const b of spec.buffers) checkBindingSize(this.limits, b.size, `${spec.label}: binding "${b.label}"`);
     const pipeline = this.gpu.pipelines.get(spec.pipeline);
-    const uniform = createUniform(this.gpu.device, spec.uniform, `${spec.label} params`);
-    this.transient.push(uniform);
-    const bindGroup = this.gpu.device.createBindGroup({
-      label: spec.label,
-      layout: pipeline.layout,
-      entries: [
-        { binding: 0, resource: { buffer: uniform } },
-        ...spec.buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
-      ],
-    });
+    const bindGroup = this.gpu.dispatchCache.bindGroup(this.recording, pipeline, spec);
     const pass = this.encoder.beginComputePass({ label: spec.label });
     pass.setPipeline(pipeline.pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -105,8 +97,7 @@ export class CommandRecorder {
     if (this.submitted) return;
     this.submitted = true;
     this.gpu.device.queue.submit([this.encoder.finish()]);
-    for (const b of this.transient) b.destroy();
-    this.transient.length = 0;
+    this.gpu.dispatchCache.submitted(this.recording);
   }
 }
 
