@@ -40,7 +40,7 @@ async function setShortRun(page: Page, steps: number, checkpointEvery: number): 
   await page.getByTestId('method-batch').fill('4');
   await page.getByTestId('method-lr').fill('0.015');
   await page.getByTestId('method-val-split').fill('0');
-  await page.getByTestId('method-checkpoint-every').fill(String(checkpointEvery));
+  await page.getByTestId('method-save-every').fill(String(checkpointEvery));
   await page.getByTestId('method-seq').fill('48');
   await expect(page.getByTestId('method-trainable-line')).toContainText('trainable params:');
 }

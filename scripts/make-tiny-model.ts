@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { choice, num, str } from '../src/cli/options';
+import { choice, num, str } from '../src/cli/flags';
 import { makeTinyModel, shardCheckpoint, TINY_MODEL_KINDS } from '../tests/fixtures/tiny-models';
 
 async function main(argv: string[]): Promise<void> {

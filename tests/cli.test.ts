@@ -1,10 +1,12 @@
 /** The peft-studio command line, run as a user runs it (bin/peft-studio.mjs), on a tiny model. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../src/model-io/safetensors';
+import { makeTinyModel } from './fixtures/tiny-models';
+import { startHubServer } from './helpers/hub-server';
 
 const ROOT = join(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'peft-studio.mjs');
@@ -15,9 +17,22 @@ function cli(args: string[], cwd: string) {
 }
 
 /** The development script that writes a tiny test model (scripts/make-tiny-model.ts), run as `npm run` runs it. */
-function makeTinyModel(args: string[]) {
+function makeTinyModelScript(args: string[]) {
   const r = spawnSync('npm', ['run', '--silent', 'make-tiny-model', '--', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stderr: r.stderr };
+}
+
+/** As cli, without blocking this process (which serves the stand-in Hub meanwhile). */
+function cliAsync(args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, timeout: 240_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 // Each CLI run starts Dawn and compiles its shaders: the training tests take 60–100 s on SwiftShader under load.
@@ -29,7 +44,7 @@ describe('peft-studio', () => {
   );
 
   it('makes a tiny model, trains an adapter on it, generates and scores with it', () => {
-    const made = makeTinyModel(['--arch', 'qwen2', '--out', join(dir, 'tiny')]);
+    const made = makeTinyModelScript(['--arch', 'qwen2', '--out', join(dir, 'tiny')]);
     expect(made.code, made.stderr).toBe(0);
     const train = cli(['train', '--model', 'tiny', '--data', 'data.jsonl', '--out', 'adapter', '--steps', '6', '--lr', '1e-2', '--batch', '3', '--target', 'q_proj,v_proj', '--bias', 'lora_only', '--save-every', '3'], dir);
     expect(train.code, train.stderr).toBe(0);
@@ -82,6 +97,38 @@ describe('peft-studio', () => {
     expect(gen.code, gen.stderr).toBe(0);
     expect(JSON.parse(gen.stdout).ids.length).toBeGreaterThan(0);
   }, 300_000);
+
+  it("writes PEFT's defaults and a Hub model's name and revision apart, and runs the kernel profile asked for", async () => {
+    const hub = await startHubServer({ 'peft-studio/tiny-llama': { files: makeTinyModel('llama'), revision: 'v1' } });
+    try {
+      const env = { PEFT_STUDIO_HUB_ENDPOINT: hub.endpoint, PEFT_STUDIO_CACHE: join(dir, 'hub-cache') };
+      // No --alpha, --r or --target: PEFT's LoraConfig defaults.
+      const train = await cliAsync(['train', '--model', 'peft-studio/tiny-llama@v1', '--data', 'data.jsonl', '--out', 'hub-adapter', '--steps', '1', '--batch', '3', '--kernels', 'direct'], dir, env);
+      expect(train.code, train.stderr).toBe(0);
+      expect(hub.requests.map((r) => r.path)).toContain('/peft-studio/tiny-llama/resolve/v1/config.json');
+      expect(train.stderr).toMatch(/GPU: .*; kernel profile 'direct' \(--kernels; direct matmuls, for CPU drivers\)/);
+      const config = JSON.parse(readFileSync(join(dir, 'hub-adapter', 'adapter_config.json'), 'utf8'));
+      expect(config.base_model_name_or_path).toBe('peft-studio/tiny-llama');
+      expect(config.revision).toBe('v1');
+      expect(config.lora_alpha).toBe(8);
+      expect(config.r).toBe(8);
+      expect([...config.target_modules].sort()).toEqual(['q_proj', 'v_proj']);
+    } finally {
+      await hub.close();
+    }
+  }, 300_000);
+
+  it('refuses a bad option value before loading anything, naming the flag and what it expects', () => {
+    const alpha = cli(['train', '--model', 'nowhere/model', '--data', 'data.jsonl', '--out', 'x', '--alpha', '0'], dir);
+    expect(alpha.code).toBe(1);
+    expect(alpha.stderr.trim()).toBe('peft-studio: --alpha 0: expected a number > 0 (lora_alpha) (see peft-studio --help)');
+    const kernels = cli(['score', '--model', 'nowhere/model', '--text', 'hi', '--kernels', 'fast'], dir);
+    expect(kernels.code).toBe(1);
+    expect(kernels.stderr.trim()).toBe('peft-studio: --kernels fast: expected one of tiled, direct (see peft-studio --help)');
+    const help = cli(['train', '--help'], dir);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--alpha 8\n +.*lora_alpha/);
+  });
 
   it('exits 1 with a one-line reason on errors', () => {
     const missing = cli(['train', '--model', 'tiny', '--data', 'nope.jsonl', '--out', 'x'], dir);

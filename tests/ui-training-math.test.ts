@@ -144,7 +144,7 @@ describe('trainingFieldsError', () => {
     expect(trainingFieldsError(DEFAULT_TRAINING_FIELDS)).toBeNull();
     expect(trainingFieldsError({ ...DEFAULT_TRAINING_FIELDS, batchSize: 0 })).toMatch(/batchSize/);
     expect(trainingFieldsError({ ...DEFAULT_TRAINING_FIELDS, lr: Number.NaN })).toMatch(/\blr\b/);
-    expect(trainingFieldsError({ ...DEFAULT_TRAINING_FIELDS, valSplit: 1 })).toMatch(/validation split/);
+    expect(trainingFieldsError({ ...DEFAULT_TRAINING_FIELDS, valSplit: 1 })).toMatch(/valSplit/);
   });
 });
 

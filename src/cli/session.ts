@@ -2,10 +2,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireNodeGpu } from '../gpu/node-gpu';
-import type { GpuContext } from '../gpu/device';
+import type { GpuContext, KernelProfile } from '../gpu/device';
+import { settleKernelProfile } from '../kernels/kernel-profile';
+import { DEFAULT_MODEL } from '../model-io/embedded';
 import { GpuModel } from '../engine/gpu-model';
 import { GpuLoraSet, loraModuleInits } from '../methods/lora/gpu';
 import type { WeightFormat } from '../kernels/weight-format';
+import type { ModelConfig } from '../model/config';
 import { loadModel, type LoadedModel, type LoadProgress } from '../model-io/load-model';
 import { HubSource, type ModelSource } from '../model-io/model-source';
 import { NodeFolderSource } from '../model-io/node-folder-source';
@@ -15,22 +18,39 @@ import { importLoraAdapter, readAdapterFiles, type ImportedLoraAdapter } from '.
 import { CliUsageError } from './errors';
 import { embeddedModelFolder } from './embedded-assets';
 
-/** "default" (the embedded model), a folder path, or a Hub repo id ("owner/name", optionally "@revision"). */
-export function modelSource(arg: string, opts: { endpoint?: string; token?: string } = {}): ModelSource {
+/** A --model argument: "default" (the embedded model), a folder path, or a Hub repo id ("owner/name", optionally "@revision"). */
+export type ModelArg = { kind: 'embedded'; folder: string } | { kind: 'folder'; path: string } | { kind: 'hub'; repo: string; revision: string | null };
+
+export function parseModelArg(arg: string): ModelArg {
   const embedded = embeddedModelFolder(arg);
-  if (embedded) {
-    if (!existsSync(join(embedded, 'config.json'))) throw new CliUsageError(`--model ${arg}: the embedded model is missing from ${embedded}`);
-    return new NodeFolderSource(embedded);
-  }
-  if (existsSync(arg)) {
-    if (!statSync(arg).isDirectory()) throw new CliUsageError(`${arg}: expected a folder, not a file`);
-    return new NodeFolderSource(arg);
-  }
+  if (embedded) return { kind: 'embedded', folder: embedded };
+  if (existsSync(arg)) return { kind: 'folder', path: arg };
   const m = /^([A-Za-z0-9][\w.-]*\/[\w.-]+)(?:@([\w./-]+))?$/.exec(arg);
   if (!m) throw new CliUsageError(`--model ${arg}: no such folder, and not a Hub repo id like "owner/name" or "owner/name@revision"`);
+  return { kind: 'hub', repo: m[1], revision: m[2] ?? null };
+}
+
+/** What adapter_config.json names as the base model: PEFT's base_model_name_or_path and revision (null unless given). */
+export function baseModelName(arg: string): { nameOrPath: string; revision: string | null } {
+  const m = parseModelArg(arg);
+  if (m.kind === 'embedded') return { nameOrPath: DEFAULT_MODEL.id, revision: null };
+  if (m.kind === 'folder') return { nameOrPath: arg, revision: null };
+  return { nameOrPath: m.repo, revision: m.revision };
+}
+
+export function modelSource(arg: string, opts: { endpoint?: string; token?: string } = {}): ModelSource {
+  const m = parseModelArg(arg);
+  if (m.kind === 'embedded') {
+    if (!existsSync(join(m.folder, 'config.json'))) throw new CliUsageError(`--model ${arg}: the embedded model is missing from ${m.folder}`);
+    return new NodeFolderSource(m.folder);
+  }
+  if (m.kind === 'folder') {
+    if (!statSync(m.path).isDirectory()) throw new CliUsageError(`${arg}: expected a folder, not a file`);
+    return new NodeFolderSource(m.path);
+  }
   return new HubSource({
-    repo: m[1],
-    revision: m[2] ?? 'main',
+    repo: m.repo,
+    revision: m.revision ?? 'main',
     endpoint: opts.endpoint ?? process.env.PEFT_STUDIO_HUB_ENDPOINT ?? 'https://huggingface.co',
     token: opts.token ?? process.env.HF_TOKEN,
     cache: nodeHubCache(),
@@ -42,20 +62,33 @@ export interface Session {
   tokenizer: TextTokenizer;
   gpu: GpuContext;
   model: GpuModel;
+  format: WeightFormat;
+  /** adapter_config.json's base_model_name_or_path and revision for this model. */
+  nameOrPath: string;
+  revision: string | null;
   close(): void;
 }
 
-export async function openSession(modelArg: string, format: WeightFormat, onProgress?: (p: LoadProgress) => void): Promise<Session> {
-  const loaded = await loadModel(modelSource(modelArg), { onProgress });
+export interface SessionOptions {
+  /** Forces the kernel profile; otherwise the adapter's name decides (or, when it names nothing, a measurement). */
+  kernels?: KernelProfile;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export async function openSession(modelArg: string, format: WeightFormat, opts: SessionOptions = {}): Promise<Session> {
+  const loaded = await loadModel(modelSource(modelArg), { onProgress: opts.onProgress });
   const tokenizer = loadTokenizer(loaded.tokenizerJson, loaded.tokenizerConfig);
-  const gpu = await acquireNodeGpu();
+  const gpu = await acquireNodeGpu({ kernels: opts.kernels });
   try {
+    await settleKernelProfile(gpu);
     const model = GpuModel.upload(gpu, loaded.config, loaded.weights, format);
     return {
       loaded,
       tokenizer,
       gpu,
       model,
+      format,
+      ...baseModelName(modelArg),
       close() {
         model.destroy();
         gpu.destroy();
@@ -67,20 +100,26 @@ export async function openSession(modelArg: string, format: WeightFormat, onProg
   }
 }
 
-/** A PEFT LoRA adapter (a folder or a Hub repo id) read and checked against the session's model. */
-export async function importAdapter(session: Session, arg: string): Promise<ImportedLoraAdapter> {
+/** How the session's kernel profile was chosen, for the log. */
+export function kernelsLine(gpu: GpuContext): string {
+  const why = { caller: '--kernels', adapter: "from the adapter's name", measurement: 'measured the faster', pending: 'not settled' }[gpu.kernelsChosenBy];
+  return `kernel profile '${gpu.kernels}' (${why}; ${gpu.kernels === 'direct' ? 'direct matmuls, for CPU drivers' : 'tiled matmuls'})`;
+}
+
+/** A PEFT LoRA adapter (a folder or a Hub repo id) read and checked against the model. */
+export async function importAdapter(model: ModelConfig, arg: string): Promise<ImportedLoraAdapter> {
   let source: ModelSource;
   try {
     source = modelSource(arg);
   } catch {
     throw new CliUsageError(`--adapter ${arg}: no such folder, and not a Hub repo id like "owner/name"`);
   }
-  return importLoraAdapter(await readAdapterFiles(source), session.loaded.config);
+  return importLoraAdapter(await readAdapterFiles(source), model);
 }
 
 /** A PEFT LoRA adapter (a folder or a Hub repo id) loaded onto the session's model, for inference. */
 export async function loadAdapter(session: Session, arg: string): Promise<GpuLoraSet> {
-  const adapter = await importAdapter(session, arg);
+  const adapter = await importAdapter(session.loaded.config, arg);
   const inits = loraModuleInits(adapter.config, adapter.targets, adapter.weights, session.loaded.weights, {
     dropout: false,
     biases: adapter.biases,

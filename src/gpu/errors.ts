@@ -45,3 +45,12 @@ export class GpuOperationError extends Error {
     super(`WebGPU ${kind} error in ${context}: ${detail}`);
   }
 }
+
+/** Runs a destroy() that may meet a lost device, where there is nothing left to free (and a second error would hide the first). */
+export function destroyQuietly(destroy: () => void): void {
+  try {
+    destroy();
+  } catch {
+    // a lost device
+  }
+}

@@ -105,8 +105,8 @@ export class LoraConfigError extends Error {
 /** Other init_lora_weights values PEFT knows, which need the base weights or data (not supported yet). */
 const OTHER_PEFT_INITS = ['eva', 'olora', 'pissa', 'pissa_niter_[n]', 'corda', 'loftq', 'orthogonal', 'mica', 'lora_ga'];
 
-/** The dataclass defaults (target_modules filled in per model type by makeLoraConfig). */
-function peftDefaults(): Omit<LoraConfig, 'target_modules'> & { target_modules: string[] | string | null } {
+/** The dataclass defaults (target_modules filled in per model type by makeLoraConfig); the option schema (src/options/lora-fields.ts) takes the LoRA defaults from here. */
+export function peftDefaults(): Omit<LoraConfig, 'target_modules'> & { target_modules: string[] | string | null } {
   return {
     task_type: 'CAUSAL_LM',
     peft_type: 'LORA',

@@ -20,6 +20,8 @@ import { evalLoss, lossAndGrads } from '../engine/training-pass';
 import type { TrainBatch } from '../engine/batch';
 import { makeBatches, type TokenizedExample } from '../data/batching';
 import { learningRate, type LrScheduleKind } from './lr-schedule';
+import { firstProblem, problemText } from '../options/field';
+import { TRAINING_DEFAULTS, TRAINING_FIELDS } from '../options/training-fields';
 import {
   CHECKPOINT_VERSION,
   CheckpointError,
@@ -52,23 +54,8 @@ export interface TrainingSettings {
   checkpointEvery: number;
 }
 
-export const DEFAULT_TRAINING: TrainingSettings = {
-  lr: 2e-4,
-  schedule: 'linear',
-  warmupSteps: 0,
-  maxSteps: 0,
-  epochs: 1,
-  batchSize: 4,
-  gradAccum: 1,
-  maxGradNorm: 1.0,
-  weightDecay: 0,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  seed: 42,
-  evalEvery: 0,
-  checkpointEvery: 0,
-};
+/** Every setting's default (src/options/training-fields.ts: transformers' TrainingArguments wherever it has one). */
+export const DEFAULT_TRAINING: TrainingSettings = TRAINING_DEFAULTS;
 
 export interface StepLog {
   step: number;
@@ -95,24 +82,10 @@ export class TrainingConfigError extends Error {
   override name = 'TrainingConfigError';
 }
 
+/** Checks every setting's type and bounds (as src/options/training-fields.ts gives them); throws naming the setting. */
 export function validateSettings(s: TrainingSettings): void {
-  const bad = (field: string, value: unknown, expected: string) => {
-    throw new TrainingConfigError(`training setting ${field} = ${JSON.stringify(value)}: expected ${expected}`);
-  };
-  if (!(s.lr > 0 && Number.isFinite(s.lr))) bad('lr', s.lr, 'a positive number');
-  for (const [f, v] of Object.entries({ batchSize: s.batchSize, gradAccum: s.gradAccum })) {
-    if (!Number.isInteger(v) || v < 1) bad(f, v, 'a positive integer');
-  }
-  for (const [f, v] of Object.entries({ maxSteps: s.maxSteps, warmupSteps: s.warmupSteps, evalEvery: s.evalEvery, checkpointEvery: s.checkpointEvery })) {
-    if (!Number.isInteger(v) || v < 0) bad(f, v, 'a non-negative integer');
-  }
-  if (s.maxSteps === 0 && !(s.epochs > 0)) bad('epochs', s.epochs, 'a positive number when maxSteps is 0');
-  if (!(s.maxGradNorm >= 0)) bad('maxGradNorm', s.maxGradNorm, 'a number ≥ 0 (0 disables clipping)');
-  if (!(s.weightDecay >= 0)) bad('weightDecay', s.weightDecay, 'a number ≥ 0');
-  if (!(s.beta1 >= 0 && s.beta1 < 1)) bad('beta1', s.beta1, 'a number in [0, 1)');
-  if (!(s.beta2 >= 0 && s.beta2 < 1)) bad('beta2', s.beta2, 'a number in [0, 1)');
-  if (!(s.eps > 0)) bad('eps', s.eps, 'a positive number');
-  if (!Number.isInteger(s.seed) || s.seed < 0) bad('seed', s.seed, 'a non-negative integer');
+  const problem = firstProblem(TRAINING_FIELDS, s as unknown as Record<string, unknown>, { complete: true });
+  if (problem) throw new TrainingConfigError(`training setting ${problemText(problem)}`);
 }
 
 /** A trainable tensor with its gradient and AdamW moments, all on the GPU. */

@@ -31,7 +31,11 @@ export function describeAdapter(held: HeldAdapter, model: ModelConfig): AdapterI
 
 /** The adapter's files in PEFT's format, each in an ArrayBuffer of its own (so that it can be transferred). */
 export async function exportHeldAdapter(held: HeldAdapter, model: ModelConfig): Promise<Record<string, Uint8Array>> {
-  const files = exportLoraAdapter({ config: held.config, weights: await held.lora.readWeights(), biases: await held.lora.readBiases(), model, targets: held.targets });
+  return transferableFiles(exportLoraAdapter({ config: held.config, weights: await held.lora.readWeights(), biases: await held.lora.readBiases(), model, targets: held.targets }));
+}
+
+/** Files by name, each copied into an ArrayBuffer of its own (so that it can be transferred to the page). */
+export function transferableFiles(files: ReadonlyMap<string, Uint8Array>): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
   for (const [name, bytes] of files) out[name] = bytes.slice();
   return out;

@@ -4,6 +4,7 @@
  * A `train-start` streams `train-log` and `train-progress` messages before its answer; one run at a time.
  */
 import { acquireGpu, browserGpu, type GpuContext } from '../gpu/device';
+import { destroyQuietly } from '../gpu/errors';
 import {
   errorResponse,
   parseRequest,
@@ -64,11 +65,8 @@ let base: LoadedBase | null = null;
 let adapter: HeldAdapter | null = null;
 
 function dropAdapter(): void {
-  try {
-    adapter?.lora.destroy();
-  } catch {
-    // a lost device: nothing left to free
-  }
+  const held = adapter;
+  if (held) destroyQuietly(() => held.lora.destroy());
   adapter = null;
 }
 
@@ -136,11 +134,8 @@ async function loadModelRequest(request: ModelLoadRequest): Promise<WorkerRespon
   const gpu = await getGpu();
   // The previous model goes first: the device may not hold two, and a failed load leaves none.
   dropAdapter();
-  try {
-    base?.model.destroy();
-  } catch {
-    // a lost device: nothing left to free
-  }
+  const old = base;
+  if (old) destroyQuietly(() => old.model.destroy());
   base = null;
   const loaded = await loadBase(gpu, request.model, request.quant, (p) =>
     post({ id: request.id, kind: 'model-progress', message: p.message, file: p.file, loaded: p.loaded, total: p.total }),

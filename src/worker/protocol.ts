@@ -12,10 +12,15 @@
  * and each answered with its own `-result`. A worker trains one run at a time.
  */
 import type { AdapterReport } from '../gpu/device';
-import { WEIGHT_FORMATS, type WeightFormat, type WeightLayout } from '../kernels/weight-format';
+import type { WeightFormat, WeightLayout } from '../kernels/weight-format';
 import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from '../model/config';
 import type { GenerationDefaults, SamplingOptions } from '../model/sampling';
 import type { StepLog, TrainerEvent, TrainingSettings } from '../trainer/trainer';
+import type { TrainLogPhase } from '../trainer/training-run';
+import { accepts, expectation, firstProblem, problemText, type FieldSet } from '../options/field';
+import { LORA_FIELDS, type LoraOptions } from '../options/lora-fields';
+import { RUN_FIELDS, type RunOptions } from '../options/run-fields';
+import { TRAINING_FIELDS } from '../options/training-fields';
 
 // ---------------------------------------------------------------------------------------------- requests
 
@@ -58,23 +63,8 @@ export interface TrainDataSpec {
   fileName?: string;
 }
 
-/** The LoRA fields the studio sets; PEFT's defaults for the rest (target_modules per model type). */
-export interface TrainLoraOptions {
-  r?: number;
-  lora_alpha?: number;
-  lora_dropout?: number;
-  /** A list of module names, a regex, or "all-linear". */
-  target_modules?: string[] | string;
-  use_rslora?: boolean;
-  /** PEFT's bias: "none", or "lora_only" (train the biases of the adapted layers). */
-  bias?: 'none' | 'lora_only';
-}
-export const TRAIN_LORA_FIELDS = ['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', 'bias'] as const;
-
-export const TRAINING_SETTING_FIELDS = [
-  'lr', 'schedule', 'warmupSteps', 'maxSteps', 'epochs', 'batchSize', 'gradAccum', 'maxGradNorm', 'weightDecay',
-  'beta1', 'beta2', 'eps', 'seed', 'evalEvery', 'checkpointEvery',
-] as const satisfies readonly (keyof TrainingSettings)[];
+/** The LoRA fields the studio sets (src/options/lora-fields.ts); PEFT's defaults for the rest (target_modules per model type). */
+export type TrainLoraOptions = Partial<LoraOptions>;
 
 /**
  * Loads a base model into the worker (replacing the one it held, and any adapter on it) with W0 in `quant`.
@@ -105,7 +95,7 @@ export interface DataPreviewRequest {
  * Loads the model and the data, then trains a LoRA adapter. Streams `train-log` and `train-progress` messages,
  * then answers once with `train-start-result` (also after a stop) or `error`.
  */
-export interface TrainStartRequest {
+export interface TrainStartRequest extends RunOptions {
   id: number;
   kind: 'train-start';
   model: TrainModelSpec;
@@ -113,14 +103,7 @@ export interface TrainStartRequest {
   lora: TrainLoraOptions;
   /** Overrides of DEFAULT_TRAINING. */
   settings: Partial<TrainingSettings>;
-  /** Format of the frozen weights on the GPU. */
-  quant: WeightFormat;
-  /** Examples are cut to this many tokens. */
-  maxLength: number;
-  /** Fraction of the examples held out for validation, in [0, 1). */
-  valSplit: number;
-  /** Leave bad records out (and log how many) instead of failing with an error that names their lines. */
-  skipBadRecords: boolean;
+  // RunOptions (src/options/run-fields.ts): quant (W0's format on the GPU), maxLength, valSplit, skipBadRecords.
   /** Name of the run's checkpoint folder in OPFS (peft-studio/checkpoints/<runName>): letters, digits, ".", "_", "-". */
   runName: string;
   /**
@@ -442,7 +425,7 @@ export interface TrainProgressMessage {
   event: TrainerEvent;
 }
 
-export type TrainLogPhase = 'model' | 'data' | 'lora' | 'checkpoint' | 'export';
+export type { TrainLogPhase };
 
 /** A line about what the run is doing: loading phases, data counts, the trainable-parameters line, resume. */
 export interface TrainLogMessage {
@@ -544,9 +527,13 @@ type Bad = (field: string, expected: string, value?: unknown) => never;
 
 function badField(kind: string, r: Record<string, unknown>): Bad {
   return (field, expected, value = r[field]) => {
-    const shown = value instanceof File ? `a File` : JSON.stringify(value);
-    throw new TypeError(`${kind}: ${field} = ${shown?.length > 80 ? `${shown.slice(0, 80)}…` : shown}: expected ${expected}`);
+    throw new TypeError(`${kind}: ${value instanceof File ? `${field} = a File: expected ${expected}` : problemText({ key: field, value, expected })}`);
   };
+}
+
+/** Checks r[key] against the run option of that name (src/options/run-fields.ts). */
+function checkRunOption(r: Record<string, unknown>, key: keyof typeof RUN_FIELDS, bad: Bad): void {
+  if (!accepts(RUN_FIELDS[key], r[key])) bad(key, expectation(RUN_FIELDS[key]));
 }
 
 function checkGenerate(r: Record<string, unknown>): void {
@@ -561,7 +548,7 @@ function checkGenerate(r: Record<string, unknown>): void {
 function checkModelLoad(r: Record<string, unknown>): void {
   const bad = badField('model-load', r);
   checkModelSpec(r.model, bad);
-  if (!(WEIGHT_FORMATS as readonly unknown[]).includes(r.quant)) bad('quant', WEIGHT_FORMATS.join(', '));
+  checkRunOption(r, 'quant', bad);
 }
 
 function checkDataSpec(data: unknown, bad: Bad): void {
@@ -572,7 +559,7 @@ function checkDataSpec(data: unknown, bad: Bad): void {
 function checkDataPreview(r: Record<string, unknown>): void {
   const bad = badField('data-preview', r);
   checkDataSpec(r.data, bad);
-  if (!Number.isInteger(r.maxLength) || (r.maxLength as number) < 2) bad('maxLength', 'an integer ≥ 2');
+  checkRunOption(r, 'maxLength', bad);
   if (!Number.isInteger(r.previewCount) || (r.previewCount as number) < 0) bad('previewCount', 'an integer ≥ 0');
 }
 
@@ -596,25 +583,23 @@ function checkModelSpec(model: unknown, bad: Bad): void {
   } else bad('model.kind', `${MODEL_KINDS.slice(0, -1).join(', ')} or ${MODEL_KINDS.at(-1)}`, model.kind);
 }
 
+/** r[key] is an object of the fields' values (each optional): no unknown key, each value of its type and in bounds. */
+function checkFieldObject(r: Record<string, unknown>, key: string, fields: FieldSet, bad: Bad): void {
+  const values = r[key];
+  if (!isPlainObject(values)) bad(key, `an object with the fields ${Object.keys(fields).join(', ')} (each optional)`);
+  const problem = firstProblem(fields, values as Record<string, unknown>);
+  if (problem) bad(`${key}.${problem.key}`, problem.expected, problem.value);
+}
+
 function checkTrainStart(r: Record<string, unknown>): void {
   const bad = badField('train-start', r);
   checkModelSpec(r.model, bad);
 
   checkDataSpec(r.data, bad);
 
-  if (!isPlainObject(r.lora)) bad('lora', 'an object with LoRA fields (r, lora_alpha, lora_dropout, target_modules, use_rslora)');
-  for (const key of Object.keys(r.lora as object)) {
-    if (!(TRAIN_LORA_FIELDS as readonly string[]).includes(key)) bad(`lora.${key}`, `one of the fields ${TRAIN_LORA_FIELDS.join(', ')}`, (r.lora as Record<string, unknown>)[key]);
-  }
-  if (!isPlainObject(r.settings)) bad('settings', 'an object with training settings');
-  for (const key of Object.keys(r.settings as object)) {
-    if (!(TRAINING_SETTING_FIELDS as readonly string[]).includes(key)) {
-      bad(`settings.${key}`, `one of the settings ${TRAINING_SETTING_FIELDS.join(', ')}`, (r.settings as Record<string, unknown>)[key]);
-    }
-  }
-  if (!(WEIGHT_FORMATS as readonly unknown[]).includes(r.quant)) bad('quant', `one of ${WEIGHT_FORMATS.join(', ')}`);
-  if (typeof r.maxLength !== 'number' || !Number.isInteger(r.maxLength) || r.maxLength < 2) bad('maxLength', 'an integer ≥ 2');
-  if (typeof r.valSplit !== 'number' || !(r.valSplit >= 0 && r.valSplit < 1)) bad('valSplit', 'a number in [0, 1)');
-  for (const f of ['skipBadRecords', 'resume'] as const) if (typeof r[f] !== 'boolean') bad(f, 'true or false');
+  checkFieldObject(r, 'lora', LORA_FIELDS, bad);
+  checkFieldObject(r, 'settings', TRAINING_FIELDS, bad);
+  for (const key of Object.keys(RUN_FIELDS) as (keyof typeof RUN_FIELDS)[]) checkRunOption(r, key, bad);
+  if (typeof r.resume !== 'boolean') bad('resume', 'true or false');
   if (typeof r.runName !== 'string' || !/^[A-Za-z0-9._-]+$/.test(r.runName)) bad('runName', 'a name of letters, digits, ".", "_" and "-"');
 }

@@ -8,14 +8,10 @@
  * then, so that after a `train-pause-result` no step event comes until the run is resumed or stopped.
  */
 import type { GpuContext } from '../gpu/device';
-import { GpuLoraSet, loraModuleInits } from '../methods/lora/gpu';
-import { assertNoProblems, parseDataset, parsePastedText, splitValidation, tokenizeRecords, type ParsedDataset } from '../data/index';
-import { makeLoraConfig, type LoraConfig } from '../peft/lora-config';
-import { initLoraWeights } from '../peft/lora-init';
-import { resolveLoraTargets, type ResolvedTarget } from '../peft/lora-targets';
-import { countParameters, trainableParametersLine } from '../peft/trainable-params';
+import { destroyQuietly } from '../gpu/errors';
 import { OpfsCheckpointStore } from '../trainer/checkpoint-store-browser';
-import { DEFAULT_TRAINING, Trainer, type TrainerEvent, type TrainingSettings } from '../trainer/trainer';
+import { DEFAULT_TRAINING, type Trainer, type TrainerEvent, type TrainingSettings } from '../trainer/trainer';
+import { runTraining, type StartingAdapter, type TrainingRunResult } from '../trainer/training-run';
 import type {
   TrainControlResult,
   TrainLogPhase,
@@ -25,9 +21,8 @@ import type {
   TrainStartResponse,
   WorkerStreamMessage,
 } from './protocol';
-import { describeAdapter, exportHeldAdapter, type HeldAdapter } from './held-adapter';
+import { describeAdapter, transferableFiles, type HeldAdapter } from './held-adapter';
 import { loadBase, type LoadedBase } from './loaded-model';
-
 
 /** A second train-start while a run is in progress. */
 export class TrainingBusyError extends Error {
@@ -131,117 +126,76 @@ export class TrainSession {
   async run(device: GpuContext | Promise<GpuContext>): Promise<TrainStartResponse> {
     const req = this.request;
     const settings: TrainingSettings = { ...DEFAULT_TRAINING, ...req.settings };
-    const cleanup: (() => void)[] = [];
+    const onLoaded = req.model.kind === 'loaded';
+    /** The model this run loaded (not the worker's loaded one): it goes with the run. */
+    const own: { base?: LoadedBase } = {};
+    let trained: TrainingRunResult | null = null;
+    let keptAdapter = false;
     try {
-      // The data first: a bad record fails before any download.
-      const parsed: ParsedDataset = req.data.fileName === undefined ? parsePastedText(req.data.text) : parseDataset(req.data.text, req.data.fileName);
-      assertNoProblems(parsed, { allowSkip: req.skipBadRecords });
-      if (parsed.problems.length > 0) this.log('data', `skipped ${parsed.problems.length} bad record${parsed.problems.length === 1 ? '' : 's'} of ${parsed.source}`);
-      this.log('data', `${parsed.source}: ${parsed.records.length} records${parsed.shape ? ` of shape ${parsed.shape}` : ''}, read as ${parsed.format}`);
-
-      const gpu = await device;
-      const onLoaded = req.model.kind === 'loaded';
-      let base: LoadedBase;
-      if (onLoaded) {
-        if (!this.held.base) throw new NoModelError("train-start with model kind 'loaded': no model is loaded; load one first (model-load)");
-        base = this.held.base;
-      } else {
-        base = await this.loadBase(gpu, req.model, req.quant);
-        cleanup.push(() => base.model.destroy());
-      }
-      const c = base.config;
-      this.log('model', `model: ${base.nameOrPath} (${c.modelType}, ${c.numLayers} layers, hidden ${c.hiddenSize}), W0 in ${base.format}`);
-
-      const tokenized = tokenizeRecords(parsed.records, base.tokenizer, { maxLength: req.maxLength });
-      assertNoProblems({ problems: tokenized.problems, examples: tokenized.examples, lineUnit: parsed.lineUnit, source: parsed.source }, { allowSkip: req.skipBadRecords });
-      if (tokenized.problems.length > 0) this.log('data', `skipped ${tokenized.problems.length} records with nothing to learn from`);
-      if (tokenized.truncated > 0) this.log('data', `${tokenized.truncated} examples were truncated to ${req.maxLength} tokens`);
-      const { train, validation } = splitValidation(tokenized.examples, req.valSplit, settings.seed);
-      this.log('data', `data: ${train.length} training and ${validation.length} validation examples`);
-
-      let loraConfig: LoraConfig;
-      let targets: ResolvedTarget[];
-      let init: Map<string, { a: Float32Array; b: Float32Array }>;
-      let biases: Map<string, Float32Array> | undefined;
-      if (req.fromCurrentAdapter) {
-        const current = this.held.adapter;
-        if (!onLoaded || !current) throw new NoModelError('fromCurrentAdapter: the worker holds no adapter on a loaded model; import or train one first');
-        loraConfig = current.config;
-        targets = current.targets;
-        init = await current.lora.readWeights();
-        biases = await current.lora.readBiases();
-        this.log('lora', `continuing from the ${current.origin} adapter (r=${loraConfig.r}, ${targets.length} modules)`);
-      } else {
-        loraConfig = makeLoraConfig(req.lora, c, { nameOrPath: base.nameOrPath, revision: base.revision });
-        targets = resolveLoraTargets(loraConfig, c);
-        init = initLoraWeights(targets, loraConfig.init_lora_weights, settings.seed);
-      }
-      const counts = countParameters(c, targets, loraConfig.bias);
-      this.log('lora', trainableParametersLine(counts.trainable, counts.all));
-      const lora = GpuLoraSet.create(gpu, base.model, loraModuleInits(loraConfig, targets, init, base.weights, { biases }));
-      // On the loaded model the adapter outlives the run (the worker keeps it); otherwise it goes with the run.
-      let keptAdapter = false;
-      cleanup.push(() => {
-        if (!keptAdapter) lora.destroy();
+      trained = await runTraining({
+        data: req.data,
+        loadBase: async () => {
+          const gpu = await device;
+          if (!onLoaded) return (own.base = await this.loadBase(gpu, req.model, req.quant));
+          if (!this.held.base) throw new NoModelError("train-start with model kind 'loaded': no model is loaded; load one first (model-load)");
+          return this.held.base;
+        },
+        lora: req.fromCurrentAdapter ? { continueFrom: () => this.currentAdapter(onLoaded) } : req.lora,
+        settings,
+        options: req,
+        checkpoints: new OpfsCheckpointStore(req.runName),
+        resume: req.resume,
+        checkpointAtEnd: false,
+        log: (phase, message) => this.log(phase, message),
+        onTrainer: (trainer) => {
+          this.trainer = trainer;
+          this.state = 'running';
+          if (this.stopWanted) trainer.stop();
+          else if (this.pauseWanted) trainer.pause();
+        },
+        onEvent: (event, trainer) => {
+          this.post({ id: this.runId, kind: 'train-progress', event });
+          if (this.isStepBoundary(event, settings.checkpointEvery)) this.atStepBoundary(trainer);
+        },
       });
-
-      const store = new OpfsCheckpointStore(req.runName);
-      if (!req.resume) {
-        try {
-          if (await store.clear()) this.log('checkpoint', `new run: deleted the earlier checkpoints of ${store.description}`);
-        } catch (e) {
-          // Without OPFS a run can still train, as long as it neither saves nor resumes.
-          if (settings.checkpointEvery > 0) throw e;
-        }
-      }
-      const trainer = new Trainer(gpu, base.model, lora, train, validation, settings, base.tokenizer.padTokenId ?? 0, store);
-      cleanup.push(() => trainer.destroy());
-      let resumedFrom: number | null = null;
-      if (req.resume) {
-        resumedFrom = await trainer.restore();
-        this.log('checkpoint', resumedFrom === null ? `no checkpoint in ${store.description}; starting from step 0` : `resuming from step ${resumedFrom} (${store.description})`);
-      }
-      this.trainer = trainer;
-      this.state = 'running';
-      if (this.stopWanted) trainer.stop();
-      else if (this.pauseWanted) trainer.pause();
-
-      const every = settings.checkpointEvery;
-      await trainer.run((event) => {
-        this.post({ id: this.runId, kind: 'train-progress', event });
-        if (this.isStepBoundary(event, every)) this.atStepBoundary(trainer);
-      }, resumedFrom);
-      const reason = trainer.step >= trainer.totalSteps ? 'completed' : 'stopped';
-
-      this.log('export', 'exporting the adapter');
-      const adapter: HeldAdapter = { lora, config: loraConfig, targets, origin: 'trained' };
-      const adapterFiles = await exportHeldAdapter(adapter, c);
+      const adapter: HeldAdapter = { lora: trained.lora, config: trained.config, targets: trained.targets, origin: 'trained' };
       if (onLoaded) {
+        // On the loaded model the adapter outlives the run (the worker keeps it); otherwise it goes with the run.
         this.held.keepAdapter(adapter);
         keptAdapter = true;
       }
       return {
         id: this.runId,
         kind: 'train-start-result',
-        log: trainer.log.map((l) => ({ ...l })),
-        reason,
-        step: trainer.step,
-        totalSteps: trainer.totalSteps,
-        resumedFromStep: resumedFrom,
-        adapterFiles,
-        adapter: onLoaded ? describeAdapter(adapter, c) : null,
+        log: trained.log,
+        reason: trained.reason,
+        step: trained.step,
+        totalSteps: trained.totalSteps,
+        resumedFromStep: trained.resumedFromStep,
+        adapterFiles: transferableFiles(trained.files),
+        adapter: onLoaded ? describeAdapter(adapter, trained.base.config) : null,
       };
     } finally {
       this.state = 'finished';
       this.answerPauses('finished');
-      for (const f of cleanup.reverse()) {
-        try {
-          f();
-        } catch {
-          // a lost device: nothing left to free
-        }
-      }
+      const lora = trained?.lora;
+      if (lora && !keptAdapter) destroyQuietly(() => lora.destroy());
+      const base = own.base;
+      if (base) destroyQuietly(() => base.model.destroy());
     }
+  }
+
+  /** The adapter the worker holds, to continue training (fromCurrentAdapter). */
+  private async currentAdapter(onLoaded: boolean): Promise<StartingAdapter> {
+    const current = this.held.adapter;
+    if (!onLoaded || !current) throw new NoModelError('fromCurrentAdapter: the worker holds no adapter on a loaded model; import or train one first');
+    return {
+      config: current.config,
+      targets: current.targets,
+      weights: await current.lora.readWeights(),
+      biases: await current.lora.readBiases(),
+      description: `the ${current.origin} adapter`,
+    };
   }
 
   /** The last event the trainer sends for a step (or 'started' for the step it starts from) before its pause gate. */

@@ -5,27 +5,30 @@
  */
 import { generateTokens } from '../../engine/generate';
 import { generationDefaults } from '../../model/sampling';
-import { WEIGHT_FORMATS } from '../../kernels/weight-format';
-import { choice, num, str } from '../options';
+import { pickFields } from '../../options/field';
+import { RUN_DEFAULTS, RUN_FIELDS } from '../../options/run-fields';
+import { KERNELS_FLAG, kernelsFlag, num, readFlags, schemaFlags, str, type CliFlags, type Values } from '../flags';
 import { loadAdapter, openSession } from '../session';
 
-export const GENERATE_OPTIONS = {
-  model: { type: 'string' },
-  adapter: { type: 'string' },
-  prompt: { type: 'string' },
-  'max-new-tokens': { type: 'string' },
-  temperature: { type: 'string' },
-  'top-k': { type: 'string' },
-  'top-p': { type: 'string' },
-  'repetition-penalty': { type: 'string' },
-  seed: { type: 'string' },
-  quant: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+export const GENERATE_FLAGS: CliFlags = {
+  model: { type: 'string', value: 'M', required: true, help: 'The base model, as for train.' },
+  prompt: { type: 'string', value: 'TEXT', required: true, help: 'The text to continue.' },
+  adapter: { type: 'string', value: 'DIR|REPO', help: 'A PEFT LoRA adapter to generate with.' },
+  'max-new-tokens': { type: 'string', value: 'N', help: "Tokens to generate at most. Default: generation_config.json's, else 64." },
+  temperature: { type: 'string', value: 'T', help: "Sampling temperature; 0 = greedy. Default: generation_config.json's when it samples, else greedy." },
+  'top-k': { type: 'string', value: 'K', help: 'Sample from the K most likely tokens (0 = all). Default: from generation_config.json, else 0.' },
+  'top-p': { type: 'string', value: 'P', help: 'Sample from the smallest set of tokens whose probability reaches P. Default: from generation_config.json, else 1.' },
+  'repetition-penalty': { type: 'string', value: 'R', help: "transformers' repetition penalty (1 = none). Default: from generation_config.json, else 1." },
+  seed: { type: 'string', value: '0', help: 'Seeds the sampling.', default: '0' },
+  quant: schemaFlags(pickFields(RUN_FIELDS, ['quant'])).quant,
+  kernels: KERNELS_FLAG,
+  json: { type: 'boolean', help: 'Prints one JSON object: prompt, prompt_ids, ids, completion, stop_reason.' },
+};
 
-export async function generateCommand(values: Record<string, string | boolean | undefined>): Promise<void> {
+export async function generateCommand(values: Values): Promise<void> {
   const prompt = str(values, 'prompt', true);
-  const session = await openSession(str(values, 'model', true), choice(values, 'quant', WEIGHT_FORMATS, 'f32'));
+  const { quant } = { ...RUN_DEFAULTS, ...readFlags(pickFields(RUN_FIELDS, ['quant']), values) };
+  const session = await openSession(str(values, 'model', true), quant, { kernels: kernelsFlag(values) });
   try {
     const adapterDir = str(values, 'adapter');
     const lora = adapterDir ? await loadAdapter(session, adapterDir) : null;

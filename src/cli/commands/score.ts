@@ -6,26 +6,32 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { forwardLogits, evalLoss } from '../../engine/training-pass';
-import { WEIGHT_FORMATS } from '../../kernels/weight-format';
+import { pickFields } from '../../options/field';
+import { RUN_DEFAULTS, RUN_FIELDS } from '../../options/run-fields';
+import { TRAINING_FIELDS } from '../../options/training-fields';
+import { DEFAULT_TRAINING } from '../../trainer/trainer';
 import { assertNoProblems, parseDataset } from '../../data/parse';
 import { tokenizeRecords } from '../../data/tokenize';
 import { makeBatches } from '../../data/batching';
 import { CliUsageError } from '../errors';
 import { resolveDataArg } from '../embedded-assets';
-import { choice, num, str } from '../options';
+import { KERNELS_FLAG, kernelsFlag, readFlags, schemaFlags, str, type CliFlags, type Values } from '../flags';
 import { loadAdapter, openSession } from '../session';
 
-export const SCORE_OPTIONS = {
-  model: { type: 'string' },
-  adapter: { type: 'string' },
-  text: { type: 'string' },
-  data: { type: 'string' },
-  seq: { type: 'string' },
-  batch: { type: 'string' },
-  quant: { type: 'string' },
-  json: { type: 'boolean' },
-  'skip-bad-records': { type: 'boolean' },
-} as const;
+/** The run options score shares with train: how the data is cut, W0's format, bad records. */
+const SCORE_RUN_FIELDS = pickFields(RUN_FIELDS, ['maxLength', 'quant', 'skipBadRecords']);
+const SCORE_BATCH_FIELDS = pickFields(TRAINING_FIELDS, ['batchSize']);
+
+export const SCORE_FLAGS: CliFlags = {
+  model: { type: 'string', value: 'M', required: true, help: 'The base model, as for train.' },
+  adapter: { type: 'string', value: 'DIR|REPO', help: 'A PEFT LoRA adapter to score with.' },
+  text: { type: 'string', value: 'TEXT', help: 'Scores this text token by token (give --text or --data).' },
+  data: { type: 'string', value: 'FILE|SAMPLE', help: "Scores a dataset as training's loss counts it: the mean loss over its trained tokens." },
+  ...schemaFlags(SCORE_RUN_FIELDS),
+  ...schemaFlags(SCORE_BATCH_FIELDS),
+  kernels: KERNELS_FLAG,
+  json: { type: 'boolean', help: 'Prints one JSON object: {ids, logprobs, mean_nll} for --text, {examples, tokens, mean_nll} for --data.' },
+};
 
 /** log p(ids[t+1] | ids[..t]) for t < T − 1, from logits [T, V], in float64. */
 export function nextTokenLogprobs(logits: Float32Array, ids: number[], V: number): number[] {
@@ -41,12 +47,14 @@ export function nextTokenLogprobs(logits: Float32Array, ids: number[], V: number
   return out;
 }
 
-export async function scoreCommand(values: Record<string, string | boolean | undefined>): Promise<void> {
+export async function scoreCommand(values: Values): Promise<void> {
   const text = str(values, 'text');
   const dataArg = str(values, 'data');
   const dataPath = dataArg === undefined ? undefined : resolveDataArg(dataArg);
   if ((text === undefined) === (dataPath === undefined)) throw new CliUsageError('give exactly one of --text TEXT or --data FILE');
-  const session = await openSession(str(values, 'model', true), choice(values, 'quant', WEIGHT_FORMATS, 'f32'));
+  const run = { ...RUN_DEFAULTS, ...readFlags(SCORE_RUN_FIELDS, values) };
+  const { batchSize } = { ...DEFAULT_TRAINING, ...readFlags(SCORE_BATCH_FIELDS, values) };
+  const session = await openSession(str(values, 'model', true), run.quant, { kernels: kernelsFlag(values) });
   try {
     const adapterDir = str(values, 'adapter');
     const lora = adapterDir ? await loadAdapter(session, adapterDir) : null;
@@ -67,10 +75,10 @@ export async function scoreCommand(values: Record<string, string | boolean | und
       }
     } else {
       const parsed = parseDataset(await readFile(dataPath!, 'utf8'), basename(dataPath!));
-      assertNoProblems(parsed, { allowSkip: values['skip-bad-records'] === true, file: dataPath! });
-      const { examples, problems } = tokenizeRecords(parsed.records, session.tokenizer, { maxLength: num(values, 'seq', 256, { int: true, min: 2 }) });
-      assertNoProblems({ problems, examples, lineUnit: parsed.lineUnit }, { allowSkip: values['skip-bad-records'] === true, file: dataPath! });
-      const batches = makeBatches(examples, { batchSize: num(values, 'batch', 4, { int: true, min: 1 }), seed: 0, epoch: 0, padTokenId: session.tokenizer.padTokenId ?? 0, shuffle: false });
+      assertNoProblems(parsed, { allowSkip: run.skipBadRecords, file: dataPath! });
+      const { examples, problems } = tokenizeRecords(parsed.records, session.tokenizer, { maxLength: run.maxLength });
+      assertNoProblems({ problems, examples, lineUnit: parsed.lineUnit }, { allowSkip: run.skipBadRecords, file: dataPath! });
+      const batches = makeBatches(examples, { batchSize, seed: 0, epoch: 0, padTokenId: session.tokenizer.padTokenId ?? 0, shuffle: false });
       let sum = 0;
       let tokens = 0;
       for (const b of batches) {

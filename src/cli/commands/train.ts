@@ -1,93 +1,61 @@
 /**
  * peft-studio train --model DIR|REPO --data FILE --out DIR [options]
- * Trains a LoRA adapter and writes it in PEFT's format, with train_log.jsonl (one line per step) and a
- * checkpoint in OUT/checkpoint that --resume continues from.
+ * Trains a LoRA adapter (src/trainer/training-run.ts, as the studio does) and writes it in PEFT's format, with
+ * train_log.jsonl (one line per step) and a checkpoint in OUT/checkpoint that --resume continues from.
  */
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { GpuLoraSet, loraModuleInits } from '../../methods/lora/gpu';
-import { WEIGHT_FORMATS } from '../../kernels/weight-format';
-import { assertNoProblems, parseDataset } from '../../data/parse';
-import { splitValidation } from '../../data/batching';
-import { tokenizeRecords } from '../../data/tokenize';
-import { makeLoraConfig, type LoraConfig } from '../../peft/lora-config';
-import { resolveLoraTargets } from '../../peft/lora-targets';
-import { initLoraWeights } from '../../peft/lora-init';
-import { exportLoraAdapter } from '../../peft/adapter-files';
-import { countParameters, trainableParametersLine } from '../../peft/trainable-params';
-import { NodeCheckpointStore } from '../../trainer/checkpoint-store-node';
-import { DEFAULT_TRAINING, Trainer, type TrainingSettings } from '../../trainer/trainer';
-import { LR_SCHEDULES } from '../../trainer/lr-schedule';
+import { join } from 'node:path';
+import type cliProgress from 'cli-progress';
 import { adapterLine } from '../../gpu/device';
+import { LORA_FIELDS } from '../../options/lora-fields';
+import { RUN_DEFAULTS, RUN_FIELDS } from '../../options/run-fields';
+import { TRAINING_FIELDS } from '../../options/training-fields';
+import { NodeCheckpointStore } from '../../trainer/checkpoint-store-node';
+import { DEFAULT_TRAINING } from '../../trainer/trainer';
+import { runTraining, type TrainingBase } from '../../trainer/training-run';
 import { CliUsageError } from '../errors';
-import { embeddedModelFolder, resolveDataArg, SAMPLE_DATASET_HINT } from '../embedded-assets';
-import { DEFAULT_MODEL } from '../../model-io/embedded';
-import { choice, num, str } from '../options';
+import { resolveDataArg, SAMPLE_DATASET_HINT } from '../embedded-assets';
+import { KERNELS_FLAG, kernelsFlag, readFlags, schemaFlags, str, type CliFlags, type Values } from '../flags';
 import { loadProgress, makeBar } from '../progress';
-import { importAdapter, openSession } from '../session';
+import { importAdapter, kernelsLine, openSession, type Session } from '../session';
 
-export const TRAIN_OPTIONS = {
-  model: { type: 'string' },
-  data: { type: 'string' },
-  out: { type: 'string' },
-  r: { type: 'string' },
-  alpha: { type: 'string' },
-  dropout: { type: 'string' },
-  target: { type: 'string' },
-  lr: { type: 'string' },
-  schedule: { type: 'string' },
-  warmup: { type: 'string' },
-  steps: { type: 'string' },
-  epochs: { type: 'string' },
-  batch: { type: 'string' },
-  'grad-accum': { type: 'string' },
-  seq: { type: 'string' },
-  quant: { type: 'string' },
-  seed: { type: 'string' },
-  'val-split': { type: 'string' },
-  'eval-every': { type: 'string' },
-  'save-every': { type: 'string' },
-  'max-grad-norm': { type: 'string' },
-  'weight-decay': { type: 'string' },
-  resume: { type: 'boolean' },
-  'skip-bad-records': { type: 'boolean' },
-  rslora: { type: 'boolean' },
-  adapter: { type: 'string' },
-  bias: { type: 'string' },
-  quiet: { type: 'boolean' },
-} as const;
+export const TRAIN_FLAGS: CliFlags = {
+  model: {
+    type: 'string',
+    value: 'default|DIR|REPO',
+    required: true,
+    help: 'The base model: "default" (the embedded model), a folder with config.json, or a Hub repo id ("owner/name" or "owner/name@revision").',
+  },
+  data: {
+    type: 'string',
+    value: 'FILE|SAMPLE',
+    required: true,
+    help: 'The dataset: a .jsonl, .json, .csv or .txt file, or a sample dataset (pirate, invitations, butler).',
+  },
+  out: { type: 'string', value: 'DIR', required: true, help: 'Where the adapter, train_log.jsonl and checkpoint/ are written.' },
+  ...schemaFlags(LORA_FIELDS),
+  ...schemaFlags(TRAINING_FIELDS),
+  ...schemaFlags(RUN_FIELDS),
+  adapter: { type: 'string', value: 'DIR|REPO', help: 'Continues training this PEFT LoRA adapter; its adapter_config.json replaces the LoRA options.' },
+  resume: { type: 'boolean', help: 'Continues from the checkpoint in OUT/checkpoint (without it, a run starts afresh and replaces it).' },
+  kernels: KERNELS_FLAG,
+  quiet: { type: 'boolean', help: 'Prints nothing but errors.' },
+};
 
-/** --target: "all-linear", a comma-separated list, or a regex (anything with regex characters). */
-export function parseTargets(raw: string | undefined): string[] | string | undefined {
-  if (raw === undefined) return undefined;
-  if (raw === 'all-linear') return raw;
-  if (/[\\^$*+?()[\]{}|]/.test(raw)) return raw;
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+function sessionBase(session: Session): TrainingBase {
+  const { gpu, tokenizer, model, format, nameOrPath, revision, loaded } = session;
+  return { gpu, tokenizer, model, format, nameOrPath, revision, config: loaded.config, weights: loaded.weights, source: loaded.source };
 }
 
-export async function trainCommand(values: Record<string, string | boolean | undefined>): Promise<void> {
+export async function trainCommand(values: Values): Promise<void> {
   const modelArg = str(values, 'model', true);
   const dataPath = resolveDataArg(str(values, 'data', true));
   const out = str(values, 'out', true);
-  const quant = choice(values, 'quant', WEIGHT_FORMATS, 'f32');
-  const seed = num(values, 'seed', DEFAULT_TRAINING.seed, { int: true, min: 0 });
-  const settings: TrainingSettings = {
-    ...DEFAULT_TRAINING,
-    lr: num(values, 'lr', DEFAULT_TRAINING.lr, { gt: 0 }),
-    schedule: choice(values, 'schedule', LR_SCHEDULES, DEFAULT_TRAINING.schedule),
-    warmupSteps: num(values, 'warmup', 0, { int: true, min: 0 }),
-    maxSteps: num(values, 'steps', 0, { int: true, min: 0 }),
-    epochs: num(values, 'epochs', 1, { gt: 0 }),
-    batchSize: num(values, 'batch', DEFAULT_TRAINING.batchSize, { int: true, min: 1 }),
-    gradAccum: num(values, 'grad-accum', 1, { int: true, min: 1 }),
-    maxGradNorm: num(values, 'max-grad-norm', DEFAULT_TRAINING.maxGradNorm, { min: 0 }),
-    weightDecay: num(values, 'weight-decay', 0, { min: 0 }),
-    seed,
-    evalEvery: num(values, 'eval-every', 0, { int: true, min: 0 }),
-    checkpointEvery: num(values, 'save-every', 50, { int: true, min: 0 }),
-  };
-  const seqLen = num(values, 'seq', 256, { int: true, min: 2 });
-  const valSplit = num(values, 'val-split', 0, { min: 0, lt: 1 });
+  const lora = readFlags(LORA_FIELDS, values);
+  const settings = { ...DEFAULT_TRAINING, ...readFlags(TRAINING_FIELDS, values) };
+  const run = { ...RUN_DEFAULTS, ...readFlags(RUN_FIELDS, values) };
+  const kernels = kernelsFlag(values);
+  const adapterArg = str(values, 'adapter');
   const quiet = values.quiet === true;
   const say = (line: string) => {
     if (!quiet) process.stderr.write(`${line}\n`);
@@ -96,78 +64,55 @@ export async function trainCommand(values: Record<string, string | boolean | und
   const text = await readFile(dataPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new CliUsageError(`--data ${dataPath}: ${e.code === 'ENOENT' ? SAMPLE_DATASET_HINT : e.message}`);
   });
-  const load = loadProgress();
-  const session = await openSession(modelArg, quant, load.onProgress);
-  load.done();
+  const logPath = join(out, 'train_log.jsonl');
+  const held: { session?: Session; bar?: cliProgress.SingleBar } = {};
   try {
-    const { loaded, tokenizer, gpu, model } = session;
-    const c = loaded.config;
-    say(`model: ${loaded.source} (${c.modelType}, ${c.numLayers} layers, hidden ${c.hiddenSize}), W0 in ${quant}`);
-    say(`GPU: ${adapterLine(gpu.report)}; kernel profile '${gpu.kernels}' (${gpu.kernels === 'direct' ? 'direct matmuls, for CPU drivers' : 'tiled matmuls'})`);
-
-    const parsed = parseDataset(text, basename(dataPath));
-    assertNoProblems(parsed, { allowSkip: values['skip-bad-records'] === true, file: dataPath });
-    if (parsed.problems.length > 0) say(`skipped ${parsed.problems.length} bad records (--skip-bad-records)`);
-    const { examples, truncated, problems } = tokenizeRecords(parsed.records, tokenizer, { maxLength: seqLen });
-    assertNoProblems({ problems, examples, lineUnit: parsed.lineUnit }, { allowSkip: values['skip-bad-records'] === true, file: dataPath });
-    if (truncated > 0) say(`${truncated} examples were truncated to ${seqLen} tokens`);
-    const { train, validation } = splitValidation(examples, valSplit, seed);
-    say(`data: ${train.length} training and ${validation.length} validation examples from ${dataPath}`);
-
-    // A fresh adapter from the options, or an existing PEFT adapter to continue training (its config wins).
-    const adapterArg = str(values, 'adapter');
-    const imported = adapterArg ? await importAdapter(session, adapterArg) : null;
-    if (imported) say(`continuing from the adapter ${adapterArg} (r ${imported.config.r}, targets ${imported.targets.length} modules)`);
-    const loraConfig: LoraConfig =
-      imported?.config ??
-      makeLoraConfig(
-        {
-          r: num(values, 'r', 8, { int: true, min: 1 }),
-          lora_alpha: num(values, 'alpha', 16, { gt: 0 }),
-          lora_dropout: num(values, 'dropout', 0, { min: 0, lt: 1 }),
-          use_rslora: values.rslora === true,
-          bias: choice(values, 'bias', ['none', 'lora_only'] as const, 'none'),
-          ...(parseTargets(str(values, 'target')) !== undefined ? { target_modules: parseTargets(str(values, 'target')) } : {}),
-        },
-        c,
-        { nameOrPath: embeddedModelFolder(modelArg) ? DEFAULT_MODEL.id : modelArg },
-      );
-    const targets = imported?.targets ?? resolveLoraTargets(loraConfig, c);
-    const init = imported?.weights ?? initLoraWeights(targets, loraConfig.init_lora_weights, seed);
-    const counts = countParameters(c, targets, loraConfig.bias);
-    say(trainableParametersLine(counts.trainable, counts.all));
-    const lora = GpuLoraSet.create(gpu, model, loraModuleInits(loraConfig, targets, init, loaded.weights, { biases: imported?.biases }));
-    await mkdir(out, { recursive: true });
-    const trainer = new Trainer(gpu, model, lora, train, validation, settings, tokenizer.padTokenId ?? 0, new NodeCheckpointStore(join(out, 'checkpoint')));
-    const logPath = join(out, 'train_log.jsonl');
-    let resumedFrom: number | null = null;
-    if (values.resume === true) {
-      resumedFrom = await trainer.restore();
-      say(resumedFrom === null ? 'no checkpoint found; starting from step 0' : `resuming from step ${resumedFrom}`);
-    }
-    await writeFile(logPath, trainer.log.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    const bar = quiet || !process.stderr.isTTY ? null : makeBar('training [{bar}] {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s');
-    bar?.start(trainer.totalSteps, trainer.step, { loss: '-', lr: '-', tps: '-' });
-    try {
-      await trainer.run(async (e) => {
-        if (e.kind === 'step') {
-          await appendFile(logPath, `${JSON.stringify(e.log)}\n`);
-          bar?.update(e.log.step, { loss: e.log.loss.toFixed(4), lr: e.log.lr.toExponential(2), tps: e.log.tokens_per_s.toFixed(0) });
-          if (!bar) say(`step ${e.log.step}/${e.totalSteps} loss ${e.log.loss.toFixed(4)}${e.log.val_loss !== null ? ` val_loss ${e.log.val_loss.toFixed(4)}` : ''}`);
-        }
-      }, resumedFrom);
-    } finally {
-      bar?.stop();
-    }
-    await trainer.saveCheckpoint();
-    const weights = await lora.readWeights();
-    const files = exportLoraAdapter({ config: loraConfig, weights, biases: await lora.readBiases(), model: c, targets });
-    for (const [name, bytes] of files) await writeFile(join(out, name), bytes);
-    const last = trainer.log.at(-1);
-    say(`adapter written to ${out} (${[...files.keys()].join(', ')}); final loss ${last?.loss.toFixed(4) ?? '-'}`);
-    trainer.destroy();
-    lora.destroy();
+    const result = await runTraining({
+      data: { text, fileName: dataPath },
+      loadBase: async () => {
+        const load = loadProgress();
+        const session = await openSession(modelArg, run.quant, { kernels, onProgress: load.onProgress });
+        held.session = session;
+        load.done();
+        say(`GPU: ${adapterLine(session.gpu.report)}; ${kernelsLine(session.gpu)}`);
+        return sessionBase(session);
+      },
+      lora: adapterArg
+        ? {
+            continueFrom: async (base) => {
+              const imported = await importAdapter(base.config, adapterArg);
+              for (const warning of imported.warnings) say(`warning: ${warning}`);
+              return { ...imported, description: `the adapter ${adapterArg}` };
+            },
+          }
+        : lora,
+      settings,
+      options: run,
+      checkpoints: new NodeCheckpointStore(join(out, 'checkpoint')),
+      resume: values.resume === true,
+      checkpointAtEnd: true,
+      log: (_phase, line) => say(line),
+      onTrainer: async (trainer) => {
+        await mkdir(out, { recursive: true });
+        await writeFile(logPath, trainer.log.map((l) => `${JSON.stringify(l)}\n`).join(''));
+        if (quiet || !process.stderr.isTTY) return;
+        held.bar = makeBar('training [{bar}] {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s');
+        held.bar.start(trainer.totalSteps, trainer.step, { loss: '-', lr: '-', tps: '-' });
+      },
+      onEvent: async (e) => {
+        if (e.kind === 'done') held.bar?.stop();
+        if (e.kind !== 'step') return;
+        await appendFile(logPath, `${JSON.stringify(e.log)}\n`);
+        const { bar } = held;
+        if (bar) bar.update(e.log.step, { loss: e.log.loss.toFixed(4), lr: e.log.lr.toExponential(2), tps: e.log.tokens_per_s.toFixed(0) });
+        else say(`step ${e.log.step}/${e.totalSteps} loss ${e.log.loss.toFixed(4)}${e.log.val_loss !== null ? ` val_loss ${e.log.val_loss.toFixed(4)}` : ''}`);
+      },
+    });
+    for (const [name, bytes] of result.files) await writeFile(join(out, name), bytes);
+    say(`adapter written to ${out} (${[...result.files.keys()].join(', ')}); final loss ${result.log.at(-1)?.loss.toFixed(4) ?? '-'}`);
+    result.lora.destroy();
   } finally {
-    session.close();
+    held.bar?.stop();
+    held.session?.close();
   }
 }

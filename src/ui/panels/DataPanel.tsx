@@ -1,4 +1,5 @@
 import { SAMPLE_DATASETS } from '../../model-io/embedded';
+import { RUN_FIELDS } from '../../options/run-fields';
 import { useData, type DataSourceKind } from '../stores/data';
 import { useModel } from '../stores/model';
 import { LengthHistogram } from './LengthHistogram';
@@ -136,8 +137,8 @@ export function DataPanel() {
       )}
       <div className="row">
         <label>
-          Sequence length (tokens)
-          <input type="number" min={2} max={4096} value={maxLength} data-testid="data-max-length" onChange={(e) => setMaxLength(Number(e.target.value))} />
+          {RUN_FIELDS.maxLength.label}
+          <input type="number" min={RUN_FIELDS.maxLength.min} step={1} value={maxLength} data-testid="data-max-length" onChange={(e) => setMaxLength(Number(e.target.value))} />
         </label>
         <button type="button" disabled={!modelReady || !spec} onClick={() => void analyze()} data-testid="data-analyze">
           Re-tokenize

@@ -1,23 +1,24 @@
 /**
  * The Method panel: the PEFT method (LoRA), its LoraConfig fields, the training settings, and the live
- * trainable-parameters line PEFT would print for the loaded model.
+ * trainable-parameters line PEFT would print for the loaded model. Every field is rendered from the option schema
+ * (src/options): its label, help, bounds and the test id data-testid="method-<CLI flag>".
  */
-import { useEffect, useId, useMemo, useState, type ReactNode } from 'react';
+import { Fragment, useEffect, useId, useMemo, useState, type ReactNode } from 'react';
 import { ALL_LINEAR } from '../../peft/lora-config';
-import { LR_SCHEDULES, type LrScheduleKind } from '../../trainer/lr-schedule';
+import { codeSpans, pickFields, type Field, type FieldSet, type TargetsField } from '../../options/field';
+import { LORA_FIELDS } from '../../options/lora-fields';
+import { RUN_FIELDS } from '../../options/run-fields';
+import { TRAINING_FIELDS } from '../../options/training-fields';
 import { useData } from '../stores/data';
-import { targetModuleNames, trainableSummary, trainingFieldsError, useMethod, type MethodBias } from '../stores/method';
+import { targetModuleNames, trainableSummary, trainingFieldsError, useMethod, type MethodFields } from '../stores/method';
 import { useModel } from '../stores/model';
 import './method.css';
 
 /** Other PEFT methods, shown as coming later. */
 const LATER_METHODS = ['DoRA', 'AdaLoRA', 'LoHa', 'LoKr', 'IA³', 'Prefix tuning', 'Prompt tuning'];
 
-const SCHEDULE_HELP: Record<LrScheduleKind, string> = {
-  constant: 'constant',
-  linear: 'linear decay to 0',
-  cosine: 'cosine decay to 0',
-};
+/** The run options the Method panel shows (W0's format is chosen in the Model panel, bad records in the Data panel). */
+const PANEL_RUN_FIELDS = pickFields(RUN_FIELDS, ['maxLength', 'valSplit']);
 
 function parseNumber(text: string): number {
   return text.trim() === '' ? Number.NaN : Number(text);
@@ -25,6 +26,15 @@ function parseNumber(text: string): number {
 
 function sameNumber(a: number, b: number): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+/** Schema text: `code` spans as <code>. */
+function Rich({ text }: { text: string }) {
+  return (
+    <>
+      {codeSpans(text).map((p, i) => (p.code ? <code key={i}>{p.text}</code> : <Fragment key={i}>{p.text}</Fragment>))}
+    </>
+  );
 }
 
 interface FieldProps {
@@ -113,14 +123,14 @@ function SelectField<T extends string>({
   );
 }
 
-function TargetModules({ names }: { names: readonly string[] | null }) {
+function TargetModules({ field, names }: { field: TargetsField; names: readonly string[] | null }) {
   const { target_modules, setTarget, setAllLinear } = useMethod();
   const helpId = `${useId()}-help`;
   const allLinear = target_modules === ALL_LINEAR;
   return (
     <fieldset className="method-targets wide" aria-describedby={helpId}>
       <legend>
-        <code>target_modules</code>
+        <Rich text={field.label} />
       </legend>
       {names === null ? (
         <p className="muted">Load a model to choose which of its linear layers get an adapter.</p>
@@ -144,185 +154,94 @@ function TargetModules({ names }: { names: readonly string[] | null }) {
         </div>
       )}
       <Help id={helpId}>
-        Which linear layers get a LoRA adapter, matched by the last part of their module name. <code>all-linear</code> adapts every
-        linear layer except the output layer. PEFT's default for this architecture is pre-selected.
+        <Rich text={field.help} /> The default for the loaded architecture is pre-selected.
       </Help>
     </fieldset>
   );
 }
 
+function SwitchField({ id, label, help, value, onChange }: FieldProps & { value: boolean; onChange(value: boolean): void }) {
+  const helpId = `${useId()}-help`;
+  return (
+    <div className="method-field wide">
+      <label className="check">
+        <input type="checkbox" data-testid={`method-${id}`} checked={value} aria-describedby={helpId} onChange={(e) => onChange(e.target.checked)} />
+        {label}
+      </label>
+      <Help id={helpId}>{help}</Help>
+    </div>
+  );
+}
+
+/** The input for one schema field (target_modules has its own, TargetModules). */
+function SchemaField({ field, value, onChange }: { field: Exclude<Field, TargetsField>; value: unknown; onChange(value: unknown): void }) {
+  const common = { id: field.flag, label: <Rich text={field.label} />, help: <Rich text={field.help} /> };
+  switch (field.kind) {
+    case 'number':
+    case 'int':
+      return (
+        <NumberField
+          {...common}
+          value={value as number}
+          min={field.min ?? field.above}
+          max={field.max ?? field.below}
+          step={field.kind === 'int' ? 1 : (field.step ?? 'any')}
+          onChange={onChange}
+        />
+      );
+    case 'choice':
+      return <SelectField {...common} value={value as string} options={field.choices.map((c) => ({ value: c, label: field.choiceLabels?.[c] ?? c }))} onChange={onChange} />;
+    case 'boolean':
+      return <SwitchField {...common} value={value as boolean} onChange={onChange} />;
+  }
+}
+
+/** The schema fields of a set, each bound to a value and a setter by its key. */
+function SchemaFields({ fields, value, set }: { fields: FieldSet; value(key: string): unknown; set(key: string, v: unknown): void }) {
+  return (
+    <>
+      {Object.entries(fields).map(([key, field]) =>
+        field.kind === 'targets' ? null : <SchemaField key={key} field={field} value={value(key)} onChange={(v) => set(key, v)} />,
+      )}
+    </>
+  );
+}
+
 function LoraFieldset({ names }: { names: readonly string[] | null }) {
-  const { r, lora_alpha, lora_dropout, use_rslora, bias, setLora } = useMethod();
-  const rsloraHelp = `${useId()}-help`;
+  const method = useMethod();
   return (
     <fieldset className="method-group">
       <legend>LoRA (PEFT LoraConfig)</legend>
       <div className="field-grid">
-        <NumberField
-          id="r"
-          label={
-            <span>
-              Rank <code>r</code>
-            </span>
-          }
-          help="Rank of the update B·A added to each adapted weight. Higher = more capacity and more trainable parameters."
-          value={r}
-          min={1}
-          step={1}
-          onChange={(v) => setLora({ r: v })}
-        />
-        <NumberField
-          id="alpha"
-          label={<code>lora_alpha</code>}
-          help={
-            <>
-              Scales the update by <code>lora_alpha / r</code> (<code>lora_alpha / √r</code> with rsLoRA).
-            </>
-          }
-          value={lora_alpha}
-          min={0}
-          step="any"
-          onChange={(v) => setLora({ lora_alpha: v })}
-        />
-        <NumberField
-          id="dropout"
-          label={<code>lora_dropout</code>}
-          help="Dropout probability on the input of the LoRA path while training (0 = none)."
-          value={lora_dropout}
-          min={0}
-          max={1}
-          step={0.05}
-          onChange={(v) => setLora({ lora_dropout: v })}
-        />
-        <SelectField<MethodBias>
-          id="bias"
-          label={<code>bias</code>}
-          help="Which biases train along with the adapter: none, or the biases of the adapted layers."
-          value={bias}
-          options={[
-            { value: 'none', label: 'none' },
-            { value: 'lora_only', label: 'lora_only' },
-          ]}
-          onChange={(v) => setLora({ bias: v })}
-        />
-        <div className="method-field wide">
-          <label className="check">
-            <input type="checkbox" data-testid="method-rslora" checked={use_rslora} aria-describedby={rsloraHelp} onChange={(e) => setLora({ use_rslora: e.target.checked })} />
-            <code>use_rslora</code>
-          </label>
-          <Help id={rsloraHelp}>
-            Rank-stabilized LoRA: scale by <code>lora_alpha / √r</code> instead of <code>lora_alpha / r</code>, which keeps higher ranks
-            learning.
-          </Help>
-        </div>
-        <TargetModules names={names} />
+        <SchemaFields fields={LORA_FIELDS} value={(k) => method[k as keyof MethodFields]} set={(k, v) => method.setLora({ [k]: v })} />
+        <TargetModules field={LORA_FIELDS.target_modules} names={names} />
       </div>
     </fieldset>
   );
 }
 
 function TrainingFieldset() {
-  const m = useMethod();
+  const method = useMethod();
   const maxLength = useData((s) => s.maxLength);
   const setMaxLength = useData((s) => s.setMaxLength);
+  const value = (k: string) => (k === 'maxLength' ? maxLength : method[k as keyof MethodFields]);
+  const set = (k: string, v: unknown) => (k === 'maxLength' ? setMaxLength(v as number) : method.setTraining({ [k]: v }));
+  const fields = Object.entries(TRAINING_FIELDS as FieldSet);
+  const main = Object.fromEntries(fields.filter(([, f]) => !f.advanced));
+  const advanced = Object.fromEntries(fields.filter(([, f]) => f.advanced));
   return (
     <fieldset className="method-group">
       <legend>Training</legend>
       <div className="field-grid">
-        <NumberField id="lr" label="Learning rate" help="Peak learning rate of AdamW." value={m.lr} min={0} step="any" onChange={(v) => m.setTraining({ lr: v })} />
-        <SelectField<LrScheduleKind>
-          id="schedule"
-          label="Schedule"
-          help="How the learning rate changes after warmup (as transformers' schedules)."
-          value={m.schedule}
-          options={LR_SCHEDULES.map((s) => ({ value: s, label: SCHEDULE_HELP[s] }))}
-          onChange={(v) => m.setTraining({ schedule: v })}
-        />
-        <NumberField
-          id="warmup"
-          label="Warmup steps"
-          help="Steps over which the learning rate rises from 0 to its peak."
-          value={m.warmupSteps}
-          min={0}
-          step={1}
-          onChange={(v) => m.setTraining({ warmupSteps: v })}
-        />
-        <NumberField
-          id="steps"
-          label="Max steps"
-          help="Optimizer steps to train; 0 = train for the number of epochs."
-          value={m.maxSteps}
-          min={0}
-          step={1}
-          onChange={(v) => m.setTraining({ maxSteps: v })}
-        />
-        <NumberField
-          id="epochs"
-          label="Epochs"
-          help="Passes over the training examples; used when max steps is 0."
-          value={m.epochs}
-          min={0}
-          step="any"
-          onChange={(v) => m.setTraining({ epochs: v })}
-        />
-        <NumberField id="batch" label="Batch size" help="Examples per micro-batch." value={m.batchSize} min={1} step={1} onChange={(v) => m.setTraining({ batchSize: v })} />
-        <NumberField
-          id="grad-accum"
-          label="Gradient accumulation"
-          help="Micro-batches per optimizer step (effective batch = batch size × this)."
-          value={m.gradAccum}
-          min={1}
-          step={1}
-          onChange={(v) => m.setTraining({ gradAccum: v })}
-        />
-        <NumberField
-          id="seq"
-          label="Sequence length (tokens)"
-          help="Examples are cut to this many tokens (also in the Data panel)."
-          value={maxLength}
-          min={2}
-          max={4096}
-          step={1}
-          onChange={(v) => setMaxLength(v)}
-        />
-        <NumberField
-          id="seed"
-          label="Seed"
-          help="Seeds the adapter's initialisation, the data order, dropout and the validation split."
-          value={m.seed}
-          min={0}
-          step={1}
-          onChange={(v) => m.setTraining({ seed: v })}
-        />
-        <NumberField
-          id="val-split"
-          label="Validation split"
-          help="Fraction of the examples held out to measure the validation loss (0 = none)."
-          value={m.valSplit}
-          min={0}
-          max={0.9}
-          step={0.05}
-          onChange={(v) => m.setTraining({ valSplit: v })}
-        />
-        <NumberField
-          id="eval-every"
-          label="Evaluate every (steps)"
-          help="Compute the validation loss every N steps (0 = only at the end)."
-          value={m.evalEvery}
-          min={0}
-          step={1}
-          onChange={(v) => m.setTraining({ evalEvery: v })}
-        />
-        <NumberField
-          id="checkpoint-every"
-          label="Checkpoint every (steps)"
-          help="Save the adapter and optimizer state in browser storage every N steps, to resume after a reload (0 = never)."
-          value={m.checkpointEvery}
-          min={0}
-          step={1}
-          onChange={(v) => m.setTraining({ checkpointEvery: v })}
-        />
+        <SchemaFields fields={main} value={value} set={set} />
+        <SchemaFields fields={PANEL_RUN_FIELDS} value={value} set={set} />
       </div>
+      <details className="method-more">
+        <summary>More settings (AdamW)</summary>
+        <div className="field-grid">
+          <SchemaFields fields={advanced} value={value} set={set} />
+        </div>
+      </details>
     </fieldset>
   );
 }

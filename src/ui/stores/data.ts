@@ -4,6 +4,8 @@
  */
 import { create } from 'zustand';
 import { SAMPLE_DATASETS } from '../../model-io/embedded';
+import { accepts } from '../../options/field';
+import { RUN_DEFAULTS, RUN_FIELDS } from '../../options/run-fields';
 import type { DataPreviewResponse, TrainDataSpec } from '../../worker/protocol';
 import { publicUrl } from '../../util/public-url';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
@@ -42,8 +44,8 @@ export const useData = create<DataState>()((set, get) => ({
   sampleName: SAMPLE_DATASETS[0].name,
   spec: null,
   pasted: '',
-  maxLength: 64,
-  skipBadRecords: false,
+  maxLength: RUN_DEFAULTS.maxLength,
+  skipBadRecords: RUN_DEFAULTS.skipBadRecords,
   status: { state: 'idle' },
 
   setSourceKind(sourceKind) {
@@ -80,7 +82,7 @@ export const useData = create<DataState>()((set, get) => ({
     set({ pasted, spec: pasted.trim() ? { text: pasted } : null });
   },
   setMaxLength(maxLength) {
-    if (Number.isInteger(maxLength) && maxLength >= 2) set({ maxLength });
+    if (accepts(RUN_FIELDS.maxLength, maxLength)) set({ maxLength });
   },
   setSkipBadRecords(skipBadRecords) {
     set({ skipBadRecords });

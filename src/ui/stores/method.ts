@@ -1,7 +1,7 @@
 /**
- * The Method panel's state: the LoRA options under PEFT's LoraConfig names and the training settings, with
- * PEFT's defaults (target_modules per model type) and DEFAULT_TRAINING. Derived values (the trainable-parameters
- * line, validation errors) are plain functions of the state and the loaded model.
+ * The Method panel's state: the LoRA options under PEFT's LoraConfig names and the training settings, with the
+ * option schema's defaults (src/options: PEFT's and transformers'; target_modules per model type). Derived values
+ * (the trainable-parameters line, validation errors) are plain functions of the state and the loaded model.
  */
 import { create } from 'zustand';
 import type { ModelConfig, ModelType } from '../../model/config';
@@ -9,38 +9,28 @@ import { linearModules } from '../../model/weight-names';
 import { ALL_LINEAR, DEFAULT_LORA_TARGET_MODULES, makeLoraConfig } from '../../peft/lora-config';
 import { resolveLoraTargets } from '../../peft/lora-targets';
 import { countParameters, trainableParametersLine } from '../../peft/trainable-params';
-import { LR_SCHEDULES, type LrScheduleKind } from '../../trainer/lr-schedule';
-import { DEFAULT_TRAINING, validateSettings, type TrainingSettings } from '../../trainer/trainer';
-import { TRAINING_SETTING_FIELDS, type ModelInfo, type TrainLoraOptions } from '../../worker/protocol';
+import { firstProblem, pickFields, problemText } from '../../options/field';
+import { LORA_DEFAULTS, LORA_FIELDS, type LoraOptions } from '../../options/lora-fields';
+import { RUN_DEFAULTS, RUN_FIELDS, type RunOptions } from '../../options/run-fields';
+import { TRAINING_FIELDS } from '../../options/training-fields';
+import { DEFAULT_TRAINING, type TrainingSettings } from '../../trainer/trainer';
+import type { ModelInfo, TrainLoraOptions } from '../../worker/protocol';
 import { useModel } from './model';
 
-export type MethodBias = 'none' | 'lora_only';
+export type MethodBias = LoraOptions['bias'];
 export type TargetModules = string[] | typeof ALL_LINEAR;
 
-/** The LoRA fields the studio sets, under PEFT's names. */
-export interface LoraFields {
-  r: number;
-  lora_alpha: number;
-  lora_dropout: number;
+/** The LoRA fields the studio sets, under PEFT's names (src/options/lora-fields.ts). */
+export interface LoraFields extends Omit<LoraOptions, 'target_modules'> {
   /** The checked module names, or PEFT's "all-linear" shorthand. */
   target_modules: TargetModules;
-  use_rslora: boolean;
-  bias: MethodBias;
 }
 
-/** The training settings the studio sets (the rest keep DEFAULT_TRAINING), plus the validation split. */
-export type TrainingFields = Pick<
-  TrainingSettings,
-  'lr' | 'schedule' | 'warmupSteps' | 'maxSteps' | 'epochs' | 'batchSize' | 'gradAccum' | 'seed' | 'evalEvery' | 'checkpointEvery'
-> & {
-  /** Fraction of the examples held out for validation. */
-  valSplit: number;
-};
+/** The training settings (src/options/training-fields.ts), plus the validation split. */
+export type TrainingFields = TrainingSettings & Pick<RunOptions, 'valSplit'>;
 
-export const LORA_FIELD_NAMES = ['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', 'bias'] as const satisfies readonly (keyof LoraFields)[];
-export const TRAINING_FIELD_NAMES = [
-  'lr', 'schedule', 'warmupSteps', 'maxSteps', 'epochs', 'batchSize', 'gradAccum', 'seed', 'evalEvery', 'checkpointEvery', 'valSplit',
-] as const satisfies readonly (keyof TrainingFields)[];
+export const LORA_FIELD_NAMES = Object.keys(LORA_FIELDS) as (keyof LoraFields)[];
+export const TRAINING_FIELD_NAMES = [...Object.keys(TRAINING_FIELDS), 'valSplit'] as (keyof TrainingFields)[];
 
 export type MethodFields = LoraFields & TrainingFields;
 
@@ -71,30 +61,10 @@ export function targetModuleNames(config: ModelConfig): string[] {
   return [...new Set(linearModules(config).map((m) => m.shortName))];
 }
 
-export const DEFAULT_VAL_SPLIT = 0.1;
+/** The option schema's defaults; target_modules is set per model type once a model loads. */
+export const DEFAULT_LORA_FIELDS: Readonly<LoraFields> = { ...LORA_DEFAULTS, target_modules: [] };
 
-export const DEFAULT_LORA_FIELDS: Readonly<LoraFields> = {
-  r: 8,
-  lora_alpha: 8,
-  lora_dropout: 0,
-  target_modules: [],
-  use_rslora: false,
-  bias: 'none',
-};
-
-export const DEFAULT_TRAINING_FIELDS: Readonly<TrainingFields> = {
-  lr: DEFAULT_TRAINING.lr,
-  schedule: DEFAULT_TRAINING.schedule,
-  warmupSteps: DEFAULT_TRAINING.warmupSteps,
-  maxSteps: DEFAULT_TRAINING.maxSteps,
-  epochs: DEFAULT_TRAINING.epochs,
-  batchSize: DEFAULT_TRAINING.batchSize,
-  gradAccum: DEFAULT_TRAINING.gradAccum,
-  seed: DEFAULT_TRAINING.seed,
-  evalEvery: DEFAULT_TRAINING.evalEvery,
-  checkpointEvery: DEFAULT_TRAINING.checkpointEvery,
-  valSplit: DEFAULT_VAL_SPLIT,
-};
+export const DEFAULT_TRAINING_FIELDS: Readonly<TrainingFields> = { ...DEFAULT_TRAINING, valSplit: RUN_DEFAULTS.valSplit };
 
 /** "Quick demo for the embedded model": a few dozen fast steps that visibly change the model. */
 export const DEMO_PRESET: Readonly<Partial<MethodFields>> = {
@@ -166,8 +136,8 @@ export function loraOptions(fields: LoraFields): TrainLoraOptions & { bias: Meth
 /** The training settings of a state, as train-start sends them (overrides of DEFAULT_TRAINING). */
 export function trainingSettings(fields: TrainingFields): Partial<TrainingSettings> {
   // Only the settings train-start knows: callers may pass a whole store state.
-  const out: Partial<Record<keyof TrainingSettings, unknown>> = {};
-  for (const key of TRAINING_SETTING_FIELDS) if (key in fields) out[key] = (fields as unknown as Record<string, unknown>)[key];
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(TRAINING_FIELDS)) if (key in fields) out[key] = (fields as unknown as Record<string, unknown>)[key];
   return out as Partial<TrainingSettings>;
 }
 
@@ -175,11 +145,14 @@ export type TrainableSummary = { line: string; trainable: number; all: number } 
 
 /**
  * PEFT's print_trainable_parameters line for these LoRA fields on the loaded model, or the validation error
- * (which names the field) that LoraConfig or the target resolution raises.
+ * (which names the field) that the option schema, LoraConfig or the target resolution raises.
  */
 export function trainableSummary(fields: LoraFields, info: Pick<ModelInfo, 'config' | 'nameOrPath'>): TrainableSummary {
+  const options = loraOptions(fields);
+  const problem = firstProblem(LORA_FIELDS, options);
+  if (problem) return { error: problemText(problem) };
   try {
-    const config = makeLoraConfig(loraOptions(fields), info.config, { nameOrPath: info.nameOrPath || 'model' });
+    const config = makeLoraConfig(options, info.config, { nameOrPath: info.nameOrPath || 'model' });
     const targets = resolveLoraTargets(config, info.config);
     const counts = countParameters(info.config, targets, config.bias);
     return { line: trainableParametersLine(counts.trainable, counts.all), ...counts };
@@ -188,16 +161,12 @@ export function trainableSummary(fields: LoraFields, info: Pick<ModelInfo, 'conf
   }
 }
 
-/** The first problem with the training settings (naming the setting), or null. */
+/** The first problem with the training settings and the validation split (naming the setting), or null. */
 export function trainingFieldsError(fields: TrainingFields): string | null {
-  if (!LR_SCHEDULES.includes(fields.schedule)) return `schedule = ${JSON.stringify(fields.schedule)}: expected one of ${LR_SCHEDULES.join(', ')}`;
-  try {
-    validateSettings({ ...DEFAULT_TRAINING, ...trainingSettings(fields) });
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-  if (!(fields.valSplit >= 0 && fields.valSplit < 1)) return `validation split = ${fields.valSplit}: expected a fraction in [0, 1), e.g. 0.1`;
-  return null;
+  const problem =
+    firstProblem(TRAINING_FIELDS, trainingSettings(fields), { complete: true }) ??
+    firstProblem(pickFields(RUN_FIELDS, ['valSplit']), { valSplit: fields.valSplit }, { complete: true });
+  return problem ? problemText(problem) : null;
 }
 
 /** The fields of a state, without its actions. */

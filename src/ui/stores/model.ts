@@ -1,6 +1,7 @@
 /** The Model panel's state: where the base model comes from, its weight format, loading progress, and what loaded. */
 import { create } from 'zustand';
 import type { WeightFormat } from '../../kernels/weight-format';
+import { RUN_DEFAULTS } from '../../options/run-fields';
 import type { ModelInfo, TrainModelSpec } from '../../worker/protocol';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
 
@@ -44,7 +45,7 @@ export const useModel = create<ModelState>()((set, get) => ({
   hubRevision: 'main',
   hubEndpoint: '',
   files: [],
-  format: 'f32',
+  format: RUN_DEFAULTS.quant,
   status: { state: 'idle' },
 
   setSourceKind(sourceKind) {

@@ -1,0 +1,24 @@
+/** The commands of `peft-studio`, their flags, and the usage text made from them. */
+import { usageLines, type CliFlags, type Values } from './flags';
+import { GENERATE_FLAGS, generateCommand } from './commands/generate';
+import { SCORE_FLAGS, scoreCommand } from './commands/score';
+import { TRAIN_FLAGS, trainCommand } from './commands/train';
+
+export const COMMANDS: Readonly<Record<string, { flags: CliFlags; run: (values: Values) => Promise<void> }>> = {
+  train: { flags: TRAIN_FLAGS, run: trainCommand },
+  generate: { flags: GENERATE_FLAGS, run: generateCommand },
+  score: { flags: SCORE_FLAGS, run: scoreCommand },
+};
+
+const COMMAND_COLUMN = 19;
+
+export const USAGE = `usage: peft-studio <command> [options]      (peft-studio <command> --help: every option, its default and what it does)
+
+${Object.entries(COMMANDS)
+  .flatMap(([name, c]) => usageLines(name, c.flags, COMMAND_COLUMN))
+  .join('\n')}
+
+A model is "default" (the embedded Austen 2M model), a folder with config.json, or a Hugging Face Hub repo id
+("owner/name" or "owner/name@revision"; set HF_TOKEN for gated models). --data takes a file (.jsonl, .json,
+.csv, .txt) or a sample dataset: pirate, invitations, butler. generate samples with the model's
+generation_config.json unless told otherwise.`;
