@@ -38,6 +38,8 @@ interface Row {
   bind_groups_per_step: number;
   uniform_bytes_per_step: number;
   scratch_created_per_step: number;
+  /** Activation buffers the run's pool had to create in a step (0 once every shape has been seen). */
+  activation_buffers_created_per_step: number;
   steps: number;
   batch: number;
   seq: number;
@@ -99,15 +101,20 @@ try {
       let activationBytes = 0;
       let last = performance.now();
       let lastCounters = gpu.dispatchCache.counters;
+      const buffersCreated: number[] = [];
+      let lastCreated = 0;
       try {
         await trainer.run((e) => {
           if (e.kind !== 'step') return;
           const now = performance.now();
           const counters = gpu.dispatchCache.counters;
+          const created = trainer.activationStats().created;
           if (e.log.step > 1) {
             times.push(now - last);
             perStep.push(countersSince(counters, lastCounters));
+            buffersCreated.push(created - lastCreated);
           }
+          lastCreated = created;
           activationBytes = Math.max(activationBytes, e.activationBytes);
           last = now;
           lastCounters = counters;
@@ -130,6 +137,7 @@ try {
         bind_groups_per_step: perStepMedian((c) => c.misses),
         uniform_bytes_per_step: perStepMedian((c) => c.uniformBytesCreated),
         scratch_created_per_step: perStepMedian((c) => c.scratchCreated),
+        activation_buffers_created_per_step: median(buffersCreated),
         steps,
         batch,
         seq,
@@ -144,16 +152,17 @@ try {
 }
 
 if (!opts.json) {
-  const header = ['model', 'W0', 'ms/step', 'tokens/s', 'weights', 'activations', 'dispatches/step', 'new bind groups/step', 'new uniform bytes/step', 'new scratch/step'];
+  const header = ['model', 'W0', 'ms/step', 'tokens/s', 'weights', 'activations', 'dispatches/step', 'new bind groups/step', 'new uniform bytes/step', 'new scratch/step', 'new activation buffers/step'];
   const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
   const lines = rows.map((r) => [
     r.model, r.format, r.ms_per_step.toFixed(1), r.tokens_per_s.toFixed(1), kib(r.weight_bytes), kib(r.activation_bytes),
     String(r.dispatches_per_step), String(r.bind_groups_per_step), `${(r.uniform_bytes_per_step / 1024).toFixed(1)} KiB`, String(r.scratch_created_per_step),
+    String(r.activation_buffers_created_per_step),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
   console.log(`LoRA r=8 on all linear layers, batch ${batch} × ${seq} tokens, median of ${steps} steps after one warm-up step`);
-  console.log('new bind groups, uniforms and scratch: created in a step rather than reused from the dispatch cache');
+  console.log('new bind groups, uniforms and scratch: created in a step rather than reused from the dispatch cache; new activation buffers: not reused from the activation pool');
   console.log(fmt(header));
   for (const l of lines) console.log(fmt(l));
 }

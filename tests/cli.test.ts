@@ -1,5 +1,5 @@
 /** The peft-studio command line, run as a user runs it (bin/peft-studio.mjs), on a tiny model. */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../src/model-io/safetensors';
 import { makeTinyModel } from './fixtures/tiny-models';
 import { startHubServer } from './helpers/hub-server';
+import { CLI_BIN, cliAsync } from './helpers/cli';
 
 const ROOT = join(__dirname, '..');
-const BIN = join(ROOT, 'bin', 'peft-studio.mjs');
+const BIN = CLI_BIN;
 
 function cli(args: string[], cwd: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 240_000 });
@@ -20,19 +21,6 @@ function cli(args: string[], cwd: string) {
 function makeTinyModelScript(args: string[]) {
   const r = spawnSync('npm', ['run', '--silent', 'make-tiny-model', '--', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stderr: r.stderr };
-}
-
-/** As cli, without blocking this process (which serves the stand-in Hub meanwhile). */
-function cliAsync(args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, timeout: 240_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 // Each CLI run starts Dawn and compiles its shaders: the training tests take 60–100 s on SwiftShader under load.

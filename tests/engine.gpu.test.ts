@@ -1,9 +1,10 @@
 /**
  * The GPU engine end to end on tiny Hugging Face models of each architecture, against the float64
- * reference model: logits for every weight format (the reference runs on the same dequantized weights),
- * LoRA gradients on every targeted module, the activation-memory formula, and KV-cache generation.
+ * reference model, with both kernel profiles: logits for every weight format (the reference runs on the same
+ * dequantized weights), LoRA gradients on every targeted module, the activation-memory formula, and KV-cache
+ * generation.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { adapterTensors, GpuLoraSet, type LoraModuleInit } from '../src/methods/lora/gpu';
 import { checkFitsDevice, GpuModel, plannedWeightMemory } from '../src/engine/gpu-model';
 import type { GpuContext } from '../src/gpu/device';
@@ -30,7 +31,9 @@ const LOGIT_TOL = { atol: 1e-4, rtol: 1e-3 };
 const GRAD_TOL = { atol: 1e-5, rtol: 1e-3 };
 
 const models = new Map<string, LoadedModel>();
+let defaultKernels: GpuContext['kernels'];
 beforeAll(async () => {
+  defaultKernels = ctx.gpu.kernels;
   for (const kind of KINDS) {
     const files = [...makeTinyModel(kind)].map(([name, bytes]) => new File([bytes as Uint8Array<ArrayBuffer>], name));
     models.set(kind, await loadModel(new BrowserFilesSource(files)));
@@ -100,6 +103,15 @@ const batch = {
     [-100, 64, 128, 9, -100, -100, -100],
   ],
 };
+
+// Both kernel profiles: 'tiled' is what a real GPU runs, 'direct' what CPU drivers (this machine) run.
+describe.each(['tiled', 'direct'] as const)('%s kernels', (kernels) => {
+beforeEach(() => {
+  ctx.gpu.kernels = kernels;
+});
+afterAll(() => {
+  ctx.gpu.kernels = defaultKernels;
+});
 
 describe.each(KINDS)('%s', (kind) => {
   for (const format of WEIGHT_FORMATS) {
@@ -189,6 +201,8 @@ describe.each(KINDS)('%s', (kind) => {
       model.destroy();
     }
   });
+});
+
 });
 
 describe('weights on the GPU', () => {

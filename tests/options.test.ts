@@ -152,7 +152,6 @@ describe('CLI flags made from the schema', () => {
     for (const [name, c] of Object.entries(COMMANDS)) {
       for (const flag of Object.keys(c.flags)) expect(USAGE, `${name} --${flag}`).toMatch(new RegExp(`--${flag}\\b`));
     }
-    expect(USAGE).toContain('--shards 1');
     expect(USAGE).toContain('--alpha 8 ');
     const help = commandHelp('train', TRAIN_FLAGS);
     expect(help).toContain('  --alpha 8\n      Scales the update by lora_alpha / r (lora_alpha / √r with rsLoRA). Default: 8.');

@@ -22,6 +22,7 @@ import { makeLoraConfig, type LoraConfig } from '../src/peft/lora-config';
 import { resolveLoraTargets, type ResolvedTarget } from '../src/peft/lora-targets';
 import type { CheckpointStore } from '../src/trainer/checkpoint';
 import { DEFAULT_TRAINING, Trainer, type TrainingSettings } from '../src/trainer/trainer';
+import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
 
 const ctx = useGpu();
@@ -173,6 +174,46 @@ describe.each(KINDS)('%s', (kind) => {
       // Validation ran every 3 steps and at the end.
       expect(straight.map(([, v]) => v !== null)).toEqual([false, false, true, false, false, true, false, true]);
     } finally {
+      model.destroy();
+    }
+  }, HEAVY_TIMEOUT_MS);
+});
+
+describe.each([
+  ['gpt2', 'f32'],
+  ['llama', 'nf4'],
+  ['qwen2', 'q8'],
+] as const)('%s, W0 in %s: both kernel profiles', (kind, format) => {
+  it("'tiled' and 'direct' kernels train the same adapter: equal losses step by step, and the loss falls", async () => {
+    const s = setups.get(kind)!;
+    const { examples } = tokenizeRecords(records, s.tokenizer, { maxLength: 32 });
+    const model = GpuModel.upload(ctx.gpu, s.loaded.config, s.loaded.weights, format);
+    const before = ctx.gpu.kernels;
+    const settings: TrainingSettings = { ...SETTINGS, maxSteps: 4, batchSize: 3, gradAccum: 2, lr: 2e-2 };
+    const run = async (kernels: 'tiled' | 'direct') => {
+      ctx.gpu.kernels = kernels;
+      const lora = newLora({ ...s, config: { ...s.config, lora_dropout: 0.1 } }, model, 11);
+      const trainer = new Trainer(ctx.gpu, model, lora, examples, [], settings, s.tokenizer.padTokenId ?? 0);
+      try {
+        const log = await trainer.run();
+        return { losses: log.map((l) => l.loss), weights: await lora.readWeights() };
+      } finally {
+        trainer.destroy();
+        lora.destroy();
+      }
+    };
+    try {
+      const tiled = await run('tiled');
+      const direct = await run('direct');
+      expect(tiled.losses).toHaveLength(4);
+      tiled.losses.forEach((l, i) => expect(Math.abs(l - direct.losses[i]), `${kind} step ${i + 1}: ${l} vs ${direct.losses[i]}`).toBeLessThan(2e-4 * Math.abs(l)));
+      expect(tiled.losses[3]).toBeLessThan(tiled.losses[0]);
+      for (const [path, w] of tiled.weights) {
+        expectClose(`${path} A`, w.a, direct.weights.get(path)!.a, { atol: 1e-5, rtol: 2e-3 });
+        expectClose(`${path} B`, w.b, direct.weights.get(path)!.b, { atol: 1e-5, rtol: 2e-3 });
+      }
+    } finally {
+      ctx.gpu.kernels = before;
       model.destroy();
     }
   }, HEAVY_TIMEOUT_MS);

@@ -28,11 +28,7 @@ function throughSublayer(p: Pass, saved: SublayerSaved | undefined, dy: GpuTenso
 export function blockBackward(p: Pass, layer: GpuLayer, s: BlockActs, dh: GpuTensor, input: PassInput, attention: SequenceAttention, needInput: boolean): void {
   const c = p.model.config;
   const arch = p.model.arch;
-  const M = p.rows;
-  const d = c.hiddenSize;
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  const I = c.intermediateSize;
+  const { M, d, qDim, kvDim, I } = p.dims();
   const L = `layer ${layer.index}`;
   const linearBackward = (role: LinearRole, dy: GpuTensor, x: GpuTensor, dx: GpuTensor | null, accumulateDx = false) =>
     p.linearBackward(linearOf(layer, role), s.linears[role] ?? null, dy, x, dx, accumulateDx);

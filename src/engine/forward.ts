@@ -124,11 +124,7 @@ function residual(
 export function blockForward(p: Pass, layer: GpuLayer, hIn: GpuTensor, input: PassInput, attention: AttentionMode): BlockActs {
   const c = p.model.config;
   const arch = p.model.arch;
-  const M = p.rows;
-  const d = c.hiddenSize;
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  const I = c.intermediateSize;
+  const { M, d, qDim, kvDim, I } = p.dims();
   const L = `layer ${layer.index}`;
   const linears: BlockActs['linears'] = {};
   const sublayers: BlockActs['sublayers'] = {};

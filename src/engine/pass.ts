@@ -57,6 +57,12 @@ export class Pass implements PassContext {
     this.rec = new CommandRecorder(gpu, label);
   }
 
+  /** The widths the layer code works with: rows M, hidden d, q and k/v widths, MLP width I. */
+  dims(): { M: number; d: number; qDim: number; kvDim: number; I: number } {
+    const c = this.model.config;
+    return { M: this.rows, d: c.hiddenSize, qDim: c.numHeads * c.headDim, kvDim: c.numKvHeads * c.headDim, I: c.intermediateSize };
+  }
+
   tensor(shape: readonly number[], name: string, opts?: { zeroed?: boolean }): GpuTensor {
     return this.pool.tensor(shape, name, opts);
   }

@@ -13,7 +13,7 @@ import { CommandRecorder } from '../kernels/dispatch';
 import { encodeAdamW, encodeSquaredNorms, clipFactor } from '../kernels/optimizer';
 import { readTensor, zerosTensor, type GpuTensor } from '../kernels/tensor';
 import { pcgHash } from '../kernels/dropout-mask';
-import { ActivationPool } from '../engine/activation-pool';
+import { ActivationPool, type PoolStats } from '../engine/activation-pool';
 import type { GpuModel } from '../engine/gpu-model';
 import type { GpuAdapter } from '../engine/method-hooks';
 import { evalLoss, lossAndGrads } from '../engine/training-pass';
@@ -166,6 +166,11 @@ export class Trainer {
   stop(): void {
     this.stopRequested = true;
     this.resume();
+  }
+
+  /** What the run's activation pool has done so far (buffers created and reused, bytes held). */
+  activationStats(): PoolStats {
+    return this.pool.snapshot();
   }
 
   get paused(): boolean {

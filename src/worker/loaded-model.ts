@@ -12,19 +12,11 @@ import { loadModel, type LoadProgress } from '../model-io/load-model';
 import { loadTokenizer, type TextTokenizer } from '../model-io/tokenizer';
 import { resolveModelSpec } from './model-spec';
 import type { ModelInfo, TrainModelSpec } from './protocol';
+import type { TrainingBase } from '../trainer/training-run';
 
-export interface LoadedBase {
-  gpu: GpuContext;
+/** A base model as training needs it (TrainingBase), plus what the studio shows and generates with. */
+export interface LoadedBase extends TrainingBase {
   spec: TrainModelSpec;
-  config: ModelConfig;
-  /** The host copy of the weights (biases seed a trainable bias with bias="lora_only"). */
-  weights: HostWeights;
-  tokenizer: TextTokenizer;
-  model: GpuModel;
-  format: WeightFormat;
-  nameOrPath: string;
-  revision: string | null;
-  source: string;
   generation: GenerationDefaults;
   info: ModelInfo;
 }
