@@ -11,6 +11,7 @@
  * `maxIdlePasses` releases are destroyed, so the pool holds little more than its largest recent pass.
  */
 import { createStorage } from '../gpu/buffers';
+import type { GpuIndexTensor } from '../kernels/index-tensor';
 import { elementCount, type GpuTensor } from '../kernels/tensor';
 
 interface Pooled {
@@ -50,12 +51,25 @@ export class ActivationPool {
 
   /** An f32 tensor of `shape` for the current pass. */
   tensor(shape: readonly number[], name: string, opts: { zeroed?: boolean } = {}): GpuTensor {
-    const bytes = sizeClass(elementCount(shape) * 4);
+    const buffer = this.take(elementCount(shape) * 4, name, opts.zeroed ?? false);
+    this.stats.bytesInUse += elementCount(shape) * 4;
+    return { buffer, shape: [...shape], name };
+  }
+
+  /** An index tensor (token ids, positions, targets) for the current pass, holding a copy of `data`; not counted as activations. */
+  indices(data: Uint32Array | Int32Array, name: string): GpuIndexTensor {
+    const buffer = this.take(data.length * 4, name, false);
+    this.device.queue.writeBuffer(buffer, 0, data as Uint32Array<ArrayBuffer>);
+    return { buffer, length: data.length, name };
+  }
+
+  private take(needed: number, name: string, zeroed: boolean): GPUBuffer {
+    const bytes = sizeClass(needed);
     const list = this.free.get(bytes);
     let p = list?.shift();
     if (p) {
       this.stats.reused++;
-      if (opts.zeroed) this.device.queue.writeBuffer(p.buffer, 0, new Uint8Array(elementCount(shape) * 4));
+      if (zeroed) this.device.queue.writeBuffer(p.buffer, 0, new Uint8Array(needed));
     } else {
       // New buffers start zeroed.
       p = { buffer: createStorage(this.device, bytes, name), lastUsed: this.releases };
@@ -64,8 +78,7 @@ export class ActivationPool {
     }
     p.lastUsed = this.releases;
     this.inUse.push(p);
-    this.stats.bytesInUse += elementCount(shape) * 4;
-    return { buffer: p.buffer, shape: [...shape], name };
+    return p.buffer;
   }
 
   /**

@@ -7,7 +7,8 @@
  * carry −100 (the last one predicts the first token), and the shift (logits at t predict the label at t + 1)
  * happens here.
  */
-import { checkIndicesBelow, indexTensorFrom, type GpuIndexTensor } from '../kernels/index-tensor';
+import { checkIndicesBelow, type GpuIndexTensor } from '../kernels/index-tensor';
+import type { ActivationPool } from './activation-pool';
 import type { ModelConfig } from '../model/config';
 
 export const IGNORE_INDEX = -100;
@@ -121,22 +122,18 @@ export interface GpuBatch {
   positions: GpuIndexTensor;
   keyMask: GpuIndexTensor | null;
   targets: GpuIndexTensor | null;
-  destroy(): void;
 }
 
-export function uploadBatch(device: GPUDevice, layout: BatchLayout): GpuBatch {
-  const ids = indexTensorFrom(device, layout.ids, 'input_ids');
-  const positions = indexTensorFrom(device, layout.positions, 'position_ids');
-  const keyMask = layout.keyMask ? indexTensorFrom(device, layout.keyMask, 'attention_mask') : null;
-  const targets = layout.targets ? indexTensorFrom(device, layout.targets, 'targets') : null;
+/**
+ * The batch's index tensors on the GPU, in buffers of the pass's activation pool: a run of same-shaped batches
+ * writes into the same buffers every step (released with the pass's other activations).
+ */
+export function uploadBatch(pool: ActivationPool, layout: BatchLayout): GpuBatch {
   return {
     layout,
-    ids,
-    positions,
-    keyMask,
-    targets,
-    destroy() {
-      for (const t of [ids, positions, keyMask, targets]) t?.buffer.destroy();
-    },
+    ids: pool.indices(layout.ids, 'input_ids'),
+    positions: pool.indices(layout.positions, 'position_ids'),
+    keyMask: layout.keyMask ? pool.indices(layout.keyMask, 'attention_mask') : null,
+    targets: layout.targets ? pool.indices(layout.targets, 'targets') : null,
   };
 }

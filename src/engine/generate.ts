@@ -10,7 +10,7 @@
  */
 import type { GpuContext } from '../gpu/device';
 import { readBack } from '../gpu/buffers';
-import { indexTensorFrom, checkIndicesBelow } from '../kernels/index-tensor';
+import { checkIndicesBelow } from '../kernels/index-tensor';
 import { sampleNextToken, type SamplingOptions } from '../model/sampling';
 import { mulberry32 } from '../util/random';
 import { ActivationPool } from './activation-pool';
@@ -58,8 +58,8 @@ async function step(
   const pass = new Pass(gpu, model, adapter, n, pool, { adapterScale }, 'generation step');
   if (first) cache.start(pass, c.numLayers);
   const pastLen = cache.length;
-  const idsT = indexTensorFrom(gpu.device, Uint32Array.from({ length: n }, (_, i) => (i < virtual ? 0 : ids[i - virtual])), 'input_ids');
-  const posT = indexTensorFrom(gpu.device, Uint32Array.from({ length: n }, (_, i) => pastLen + i), 'position_ids');
+  const idsT = pool.indices(Uint32Array.from({ length: n }, (_, i) => (i < virtual ? 0 : ids[i - virtual])), 'input_ids');
+  const posT = pool.indices(Uint32Array.from({ length: n }, (_, i) => pastLen + i), 'position_ids');
   try {
     const acts = modelForward(pass, { ids: idsT, positions: posT, sequences: 1, seqLen: n, virtualTokens: virtual }, cache);
     pass.rec.submit();
@@ -69,8 +69,6 @@ async function step(
     return new Float32Array(last, (n - 1) * c.vocabSize * 4, c.vocabSize);
   } finally {
     pool.release();
-    idsT.buffer.destroy();
-    posT.buffer.destroy();
   }
 }
 

@@ -54,9 +54,9 @@ async function withForward<R>(
     prefixLength: on ? (adapter.attentionPrefix?.length ?? 0) : 0,
   };
   const layout = layoutBatch(model.config, batch, extras);
-  const gpuBatch = uploadBatch(gpu.device, layout);
   const pool = opts.pool ?? new ActivationPool(gpu.device);
   try {
+    const gpuBatch = uploadBatch(pool, layout);
     const pass = new Pass(gpu, model, adapter, layout.M, pool, opts, label);
     const input: PassInput = { ids: gpuBatch.ids, positions: gpuBatch.positions, sequences: layout.B, seqLen: layout.S, virtualTokens: layout.virtualTokens };
     const attention = new SequenceAttention(layout.B, layout.S, gpuBatch.keyMask);
@@ -65,7 +65,6 @@ async function withForward<R>(
   } finally {
     if (opts.pool) pool.release();
     else pool.destroy();
-    gpuBatch.destroy();
   }
 }
 

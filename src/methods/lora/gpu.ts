@@ -164,8 +164,11 @@ export class GpuLoraSet implements GpuAdapter {
  * dropout only in training (a seed given), with a per-module seed derived from the step's seed.
  */
 export function adapterTensors(mod: GpuLoraModule, adapterScale: number, dropoutSeed: number | null): LoraAdapterTensors {
+  // Without dropout the seed is 0 too, so the kernels' uniforms repeat from step to step (and their bind groups are reused).
   const dropout =
-    dropoutSeed === null ? { p: 0, seed: 0 } : { p: mod.dropoutP, seed: pcgHash((dropoutSeed ^ Math.imul(mod.index + 1, 0x9e3779b9)) >>> 0) };
+    dropoutSeed === null || mod.dropoutP === 0
+      ? { p: 0, seed: 0 }
+      : { p: mod.dropoutP, seed: pcgHash((dropoutSeed ^ Math.imul(mod.index + 1, 0x9e3779b9)) >>> 0) };
   return { a: mod.a, b: mod.b, scale: mod.scale * adapterScale, dropout };
 }
 
