@@ -12,7 +12,6 @@ import { encodeAttentionBackward, encodeAttentionDecode, encodeAttentionForward,
 import type { GpuIndexTensor } from '../kernels/index-tensor';
 import { zerosTensor, type GpuTensor } from '../kernels/tensor';
 import type { ModelConfig } from '../model/config';
-import type { PassContext } from './method-hooks';
 import type { Pass } from './pass';
 import { copySequenceRows, prependRows, sumPrefixRows, writePrefixRows } from './sequence-rows';
 
@@ -107,15 +106,15 @@ export class CachedAttention implements AttentionMode {
     }
   }
 
-  /** Before the first step: the method's prefix keys and values take the first cache positions. */
-  start(ctx: PassContext & Pick<Pass, 'hooks'>, layers: number): void {
-    const prefix = ctx.hooks.attentionPrefix;
+  /** Before the first step, in the first step's pass: the method's prefix keys and values take the first cache positions. */
+  start(p: Pass): void {
+    const prefix = p.hooks.attentionPrefix;
     if (!prefix || this.length > 0) return;
-    for (let i = 0; i < layers; i++) {
-      const kv = prefix.forward(ctx, i);
-      writePrefixRows(ctx, kv.k, { ...this.k[i], shape: [this.maxT, kv.k.shape[1]] }, 1);
-      writePrefixRows(ctx, kv.v, { ...this.v[i], shape: [this.maxT, kv.v.shape[1]] }, 1);
-    }
+    this.k.forEach((kCache, i) => {
+      const kv = prefix.forward(p, i);
+      writePrefixRows(p, kv.k, { ...kCache, shape: [this.maxT, kv.k.shape[1]] }, 1);
+      writePrefixRows(p, kv.v, { ...this.v[i], shape: [this.maxT, kv.v.shape[1]] }, 1);
+    });
     this.length = prefix.length;
   }
 

@@ -56,7 +56,7 @@ async function step(
   const virtual = first && adapter && adapterScale !== 0 ? (adapter.virtualTokens?.count ?? 0) : 0;
   const n = virtual + ids.length;
   const pass = new Pass(gpu, model, adapter, n, pool, { adapterScale }, 'generation step');
-  if (first) cache.start(pass, c.numLayers);
+  if (first) cache.start(pass);
   const pastLen = cache.length;
   const idsT = pool.indices(Uint32Array.from({ length: n }, (_, i) => (i < virtual ? 0 : ids[i - virtual])), 'input_ids');
   const posT = pool.indices(Uint32Array.from({ length: n }, (_, i) => pastLen + i), 'position_ids');
