@@ -46,44 +46,51 @@ const cases: { T: number; KV: number; hd: number; mask: MaskKind }[] = [
   { T: 70, KV: 1, hd: 72, mask: 'holes' },
 ];
 
+/**
+ * Forward and backward on the GPU against the reference for B sequences of T queries behind a prefix of P keys
+ * (P = 0: plain causal attention), with the key mask over the P + T keys of each sequence. Returns `out`.
+ */
+async function checkAgainstReference(T: number, P: number, KV: number, hd: number, maskH: Uint32Array | null, seed: number): Promise<Float32Array> {
+  const d = ctx.gpu.device;
+  const S = P + T;
+  const M = B * T;
+  const qH = randomUniform(M * H * hd, seed + 1, -2, 2);
+  const kH = randomUniform(B * S * KV * hd, seed + 2, -2, 2);
+  const vH = randomUniform(B * S * KV * hd, seed + 3);
+  const dOutH = randomUniform(M * H * hd, seed + 4);
+  const dims = { batch: B, seqLen: T, prefixLength: P, heads: H, kvHeads: KV, headDim: hd, scale: 1 / Math.sqrt(hd) };
+  // Stale values in the outputs must be overwritten.
+  const stale = (shape: number[], name: string) => tensorFrom(d, new Float32Array(shape.reduce((x, y) => x * y, 1)).fill(7), shape, name);
+  const q = tensorFrom(d, qH, [M, H * hd], 'q');
+  const k = tensorFrom(d, kH, [B * S, KV * hd], 'k');
+  const v = tensorFrom(d, vH, [B * S, KV * hd], 'v');
+  const dOut = tensorFrom(d, dOutH, [M, H * hd], 'dOut');
+  const out = stale([M, H * hd], 'out');
+  const probs = stale([B, H, T, S], 'probs');
+  const dq = stale([M, H * hd], 'dq');
+  const dk = stale([B * S, KV * hd], 'dk');
+  const dv = stale([B * S, KV * hd], 'dv');
+  const rec = new CommandRecorder(ctx.gpu);
+  encodeAttentionForward(rec, { ...dims, q, k, v, keyMask: maskH && indexTensorFrom(d, maskH, 'keyMask'), out, probs });
+  encodeAttentionBackward(rec, { ...dims, dOut, q, k, v, probs, dq, dk, dv });
+  rec.submit();
+  const ref = attentionForwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH });
+  const grads = attentionBackwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH, dOut: dOutH });
+  const o = await readTensor(d, out);
+  expectClose('out', o, ref.out, TOL);
+  expectClose('probs', await readTensor(d, probs), ref.probs, TOL);
+  expectClose('dq', await readTensor(d, dq), grads.dq, TOL);
+  expectClose('dk', await readTensor(d, dk), grads.dk, TOL);
+  expectClose('dv', await readTensor(d, dv), grads.dv, TOL);
+  return o;
+}
+
 describe('attention forward and backward', () => {
   for (const c of cases) {
     it(`B ${B}, T ${c.T}, H ${H}, KV ${c.KV}, hd ${c.hd}, mask: ${c.mask}`, async () => {
-      const d = ctx.gpu.device;
-      const { T, KV, hd } = c;
-      const M = B * T;
-      const seed = T * 100 + KV * 10 + hd;
-      const qH = randomUniform(M * H * hd, seed + 1, -2, 2);
-      const kH = randomUniform(M * KV * hd, seed + 2, -2, 2);
-      const vH = randomUniform(M * KV * hd, seed + 3);
-      const dOutH = randomUniform(M * H * hd, seed + 4);
-      const maskH = makeMask(c.mask, T);
-      const dims = { batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: hd, scale: 1 / Math.sqrt(hd) };
-      const q = tensorFrom(d, qH, [M, H * hd], 'q');
-      const k = tensorFrom(d, kH, [M, KV * hd], 'k');
-      const v = tensorFrom(d, vH, [M, KV * hd], 'v');
-      const dOut = tensorFrom(d, dOutH, [M, H * hd], 'dOut');
-      // Stale values in the outputs must be overwritten.
-      const out = tensorFrom(d, new Float32Array(M * H * hd).fill(7), [M, H * hd], 'out');
-      const probs = tensorFrom(d, new Float32Array(B * H * T * T).fill(7), [B, H, T, T], 'probs');
-      const dq = tensorFrom(d, new Float32Array(M * H * hd).fill(7), [M, H * hd], 'dq');
-      const dk = tensorFrom(d, new Float32Array(M * KV * hd).fill(7), [M, KV * hd], 'dk');
-      const dv = tensorFrom(d, new Float32Array(M * KV * hd).fill(7), [M, KV * hd], 'dv');
-      const rec = new CommandRecorder(ctx.gpu);
-      encodeAttentionForward(rec, { ...dims, q, k, v, keyMask: maskH && indexTensorFrom(d, maskH, 'keyMask'), out, probs });
-      encodeAttentionBackward(rec, { ...dims, dOut, q, k, v, probs, dq, dk, dv });
-      rec.submit();
-
-      const ref = attentionForwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH });
-      const grads = attentionBackwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH, dOut: dOutH });
-      expectClose('out', await readTensor(d, out), ref.out, TOL);
-      expectClose('probs', await readTensor(d, probs), ref.probs, TOL);
-      expectClose('dq', await readTensor(d, dq), grads.dq, TOL);
-      expectClose('dk', await readTensor(d, dk), grads.dk, TOL);
-      expectClose('dv', await readTensor(d, dv), grads.dv, TOL);
+      const out = await checkAgainstReference(c.T, 0, c.KV, c.hd, makeMask(c.mask, c.T), c.T * 100 + c.KV * 10 + c.hd);
       if (c.mask === 'left padding, fully padded sequence') {
-        const o = await readTensor(d, out);
-        expect(o.subarray(T * H * hd).every((x) => x === 0)).toBe(true); // the padded sequence outputs zeros
+        expect(out.subarray(c.T * H * c.hd).every((x) => x === 0)).toBe(true); // the padded sequence outputs zeros
       }
     });
   }
@@ -95,42 +102,14 @@ describe('attention with a key prefix (prefix tuning)', () => {
     { T: 9, P: 70, KV: 1, hd: 8, mask: false },
   ]) {
     it(`B ${B}, T ${c.T}, prefix ${c.P}, KV ${c.KV}, hd ${c.hd}${c.mask ? ', padded keys' : ''}: forward and backward`, async () => {
-      const d = ctx.gpu.device;
-      const { T, P, KV, hd } = c;
-      const S = P + T;
-      const M = B * T;
-      const seed = 500 + T * 10 + P;
-      const qH = randomUniform(M * H * hd, seed + 1, -2, 2);
-      const kH = randomUniform(B * S * KV * hd, seed + 2, -2, 2);
-      const vH = randomUniform(B * S * KV * hd, seed + 3);
-      const dOutH = randomUniform(M * H * hd, seed + 4);
-      let maskH: Uint32Array | null = null;
+      const S = c.P + c.T;
+      let mask: Uint32Array | null = null;
       if (c.mask) {
-        maskH = new Uint32Array(B * S).fill(1);
-        maskH[S + S - 1] = 0; // sequence 1 ends in a pad
-        maskH[P + 1] = 0; // sequence 0: its second own key is padding
+        mask = new Uint32Array(B * S).fill(1);
+        mask[S + S - 1] = 0; // sequence 1 ends in a pad
+        mask[c.P + 1] = 0; // sequence 0: its second own key is padding
       }
-      const dims = { batch: B, seqLen: T, prefixLength: P, heads: H, kvHeads: KV, headDim: hd, scale: 1 / Math.sqrt(hd) };
-      const q = tensorFrom(d, qH, [M, H * hd], 'q');
-      const k = tensorFrom(d, kH, [B * S, KV * hd], 'k');
-      const v = tensorFrom(d, vH, [B * S, KV * hd], 'v');
-      const dOut = tensorFrom(d, dOutH, [M, H * hd], 'dOut');
-      const out = tensorFrom(d, new Float32Array(M * H * hd).fill(7), [M, H * hd], 'out');
-      const probs = tensorFrom(d, new Float32Array(B * H * T * S).fill(7), [B, H, T, S], 'probs');
-      const dq = tensorFrom(d, new Float32Array(M * H * hd).fill(7), [M, H * hd], 'dq');
-      const dk = tensorFrom(d, new Float32Array(B * S * KV * hd).fill(7), [B * S, KV * hd], 'dk');
-      const dv = tensorFrom(d, new Float32Array(B * S * KV * hd).fill(7), [B * S, KV * hd], 'dv');
-      const rec = new CommandRecorder(ctx.gpu);
-      encodeAttentionForward(rec, { ...dims, q, k, v, keyMask: maskH && indexTensorFrom(d, maskH, 'keyMask'), out, probs });
-      encodeAttentionBackward(rec, { ...dims, dOut, q, k, v, probs, dq, dk, dv });
-      rec.submit();
-      const ref = attentionForwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH });
-      const grads = attentionBackwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH, dOut: dOutH });
-      expectClose('out', await readTensor(d, out), ref.out, TOL);
-      expectClose('probs', await readTensor(d, probs), ref.probs, TOL);
-      expectClose('dq', await readTensor(d, dq), grads.dq, TOL);
-      expectClose('dk', await readTensor(d, dk), grads.dk, TOL);
-      expectClose('dv', await readTensor(d, dv), grads.dv, TOL);
+      await checkAgainstReference(c.T, c.P, c.KV, c.hd, mask, 500 + c.T * 10 + c.P);
     });
   }
 
