@@ -108,6 +108,7 @@ export class CachedAttention implements AttentionMode {
 
   /** Before the first step, in the first step's pass: the method's prefix keys and values take the first cache positions. */
   start(p: Pass): void {
+    p.begin();
     const prefix = p.hooks.attentionPrefix;
     if (!prefix || this.length > 0) return;
     this.k.forEach((kCache, i) => {

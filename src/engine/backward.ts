@@ -91,4 +91,5 @@ export function modelBackward(p: Pass, acts: ForwardActs, dLogits: GpuTensor, in
   }
   // dh is now the gradient of the embeddings; the virtual rows' share goes to the method.
   if (virtual) virtual.backward(p, sumPrefixRows(p, dh, input.sequences, virtual.count, 'd virtual tokens'));
+  p.hooks.endBackward?.(p);
 }

@@ -185,6 +185,7 @@ export function blockForward(p: Pass, layer: GpuLayer, hIn: GpuTensor, input: Pa
 /** Embeddings, every block, the final norm and lm_head: the logits [rows, V], and what the backward needs. */
 export function modelForward(p: Pass, input: PassInput, attention: AttentionMode): ForwardActs {
   const model = p.model;
+  p.begin();
   const h0 = embed(p, input);
   const blocks: BlockActs[] = [];
   let h = h0;

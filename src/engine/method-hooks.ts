@@ -69,6 +69,13 @@ export interface AttentionPrefixHook {
 }
 
 export interface MethodHooks {
+  /**
+   * At the start of every pass's forward (a generation's first step included), before any other hook: for work a
+   * method does once per pass, such as running a prompt encoder whose output the other hooks then hand out.
+   */
+  beginPass?(ctx: PassContext): void;
+  /** At the end of a training pass's backward, after every other hook's backward: the encoder's own backward. */
+  endBackward?(ctx: PassContext): void;
   virtualTokens?: VirtualTokensHook;
   attentionPrefix?: AttentionPrefixHook;
   /** The method's version of a linear layer, or null to leave it as it is. */

@@ -39,6 +39,7 @@ export class Pass implements PassContext {
   readonly dropoutSeed: number | null;
   readonly accumulateGrads: boolean;
   private onesColumn: GpuTensor | null = null;
+  private begun = false;
 
   constructor(
     readonly gpu: GpuContext,
@@ -55,6 +56,13 @@ export class Pass implements PassContext {
     this.dropoutSeed = opts.dropoutSeed ?? null;
     this.accumulateGrads = opts.accumulateGrads ?? false;
     this.rec = new CommandRecorder(gpu, label);
+  }
+
+  /** Runs the method's once-per-pass work (MethodHooks.beginPass), the first time it is called in this pass. */
+  begin(): void {
+    if (this.begun) return;
+    this.begun = true;
+    this.hooks.beginPass?.(this);
   }
 
   /** The widths the layer code works with: rows M, hidden d, q and k/v widths, MLP width I. */
