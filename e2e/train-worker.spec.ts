@@ -49,7 +49,7 @@ function startBody(overrides: Partial<StartBody> & { settings?: StartBody['setti
     kind: 'train-start',
     model: { kind: 'tiny', arch: 'llama' },
     data: { text: JSONL },
-    lora: { r: 8, lora_alpha: 16, target_modules: 'all-linear' },
+    method: { id: 'lora', options: { r: 8, lora_alpha: 16, target_modules: 'all-linear' } },
     quant: 'f32',
     maxLength: 32,
     valSplit: 0,

@@ -51,7 +51,7 @@ describe('the option schema', () => {
     expect(new Set(flags).size).toBe(flags.length);
     for (const [key, f] of allFields()) if (f.kind === 'boolean') expect([key, f.default]).toEqual([key, false]);
     // No train flag of its own shadows a field's flag.
-    expect(Object.keys(TRAIN_FLAGS)).toHaveLength(flags.length + ['model', 'data', 'out', 'adapter', 'resume', 'kernels', 'quiet'].length);
+    expect(Object.keys(TRAIN_FLAGS)).toHaveLength(flags.length + ['model', 'data', 'out', 'method', 'adapter', 'resume', 'kernels', 'quiet'].length);
   });
 });
 
@@ -61,7 +61,7 @@ describe('train-start checks made from the schema', () => {
     kind: 'train-start',
     model: { kind: 'tiny', arch: 'llama' },
     data: { text: '{"text": "hi"}' },
-    lora: { r: 4, lora_alpha: 16, target_modules: 'all-linear', bias: 'lora_only' },
+    method: { id: 'lora', options: { r: 4, lora_alpha: 16, target_modules: 'all-linear', bias: 'lora_only' } },
     settings: { lr: 1e-3, schedule: 'cosine', maxSteps: 3, beta2: 0.99 },
     quant: 'nf4',
     maxLength: 32,
@@ -83,22 +83,23 @@ describe('train-start checks made from the schema', () => {
 
   it('accepts a good request', () => {
     expect(parseRequest(start()).kind).toBe('train-start');
-    expect(parseRequest(start({ lora: {}, settings: {} })).kind).toBe('train-start');
+    expect(parseRequest(start({ method: { id: 'lora', options: {} }, settings: {} })).kind).toBe('train-start');
   });
 
   it('names an unknown field and lists the known ones', () => {
-    expect(refusal({ lora: { r: 4, alpha: 16 } })).toBe(
-      'train-start: lora.alpha = 16: expected one of the fields r, lora_alpha, lora_dropout, bias, use_rslora, target_modules',
+    expect(refusal({ method: { id: 'lora', options: { r: 4, alpha: 16 } } })).toBe(
+      'train-start: method.options.alpha = 16: expected one of the fields r, lora_alpha, lora_dropout, bias, use_rslora, target_modules',
     );
+    expect(refusal({ method: { id: 'adalora', options: {} } })).toMatch(/^train-start: method\.id = "adalora": expected one of lora/);
     expect(refusal({ settings: { learning_rate: 1e-3 } })).toMatch(/^train-start: settings\.learning_rate = 0\.001: expected one of the fields lr, schedule, /);
   });
 
   it('names a field of the wrong type or out of bounds, and what it expects', () => {
-    expect(refusal({ lora: { r: 0 } })).toBe('train-start: lora.r = 0: expected an integer ≥ 1');
-    expect(refusal({ lora: { lora_dropout: 1 } })).toBe('train-start: lora.lora_dropout = 1: expected a number ≥ 0 and < 1');
-    expect(refusal({ lora: { bias: 'all' } })).toBe('train-start: lora.bias = "all": expected one of none, lora_only');
-    expect(refusal({ lora: { target_modules: [] } })).toBe('train-start: lora.target_modules = []: expected a non-empty list of module names, a regex, or "all-linear"');
-    expect(refusal({ lora: { use_rslora: 'yes' } })).toBe('train-start: lora.use_rslora = "yes": expected true or false');
+    expect(refusal({ method: { id: 'lora', options: { r: 0 } } })).toBe('train-start: method.options.r = 0: expected an integer ≥ 1');
+    expect(refusal({ method: { id: 'lora', options: { lora_dropout: 1 } } })).toBe('train-start: method.options.lora_dropout = 1: expected a number ≥ 0 and < 1');
+    expect(refusal({ method: { id: 'lora', options: { bias: 'all' } } })).toBe('train-start: method.options.bias = "all": expected one of none, lora_only');
+    expect(refusal({ method: { id: 'lora', options: { target_modules: [] } } })).toBe('train-start: method.options.target_modules = []: expected a non-empty list of module names, a regex, or "all-linear"');
+    expect(refusal({ method: { id: 'lora', options: { use_rslora: 'yes' } } })).toBe('train-start: method.options.use_rslora = "yes": expected true or false');
     expect(refusal({ settings: { batchSize: 2.5 } })).toBe('train-start: settings.batchSize = 2.5: expected an integer ≥ 1');
     expect(refusal({ settings: { lr: Number.NaN } })).toBe('train-start: settings.lr = NaN: expected a number > 0');
     expect(refusal({ settings: { beta1: 1 } })).toBe('train-start: settings.beta1 = 1: expected a number ≥ 0 and < 1');

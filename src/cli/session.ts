@@ -6,15 +6,16 @@ import type { GpuContext, KernelProfile } from '../gpu/device';
 import { settleKernelProfile } from '../kernels/kernel-profile';
 import { DEFAULT_MODEL } from '../model-io/embedded';
 import { GpuModel } from '../engine/gpu-model';
-import { GpuLoraSet, loraModuleInits } from '../methods/lora/gpu';
+import type { TrainedAdapter } from '../methods/method';
+import { loadAdapterFiles } from '../methods/runtimes';
+import type { TrainingBase } from '../trainer/training-run';
 import type { WeightFormat } from '../kernels/weight-format';
-import type { ModelConfig } from '../model/config';
 import { loadModel, type LoadedModel, type LoadProgress } from '../model-io/load-model';
 import { HubSource, type ModelSource } from '../model-io/model-source';
 import { NodeFolderSource } from '../model-io/node-folder-source';
 import { nodeHubCache } from '../model-io/node-hub-cache';
 import { loadTokenizer, type TextTokenizer } from '../model-io/tokenizer';
-import { importLoraAdapter, readAdapterFiles, type ImportedLoraAdapter } from '../peft/adapter-files';
+import { readAdapterFiles } from '../peft/adapter-files';
 import { CliUsageError } from './errors';
 import { embeddedModelFolder } from './embedded-assets';
 
@@ -106,23 +107,20 @@ export function kernelsLine(gpu: GpuContext): string {
   return `kernel profile '${gpu.kernels}' (${why}; ${gpu.kernels === 'direct' ? 'direct matmuls, for CPU drivers' : 'tiled matmuls'})`;
 }
 
-/** A PEFT LoRA adapter (a folder or a Hub repo id) read and checked against the model. */
-export async function importAdapter(model: ModelConfig, arg: string): Promise<ImportedLoraAdapter> {
+/** The session's model as the training pipeline and the methods take it. */
+export function trainingBase(session: Session): TrainingBase {
+  const { gpu, tokenizer, model, format, nameOrPath, revision, loaded } = session;
+  return { gpu, tokenizer, model, format, nameOrPath, revision, config: loaded.config, weights: loaded.weights, source: loaded.source };
+}
+
+/** A PEFT adapter of any method (a folder or a Hub repo id), read, checked against the session's model and put on the GPU. */
+export async function loadAdapter(session: Session, arg: string): Promise<TrainedAdapter> {
   let source: ModelSource;
   try {
     source = modelSource(arg);
   } catch {
     throw new CliUsageError(`--adapter ${arg}: no such folder, and not a Hub repo id like "owner/name"`);
   }
-  return importLoraAdapter(await readAdapterFiles(source), model);
-}
-
-/** A PEFT LoRA adapter (a folder or a Hub repo id) loaded onto the session's model, for inference. */
-export async function loadAdapter(session: Session, arg: string): Promise<GpuLoraSet> {
-  const adapter = await importAdapter(session.loaded.config, arg);
-  const inits = loraModuleInits(adapter.config, adapter.targets, adapter.weights, session.loaded.weights, {
-    dropout: false,
-    biases: adapter.biases,
-  });
-  return GpuLoraSet.create(session.gpu, session.model, inits);
+  const files = await readAdapterFiles(source);
+  return loadAdapterFiles(trainingBase(session), files);
 }

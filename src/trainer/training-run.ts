@@ -1,65 +1,57 @@
 /**
  * One training run, the same for the command line (src/cli/commands/train.ts) and the studio's worker
- * (src/worker/train-session.ts): from a dataset's text, a base model and the run's options to a trained LoRA adapter,
- * its files in PEFT's format and the step log.
+ * (src/worker/train-session.ts): from a dataset's text, a base model and the run's options to a trained adapter of
+ * any PEFT method (src/methods/registry.ts), its files in PEFT's format and the step log.
  *
  * The steps: parse the data and refuse bad records (before the model loads, so that a bad record fails before any
- * download), load the base model, tokenize, split off the validation examples, build the LoraConfig (or take the
- * adapter to continue), resolve its targets, initialise it, put it on the GPU, drive a Trainer (checkpoints in the
- * store given: cleared for a new run, restored for a resumed one), export the adapter.
+ * download), load the base model, tokenize, split off the validation examples, build the method's adapter on the GPU
+ * (or take the adapter to continue), drive a Trainer (checkpoints in the store given: cleared for a new run, restored
+ * for a resumed one), export the adapter.
  *
  * What differs between the callers comes in as parameters: how the model loads, where the log lines go, the
  * checkpoint store, what to do with each trainer event, and what to do with the Trainer once it exists (the worker
- * pauses, resumes and stops it through `onTrainer`). Every call into the engine and PEFT modules that a run makes is
- * in this module.
+ * pauses, resumes and stops it through `onTrainer`).
  */
 import type { GpuContext } from '../gpu/device';
 import { destroyQuietly } from '../gpu/errors';
 import type { GpuModel } from '../engine/gpu-model';
-import { GpuLoraSet, loraModuleInits } from '../methods/lora/gpu';
 import type { WeightFormat } from '../kernels/weight-format';
 import type { ModelConfig } from '../model/config';
 import type { HostWeights } from '../model/weight-names';
 import type { TextTokenizer } from '../model-io/tokenizer';
 import { assertNoProblems, parseDataset, parsePastedText, splitValidation, tokenizeRecords } from '../data/index';
-import { makeLoraConfig, type LoraConfig } from '../peft/lora-config';
-import { resolveLoraTargets, type ResolvedTarget } from '../peft/lora-targets';
-import { initLoraWeights } from '../peft/lora-init';
-import { exportLoraAdapter } from '../peft/adapter-files';
-import { countParameters, trainableParametersLine } from '../peft/trainable-params';
-import type { LoraOptions } from '../options/lora-fields';
+import { trainableParametersLine } from '../peft/trainable-params';
+import type { MethodBase, MethodId, TrainedAdapter } from '../methods/method';
+import { methodById } from '../methods/registry';
+import { createAdapter } from '../methods/runtimes';
 import type { RunOptions } from '../options/run-fields';
 import type { CheckpointStore } from './checkpoint';
 import { Trainer, type StepLog, type TrainerEvent, type TrainingSettings } from './trainer';
 
 /** What a log line is about. */
-export type TrainLogPhase = 'model' | 'data' | 'lora' | 'checkpoint' | 'export';
+export type TrainLogPhase = 'model' | 'data' | 'adapter' | 'checkpoint' | 'export';
 
-/** A base model loaded for training, on the GPU. */
-export interface TrainingBase {
-  gpu: GpuContext;
-  config: ModelConfig;
-  /** The host copy of the weights (biases seed a trainable bias with bias="lora_only"). */
-  weights: HostWeights;
-  tokenizer: TextTokenizer;
-  model: GpuModel;
+/** A base model loaded for training, on the GPU (what the methods build on, plus what the log says of it). */
+export interface TrainingBase extends MethodBase {
   /** W0's format on the GPU. */
   format: WeightFormat;
-  /** What adapter_config.json's base_model_name_or_path and revision say. */
-  nameOrPath: string;
+  /** What adapter_config.json's revision says (null: none). */
   revision: string | null;
   /** Where the model was read from, for the log. */
   source: string;
 }
 
-/** An existing LoRA adapter to continue training; its config replaces the run's LoRA options. */
+/** An existing adapter to continue training (its configuration replaces the run's method options). */
 export interface StartingAdapter {
-  config: LoraConfig;
-  targets: ResolvedTarget[];
-  weights: Map<string, { a: Float32Array; b: Float32Array }>;
-  biases?: Map<string, Float32Array>;
+  adapter: TrainedAdapter;
   /** Names it in the log line "continuing from <description> (…)", e.g. "the adapter out/run1". */
   description: string;
+}
+
+/** A new adapter of a method, with the method's options (each left out takes PEFT's default). */
+export interface NewAdapter {
+  method: MethodId;
+  options: Readonly<Record<string, unknown>>;
 }
 
 export interface TrainingRunSpec {
@@ -67,8 +59,8 @@ export interface TrainingRunSpec {
   data: { text: string; fileName?: string };
   /** Loads the base model; called once the data has parsed. The caller frees what it loads. */
   loadBase(): Promise<TrainingBase>;
-  /** A new adapter with these LoRA fields (PEFT's defaults for the rest), or an existing adapter to continue. */
-  lora: Partial<LoraOptions> | { continueFrom(base: TrainingBase): Promise<StartingAdapter> };
+  /** A new adapter of a method, or an existing adapter to continue. */
+  adapter: NewAdapter | { continueFrom(base: TrainingBase): Promise<StartingAdapter> };
   settings: TrainingSettings;
   options: Pick<RunOptions, 'maxLength' | 'valSplit' | 'skipBadRecords'>;
   /**
@@ -90,9 +82,7 @@ export interface TrainingRunSpec {
 export interface TrainingRunResult {
   base: TrainingBase;
   /** The trained adapter, still on the GPU: the caller keeps it (as the worker's current adapter) or destroys it. */
-  lora: GpuLoraSet;
-  config: LoraConfig;
-  targets: ResolvedTarget[];
+  adapter: TrainedAdapter;
   /** Every step of the run, restored steps included. */
   log: StepLog[];
   reason: 'completed' | 'stopped';
@@ -108,15 +98,15 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-async function startingAdapter(lora: TrainingRunSpec['lora'], base: TrainingBase, seed: number, log: TrainingRunSpec['log']): Promise<StartingAdapter | Omit<StartingAdapter, 'description'>> {
-  if ('continueFrom' in lora) {
-    const adapter = await lora.continueFrom(base);
-    log('lora', `continuing from ${adapter.description} (r ${adapter.config.r}, ${plural(adapter.targets.length, 'module')})`);
+/** The run's adapter on the GPU: a new one of the method asked for, or the one to continue. */
+async function startingAdapter(spec: TrainingRunSpec['adapter'], base: TrainingBase, seed: number, log: TrainingRunSpec['log']): Promise<TrainedAdapter> {
+  if ('continueFrom' in spec) {
+    const { adapter, description } = await spec.continueFrom(base);
+    const facts = adapter.plan.facts.filter(([label]) => label !== 'method').map(([label, value]) => `${label} ${value}`);
+    log('adapter', `continuing from ${description} (${methodById(adapter.method).label}: ${facts.join(', ')})`);
     return adapter;
   }
-  const config = makeLoraConfig(lora, base.config, { nameOrPath: base.nameOrPath, revision: base.revision });
-  const targets = resolveLoraTargets(config, base.config);
-  return { config, targets, weights: initLoraWeights(targets, config.init_lora_weights, seed) };
+  return createAdapter(base, spec.method, spec.options, seed);
 }
 
 /** Runs the whole pipeline; throws (having freed the adapter and the trainer) on any failure. */
@@ -138,10 +128,8 @@ export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunRes
   const { train, validation } = splitValidation(tokenized.examples, options.valSplit, settings.seed);
   log('data', `data: ${train.length} training and ${validation.length} validation examples from ${parsed.source}`);
 
-  const { config, targets, weights, biases } = await startingAdapter(spec.lora, base, settings.seed, log);
-  const counts = countParameters(c, targets, config.bias);
-  log('lora', trainableParametersLine(counts.trainable, counts.all));
-  const lora = GpuLoraSet.create(base.gpu, base.model, loraModuleInits(config, targets, weights, base.weights, { biases }));
+  const adapter = await startingAdapter(spec.adapter, base, settings.seed, log);
+  log('adapter', trainableParametersLine(adapter.plan.counts.trainable, adapter.plan.counts.all));
 
   let trainer: Trainer | null = null;
   try {
@@ -153,7 +141,7 @@ export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunRes
         if (settings.checkpointEvery > 0 || spec.checkpointAtEnd) throw e;
       }
     }
-    const t = new Trainer(base.gpu, base.model, lora, train, validation, settings, base.tokenizer.padTokenId ?? 0, store);
+    const t = new Trainer(base.gpu, base.model, adapter, train, validation, settings, base.tokenizer.padTokenId ?? 0, store);
     trainer = t;
     let resumedFrom: number | null = null;
     if (spec.resume && store) {
@@ -165,12 +153,10 @@ export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunRes
     if (spec.checkpointAtEnd && store) log('checkpoint', `saved step ${t.step} in ${await t.saveCheckpoint()}`);
 
     log('export', 'exporting the adapter');
-    const files = exportLoraAdapter({ config, weights: await lora.readWeights(), biases: await lora.readBiases(), model: c, targets });
+    const files = await adapter.exportFiles();
     return {
       base,
-      lora,
-      config,
-      targets,
+      adapter,
       log: t.log.map((l) => ({ ...l })),
       reason: t.step >= t.totalSteps ? 'completed' : 'stopped',
       step: t.step,
@@ -179,7 +165,7 @@ export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunRes
       files,
     };
   } catch (e) {
-    destroyQuietly(() => lora.destroy());
+    destroyQuietly(() => adapter.destroy());
     throw e;
   } finally {
     const t = trainer;

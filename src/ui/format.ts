@@ -21,3 +21,9 @@ export function formatError(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   return value === 0 ? '0' : value.toExponential(2);
 }
+
+/** A short description of an adapter from its facts: "LoRA (r 8, lora_alpha 16, modules adapted 8)". */
+export function adapterSummary(a: { label: string; facts: readonly (readonly [string, string])[] }, keys?: readonly string[]): string {
+  const facts = keys ? a.facts.filter(([k]) => keys.includes(k)) : a.facts;
+  return facts.length > 0 ? `${a.label} (${facts.map(([k, v]) => `${k} ${v}`).join(', ')})` : a.label;
+}

@@ -2,36 +2,30 @@
  * The adapter a worker holds on its loaded model between requests: the last one trained with model kind 'loaded',
  * or one imported with `adapter-import`. Generation with side 'adapted' and `adapter-export` use it.
  */
-import type { GpuLoraSet } from '../methods/lora/gpu';
-import type { ModelConfig } from '../model/config';
-import { exportLoraAdapter } from '../peft/adapter-files';
-import type { LoraConfig } from '../peft/lora-config';
-import type { ResolvedTarget } from '../peft/lora-targets';
-import { countParameters } from '../peft/trainable-params';
+import type { TrainedAdapter } from '../methods/method';
+import { methodById } from '../methods/registry';
 import type { AdapterInfo } from './protocol';
 
 export interface HeldAdapter {
-  lora: GpuLoraSet;
-  config: LoraConfig;
-  targets: ResolvedTarget[];
+  adapter: TrainedAdapter;
   origin: AdapterInfo['origin'];
 }
 
-export function describeAdapter(held: HeldAdapter, model: ModelConfig): AdapterInfo {
+export function describeAdapter(held: HeldAdapter): AdapterInfo {
+  const a = held.adapter;
   return {
     origin: held.origin,
-    r: held.config.r,
-    loraAlpha: held.config.lora_alpha,
-    useRslora: held.config.use_rslora,
-    targetModules: held.config.target_modules ?? [],
-    modules: held.targets.length,
-    trainableParameters: countParameters(model, held.targets, held.config.bias).trainable,
+    method: a.method,
+    label: methodById(a.method).label,
+    facts: a.plan.facts.filter(([label]) => label !== 'method').map(([label, value]) => [label, value]),
+    trainableParameters: a.plan.counts.trainable,
+    options: { ...a.options },
   };
 }
 
 /** The adapter's files in PEFT's format, each in an ArrayBuffer of its own (so that it can be transferred). */
-export async function exportHeldAdapter(held: HeldAdapter, model: ModelConfig): Promise<Record<string, Uint8Array>> {
-  return transferableFiles(exportLoraAdapter({ config: held.config, weights: await held.lora.readWeights(), biases: await held.lora.readBiases(), model, targets: held.targets }));
+export async function exportHeldAdapter(held: HeldAdapter): Promise<Record<string, Uint8Array>> {
+  return transferableFiles(await held.adapter.exportFiles());
 }
 
 /** Files by name, each copied into an ArrayBuffer of its own (so that it can be transferred to the page). */

@@ -24,9 +24,9 @@ import { loadBase, type LoadedBase } from './loaded-model';
 import { NoModelError, NoSuchRunError, TrainingBusyError, TrainSession } from './train-session';
 import { describeAdapter, exportHeldAdapter, type HeldAdapter } from './held-adapter';
 import { generate } from '../engine/generate';
-import { GpuLoraSet, loraModuleInits } from '../methods/lora/gpu';
+import { loadAdapterFiles } from '../methods/runtimes';
 import { BrowserFilesSource } from '../model-io/model-source';
-import { importLoraAdapter, readAdapterFiles } from '../peft/adapter-files';
+import { readAdapterFiles } from '../peft/adapter-files';
 import { settleKernelProfile } from '../kernels/kernel-profile';
 
 const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
@@ -66,7 +66,7 @@ let adapter: HeldAdapter | null = null;
 
 function dropAdapter(): void {
   const held = adapter;
-  if (held) destroyQuietly(() => held.lora.destroy());
+  if (held) destroyQuietly(() => held.adapter.destroy());
   adapter = null;
 }
 
@@ -89,7 +89,7 @@ async function generateRequest(request: GenerateRequest): Promise<WorkerResponse
   if (session && !session.finished && !session.paused) {
     throw new TrainingBusyError(`generate cannot run while training run ${session.runId} is stepping; pause it first`);
   }
-  const lora = request.side === 'adapted' ? requireAdapter("generate with side 'adapted'").lora : null;
+  const lora = request.side === 'adapted' ? requireAdapter("generate with side 'adapted'").adapter : null;
   const promptIds = b.tokenizer.encode(request.prompt);
   const tokens: number[] = [];
   let sent = '';
@@ -113,18 +113,16 @@ async function importAdapterRequest(request: AdapterImportRequest): Promise<Work
   const b = requireBase('adapter-import');
   assertNotTraining('adapter-import');
   const files = await readAdapterFiles(new BrowserFilesSource(request.files));
-  const imported = importLoraAdapter(files, b.config);
-  const inits = loraModuleInits(imported.config, imported.targets, imported.weights, b.weights, { biases: imported.biases });
-  const lora = GpuLoraSet.create(b.gpu, b.model, inits);
+  const imported = loadAdapterFiles(b, files);
   dropAdapter();
-  adapter = { lora, config: imported.config, targets: imported.targets, origin: 'imported' };
-  return { id: request.id, kind: 'adapter-import-result', adapter: describeAdapter(adapter, b.config) };
+  adapter = { adapter: imported, origin: 'imported' };
+  return { id: request.id, kind: 'adapter-import-result', adapter: describeAdapter(adapter) };
 }
 
 async function exportAdapterRequest(request: AdapterExportRequest): Promise<WorkerResponse> {
-  const b = requireBase('adapter-export');
+  requireBase('adapter-export');
   const held = requireAdapter('adapter-export');
-  return { id: request.id, kind: 'adapter-export-result', files: await exportHeldAdapter(held, b.config), adapter: describeAdapter(held, b.config) };
+  return { id: request.id, kind: 'adapter-export-result', files: await exportHeldAdapter(held), adapter: describeAdapter(held) };
 }
 
 async function loadModelRequest(request: ModelLoadRequest): Promise<WorkerResponse> {
@@ -161,7 +159,7 @@ async function startTraining(request: TrainStartRequest): Promise<WorkerResponse
     base,
     adapter,
     keepAdapter(trained) {
-      if (adapter && adapter.lora !== trained.lora) dropAdapter();
+      if (adapter && adapter.adapter !== trained.adapter) dropAdapter();
       adapter = trained;
     },
   });

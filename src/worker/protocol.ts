@@ -18,7 +18,9 @@ import type { GenerationDefaults, SamplingOptions } from '../model/sampling';
 import type { StepLog, TrainerEvent, TrainingSettings } from '../trainer/trainer';
 import type { TrainLogPhase } from '../trainer/training-run';
 import { accepts, expectation, firstProblem, problemText, type FieldSet } from '../options/field';
-import { LORA_FIELDS, type LoraOptions } from '../options/lora-fields';
+import type { LoraOptions } from '../options/lora-fields';
+import type { MethodId } from '../methods/method';
+import { availableMethods } from '../methods/registry';
 import { RUN_FIELDS, type RunOptions } from '../options/run-fields';
 import { TRAINING_FIELDS } from '../options/training-fields';
 
@@ -66,6 +68,12 @@ export interface TrainDataSpec {
 /** The LoRA fields the studio sets (src/options/lora-fields.ts); PEFT's defaults for the rest (target_modules per model type). */
 export type TrainLoraOptions = Partial<LoraOptions>;
 
+/** A run's PEFT method (src/methods/registry.ts) and its options (the method's fields; each left out takes PEFT's default). */
+export interface TrainMethodSpec {
+  id: MethodId;
+  options: Record<string, unknown>;
+}
+
 /**
  * Loads a base model into the worker (replacing the one it held, and any adapter on it) with W0 in `quant`.
  * Streams `model-progress` messages, then answers with `model-load-result` (the model's summary) or `error`;
@@ -92,15 +100,15 @@ export interface DataPreviewRequest {
 }
 
 /**
- * Loads the model and the data, then trains a LoRA adapter. Streams `train-log` and `train-progress` messages,
- * then answers once with `train-start-result` (also after a stop) or `error`.
+ * Loads the model and the data, then trains an adapter of a PEFT method. Streams `train-log` and `train-progress`
+ * messages, then answers once with `train-start-result` (also after a stop) or `error`.
  */
 export interface TrainStartRequest extends RunOptions {
   id: number;
   kind: 'train-start';
   model: TrainModelSpec;
   data: TrainDataSpec;
-  lora: TrainLoraOptions;
+  method: TrainMethodSpec;
   /** Overrides of DEFAULT_TRAINING. */
   settings: Partial<TrainingSettings>;
   // RunOptions (src/options/run-fields.ts): quant (W0's format on the GPU), maxLength, valSplit, skipBadRecords.
@@ -113,7 +121,7 @@ export interface TrainStartRequest extends RunOptions {
   resume: boolean;
   /**
    * Start from the adapter the worker holds (imported with `adapter-import`, or trained earlier) instead of a
-   * fresh initialisation; its LoRA configuration replaces `lora`. Needs model kind 'loaded'.
+   * fresh initialisation; its method and configuration replace `method`. Needs model kind 'loaded'.
    */
   fromCurrentAdapter?: boolean;
 }
@@ -279,14 +287,14 @@ export interface ModelInfo {
 /** What the worker's current adapter is. */
 export interface AdapterInfo {
   origin: 'trained' | 'imported';
-  /** adapter_config.json's fields that the studio shows. */
-  r: number;
-  loraAlpha: number;
-  useRslora: boolean;
-  targetModules: string[] | string;
-  /** Adapted modules. */
-  modules: number;
+  method: MethodId;
+  /** The method's name: "LoRA", "Prompt tuning", … */
+  label: string;
+  /** What the studio shows of it, [label, value] (r, lora_alpha, target_modules, …). */
+  facts: [string, string][];
   trainableParameters: number;
+  /** The method's options that rebuild an adapter of its configuration. */
+  options: Record<string, unknown>;
 }
 
 export interface GenerateResponse {
@@ -591,13 +599,20 @@ function checkFieldObject(r: Record<string, unknown>, key: string, fields: Field
   if (problem) bad(`${key}.${problem.key}`, problem.expected, problem.value);
 }
 
+function checkMethodSpec(spec: unknown, bad: Bad): void {
+  if (!isPlainObject(spec)) return bad('method', `{ id: ${availableMethods().map((m) => JSON.stringify(m.id)).join(' | ')}, options: { … } }`, spec);
+  const method = availableMethods().find((m) => m.id === spec.id);
+  if (!method) return bad('method.id', `one of ${availableMethods().map((m) => m.id).join(', ')}`, spec.id);
+  checkFieldObject(spec, 'options', method.fields, (field, expected, value) => bad(`method.${field}`, expected, value));
+}
+
 function checkTrainStart(r: Record<string, unknown>): void {
   const bad = badField('train-start', r);
   checkModelSpec(r.model, bad);
 
   checkDataSpec(r.data, bad);
 
-  checkFieldObject(r, 'lora', LORA_FIELDS, bad);
+  checkMethodSpec(r.method, bad);
   checkFieldObject(r, 'settings', TRAINING_FIELDS, bad);
   for (const key of Object.keys(RUN_FIELDS) as (keyof typeof RUN_FIELDS)[]) checkRunOption(r, key, bad);
   if (typeof r.resume !== 'boolean') bad('resume', 'true or false');

@@ -11,7 +11,8 @@ import type { GpuContext } from '../gpu/device';
 import { destroyQuietly } from '../gpu/errors';
 import { OpfsCheckpointStore } from '../trainer/checkpoint-store-browser';
 import { DEFAULT_TRAINING, type Trainer, type TrainerEvent, type TrainingSettings } from '../trainer/trainer';
-import { runTraining, type StartingAdapter, type TrainingRunResult } from '../trainer/training-run';
+import { runTraining, type StartingAdapter, type TrainingBase, type TrainingRunResult } from '../trainer/training-run';
+import { loadAdapterFiles } from '../methods/runtimes';
 import type {
   TrainControlResult,
   TrainLogPhase,
@@ -140,7 +141,7 @@ export class TrainSession {
           if (!this.held.base) throw new NoModelError("train-start with model kind 'loaded': no model is loaded; load one first (model-load)");
           return this.held.base;
         },
-        lora: req.fromCurrentAdapter ? { continueFrom: () => this.currentAdapter(onLoaded) } : req.lora,
+        adapter: req.fromCurrentAdapter ? { continueFrom: (base) => this.currentAdapter(onLoaded, base) } : { method: req.method.id, options: req.method.options },
         settings,
         options: req,
         checkpoints: new OpfsCheckpointStore(req.runName),
@@ -158,7 +159,7 @@ export class TrainSession {
           if (this.isStepBoundary(event, settings.checkpointEvery)) this.atStepBoundary(trainer);
         },
       });
-      const adapter: HeldAdapter = { lora: trained.lora, config: trained.config, targets: trained.targets, origin: 'trained' };
+      const adapter: HeldAdapter = { adapter: trained.adapter, origin: 'trained' };
       if (onLoaded) {
         // On the loaded model the adapter outlives the run (the worker keeps it); otherwise it goes with the run.
         this.held.keepAdapter(adapter);
@@ -173,29 +174,26 @@ export class TrainSession {
         totalSteps: trained.totalSteps,
         resumedFromStep: trained.resumedFromStep,
         adapterFiles: transferableFiles(trained.files),
-        adapter: onLoaded ? describeAdapter(adapter, trained.base.config) : null,
+        adapter: onLoaded ? describeAdapter(adapter) : null,
       };
     } finally {
       this.state = 'finished';
       this.answerPauses('finished');
-      const lora = trained?.lora;
-      if (lora && !keptAdapter) destroyQuietly(() => lora.destroy());
+      const trainedAdapter = trained?.adapter;
+      if (trainedAdapter && !keptAdapter) destroyQuietly(() => trainedAdapter.destroy());
       const base = own.base;
       if (base) destroyQuietly(() => base.model.destroy());
     }
   }
 
-  /** The adapter the worker holds, to continue training (fromCurrentAdapter). */
-  private async currentAdapter(onLoaded: boolean): Promise<StartingAdapter> {
+  /**
+   * A copy of the adapter the worker holds, to continue training (fromCurrentAdapter): through PEFT's files, so the
+   * held adapter stays as it is until the run's adapter replaces it.
+   */
+  private async currentAdapter(onLoaded: boolean, base: TrainingBase): Promise<StartingAdapter> {
     const current = this.held.adapter;
     if (!onLoaded || !current) throw new NoModelError('fromCurrentAdapter: the worker holds no adapter on a loaded model; import or train one first');
-    return {
-      config: current.config,
-      targets: current.targets,
-      weights: await current.lora.readWeights(),
-      biases: await current.lora.readBiases(),
-      description: `the ${current.origin} adapter`,
-    };
+    return { adapter: loadAdapterFiles(base, await current.adapter.exportFiles()), description: `the ${current.origin} adapter` };
   }
 
   /** The last event the trainer sends for a step (or 'started' for the step it starts from) before its pause gate. */

@@ -1,23 +1,23 @@
 /**
- * peft-studio train --model DIR|REPO --data FILE --out DIR [options]
- * Trains a LoRA adapter (src/trainer/training-run.ts, as the studio does) and writes it in PEFT's format, with
- * train_log.jsonl (one line per step) and a checkpoint in OUT/checkpoint that --resume continues from.
+ * peft-studio train --model DIR|REPO --data FILE --out DIR [--method M] [options]
+ * Trains an adapter of a PEFT method (src/trainer/training-run.ts, as the studio does) and writes it in PEFT's
+ * format, with train_log.jsonl (one line per step) and a checkpoint in OUT/checkpoint that --resume continues from.
  */
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type cliProgress from 'cli-progress';
 import { adapterLine } from '../../gpu/device';
-import { LORA_FIELDS } from '../../options/lora-fields';
 import { RUN_DEFAULTS, RUN_FIELDS } from '../../options/run-fields';
 import { TRAINING_FIELDS } from '../../options/training-fields';
 import { NodeCheckpointStore } from '../../trainer/checkpoint-store-node';
 import { DEFAULT_TRAINING } from '../../trainer/trainer';
-import { runTraining, type TrainingBase } from '../../trainer/training-run';
+import { runTraining } from '../../trainer/training-run';
 import { CliUsageError } from '../errors';
 import { resolveDataArg, SAMPLE_DATASET_HINT } from '../embedded-assets';
 import { KERNELS_FLAG, kernelsFlag, readFlags, schemaFlags, str, type CliFlags, type Values } from '../flags';
 import { loadProgress, makeBar } from '../progress';
-import { importAdapter, kernelsLine, openSession, type Session } from '../session';
+import { METHOD_FLAG, methodOptionFlags, readMethodFlags } from '../method-flags';
+import { kernelsLine, loadAdapter, openSession, trainingBase, type Session } from '../session';
 
 export const TRAIN_FLAGS: CliFlags = {
   model: {
@@ -33,25 +33,21 @@ export const TRAIN_FLAGS: CliFlags = {
     help: 'The dataset: a .jsonl, .json, .csv or .txt file, or a sample dataset (pirate, invitations, butler).',
   },
   out: { type: 'string', value: 'DIR', required: true, help: 'Where the adapter, train_log.jsonl and checkpoint/ are written.' },
-  ...schemaFlags(LORA_FIELDS),
+  method: METHOD_FLAG,
+  ...methodOptionFlags(),
   ...schemaFlags(TRAINING_FIELDS),
   ...schemaFlags(RUN_FIELDS),
-  adapter: { type: 'string', value: 'DIR|REPO', help: 'Continues training this PEFT LoRA adapter; its adapter_config.json replaces the LoRA options.' },
+  adapter: { type: 'string', value: 'DIR|REPO', help: "Continues training this PEFT adapter (of any method); its adapter_config.json replaces the method's options." },
   resume: { type: 'boolean', help: 'Continues from the checkpoint in OUT/checkpoint (without it, a run starts afresh and replaces it).' },
   kernels: KERNELS_FLAG,
   quiet: { type: 'boolean', help: 'Prints nothing but errors.' },
 };
 
-function sessionBase(session: Session): TrainingBase {
-  const { gpu, tokenizer, model, format, nameOrPath, revision, loaded } = session;
-  return { gpu, tokenizer, model, format, nameOrPath, revision, config: loaded.config, weights: loaded.weights, source: loaded.source };
-}
-
 export async function trainCommand(values: Values): Promise<void> {
   const modelArg = str(values, 'model', true);
   const dataPath = resolveDataArg(str(values, 'data', true));
   const out = str(values, 'out', true);
-  const lora = readFlags(LORA_FIELDS, values);
+  const { method, options } = readMethodFlags(values);
   const settings = { ...DEFAULT_TRAINING, ...readFlags(TRAINING_FIELDS, values) };
   const run = { ...RUN_DEFAULTS, ...readFlags(RUN_FIELDS, values) };
   const kernels = kernelsFlag(values);
@@ -75,17 +71,17 @@ export async function trainCommand(values: Values): Promise<void> {
         held.session = session;
         load.done();
         say(`GPU: ${adapterLine(session.gpu.report)}; ${kernelsLine(session.gpu)}`);
-        return sessionBase(session);
+        return trainingBase(session);
       },
-      lora: adapterArg
+      adapter: adapterArg
         ? {
-            continueFrom: async (base) => {
-              const imported = await importAdapter(base.config, adapterArg);
-              for (const warning of imported.warnings) say(`warning: ${warning}`);
-              return { ...imported, description: `the adapter ${adapterArg}` };
+            continueFrom: async () => {
+              const adapter = await loadAdapter(held.session!, adapterArg);
+              for (const warning of adapter.warnings ?? []) say(`warning: ${warning}`);
+              return { adapter, description: `the adapter ${adapterArg}` };
             },
           }
-        : lora,
+        : { method: method.id, options },
       settings,
       options: run,
       checkpoints: new NodeCheckpointStore(join(out, 'checkpoint')),
@@ -110,7 +106,7 @@ export async function trainCommand(values: Values): Promise<void> {
     });
     for (const [name, bytes] of result.files) await writeFile(join(out, name), bytes);
     say(`adapter written to ${out} (${[...result.files.keys()].join(', ')}); final loss ${result.log.at(-1)?.loss.toFixed(4) ?? '-'}`);
-    result.lora.destroy();
+    result.adapter.destroy();
   } finally {
     held.bar?.stop();
     held.session?.close();

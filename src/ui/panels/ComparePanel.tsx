@@ -1,3 +1,4 @@
+import { adapterSummary } from '../format';
 import { useEffect, useState, type KeyboardEvent } from 'react';
 import { useAdapter } from '../stores/adapter';
 import { BATCH_PROMPT_COUNT, parseBatchPrompts, useCompare, type CompareSettings, type SideState, type StopReason } from '../stores/compare';
@@ -169,7 +170,7 @@ export function ComparePanel() {
       {!modelReady && <p className="muted">Load a model first: both sides generate with it.</p>}
       {adapter ? (
         <p className="muted" data-testid="compare-adapter">
-          Comparing the base model with the {adapter.origin} adapter (r={adapter.r}, alpha={adapter.loraAlpha}, {adapter.modules} modules).
+          Comparing the base model with the {adapter.origin} adapter: {adapterSummary(adapter)}.
         </p>
       ) : (
         <p className="compare-note" data-testid="compare-no-adapter">

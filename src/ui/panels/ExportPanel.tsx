@@ -1,4 +1,5 @@
-import { formatBytes } from '../format';
+import { Fragment } from 'react';
+import { adapterSummary, formatBytes } from '../format';
 import { useAdapter } from '../stores/adapter';
 import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, useExport, type ExportTarget } from '../stores/export';
 import { useModel } from '../stores/model';
@@ -6,29 +7,21 @@ import type { AdapterInfo } from '../../worker/protocol';
 import { PanelStatus } from './PanelStatus';
 import './export.css';
 
-function targetsText(targets: AdapterInfo['targetModules']): string {
-  if (typeof targets === 'string') return targets;
-  return targets.length ? targets.join(', ') : '(none)';
-}
-
 function AdapterFacts({ adapter, modelParameters }: { adapter: AdapterInfo; modelParameters: number | null }) {
-  const scale = adapter.useRslora ? adapter.loraAlpha / Math.sqrt(adapter.r) : adapter.loraAlpha / adapter.r;
   return (
     <dl className="facts" data-testid="adapter-info">
       <dt>Origin</dt>
       <dd data-testid="adapter-origin">{adapter.origin === 'trained' ? 'trained in this session' : 'imported'}</dd>
-      <dt>Rank r</dt>
-      <dd data-testid="adapter-r">{adapter.r}</dd>
-      <dt>lora_alpha</dt>
-      <dd data-testid="adapter-alpha">{adapter.loraAlpha}</dd>
-      <dt>rsLoRA</dt>
-      <dd data-testid="adapter-rslora">
-        {adapter.useRslora ? 'yes' : 'no'} (scale {adapter.useRslora ? 'alpha/√r' : 'alpha/r'} = {Number(scale.toPrecision(4))})
-      </dd>
-      <dt>Target modules</dt>
-      <dd data-testid="adapter-targets">{targetsText(adapter.targetModules)}</dd>
-      <dt>Adapted modules</dt>
-      <dd data-testid="adapter-modules">{adapter.modules}</dd>
+      <dt>Method</dt>
+      <dd data-testid="adapter-method">{adapter.label}</dd>
+      {adapter.facts.map(([label, value]) => (
+        <Fragment key={label}>
+          <dt>
+            <code>{label}</code>
+          </dt>
+          <dd data-testid={`adapter-fact-${label.replaceAll(' ', '-')}`}>{value}</dd>
+        </Fragment>
+      ))}
       <dt>Trainable parameters</dt>
       <dd data-testid="adapter-params">
         {adapter.trainableParameters.toLocaleString('en-US')}
@@ -112,7 +105,7 @@ export function ExportPanel() {
       {!info && <p className="hint">Load the adapter's base model first: the import checks every tensor against it.</p>}
       {imported && (
         <p className="export-ok" role="status" data-testid="import-status">
-          Imported {imported.files.join(', ')}: r={imported.adapter.r}, alpha={imported.adapter.loraAlpha}, {imported.adapter.modules} modules,{' '}
+          Imported {imported.files.join(', ')}: {adapterSummary(imported.adapter)},{' '}
           {imported.adapter.trainableParameters.toLocaleString('en-US')} parameters. The Compare panel now uses it, and training can continue from it.
         </p>
       )}

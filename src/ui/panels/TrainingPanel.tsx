@@ -221,7 +221,7 @@ export function TrainingPanel() {
               disabled={busy}
               onChange={(e) => t.setFromCurrentAdapter(e.target.checked)}
             />
-            Start from the current adapter ({adapter.origin}, r={adapter.r})
+            Start from the current adapter ({adapter.origin} {adapter.label})
           </label>
         )}
       </div>

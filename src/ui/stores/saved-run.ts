@@ -4,9 +4,9 @@
  * to that checkpoint, for the chart.
  */
 import type { StepLog, TrainingSettings } from '../../trainer/trainer';
-import type { TrainDataSpec, TrainLoraOptions } from '../../worker/protocol';
+import type { TrainDataSpec, TrainMethodSpec } from '../../worker/protocol';
 import type { DataSourceKind } from './data';
-import type { MethodBias, MethodFields } from './method';
+import type { MethodFields } from './method';
 import type { SavedModel } from './training-helpers';
 
 
@@ -19,7 +19,7 @@ export const MAX_SAVED_DATA_BYTES = 2 * 1024 * 1024;
 const MAX_SAVED_STEPS = 5000;
 
 export interface SavedRun {
-  version: 1;
+  version: 2;
   /** The run ended (completed, stopped, or failed in a way a resume cannot fix). */
   finished: boolean;
   runName: string;
@@ -27,8 +27,8 @@ export interface SavedRun {
   model: SavedModel;
   /** The Method panel's fields, to put back. */
   method: MethodFields;
-  /** What train-start sent. */
-  lora: TrainLoraOptions & { bias?: MethodBias };
+  /** The PEFT method and options train-start sent. */
+  peftMethod: TrainMethodSpec;
   settings: Partial<TrainingSettings>;
   maxLength: number;
   valSplit: number;
@@ -63,7 +63,7 @@ export function readSavedRun(): SavedRun | null {
     const text = storage()?.getItem(LAST_RUN_KEY);
     if (!text) return null;
     const v = JSON.parse(text) as SavedRun;
-    if (v?.version !== 1 || typeof v.finished !== 'boolean' || typeof v.runName !== 'string' || !v.model || !v.method || !v.data) return null;
+    if (v?.version !== 2 || typeof v.finished !== 'boolean' || typeof v.runName !== 'string' || !v.model || !v.method || !v.peftMethod || !v.data) return null;
     return v;
   } catch {
     return null;

@@ -5,6 +5,7 @@
  * The last run's settings are kept in localStorage (`peft-studio:last-run`) with a `finished` flag, so that after a
  * page reload (or a lost GPU device) an unfinished run can continue from its latest OPFS checkpoint.
  */
+import { adapterSummary } from '../format';
 import { create } from 'zustand';
 import type { WeightFormat } from '../../kernels/weight-format';
 import { DEFAULT_MODEL } from '../../model-io/embedded';
@@ -15,7 +16,7 @@ import type {
   RequestBody,
   TrainControlResult,
   TrainDataSpec,
-  TrainLoraOptions,
+  TrainMethodSpec,
   TrainModelSpec,
   TrainProgressMessage,
   TrainLogMessage,
@@ -120,8 +121,9 @@ function isBusy(state: RunState): boolean {
   return state === 'starting' || state === 'running' || state === 'paused' || state === 'stopping';
 }
 
-function loraFromAdapter(a: AdapterInfo): TrainLoraOptions {
-  return { r: a.r, lora_alpha: a.loraAlpha, use_rslora: a.useRslora, target_modules: a.targetModules };
+/** The method and options that rebuild the worker's current adapter. */
+function methodOfAdapter(a: AdapterInfo): TrainMethodSpec {
+  return { id: a.method, options: { ...a.options } };
 }
 
 function fmtLoss(x: number): string {
@@ -192,7 +194,7 @@ export const useTraining = create<TrainingState>()((set, get) => {
   }
 
   function onLog(c: RunContext, m: TrainLogMessage): void {
-    if (m.phase === 'lora') {
+    if (m.phase === 'adapter') {
       const n = parseTrainableParams(m.message);
       if (n !== null) set({ trainableParams: n });
     }
@@ -298,7 +300,7 @@ export const useTraining = create<TrainingState>()((set, get) => {
       appendLog([
         `${result.reason === 'completed' ? 'completed' : 'stopped'} at step ${result.step} of ${result.totalSteps}` +
           (last ? `, loss ${fmtLoss(last.loss)}` : '') +
-          (result.adapter ? `; the adapter (r=${result.adapter.r}, ${result.adapter.modules} modules) is ready to compare and export` : ''),
+          (result.adapter ? `; the adapter, ${adapterSummary(result.adapter, ['r', 'modules adapted', 'num_virtual_tokens'])}, is ready to compare and export` : ''),
       ]);
       markFinished(c.runName);
       writeProgress(null);
@@ -420,17 +422,17 @@ export const useTraining = create<TrainingState>()((set, get) => {
       const method = methodFields(useMethod.getState());
       const adapter = useAdapter.getState().adapter;
       const fromCurrent = get().fromCurrentAdapter && adapter !== null;
-      const lora = fromCurrent ? loraFromAdapter(adapter) : loraOptions(method);
+      const peftMethod: TrainMethodSpec = fromCurrent ? methodOfAdapter(adapter) : { id: 'lora', options: { ...loraOptions(method) } };
       const settings = trainingSettings(method);
       const bytes = utf8Bytes(data.spec.text);
       const saved: SavedRun = {
-        version: 1,
+        version: 2,
         finished: false,
         runName: RUN_NAME,
         startedAt: new Date().toISOString(),
         model: savedModelOf(status.spec, info),
         method,
-        lora,
+        peftMethod,
         settings,
         maxLength: data.maxLength,
         valSplit: method.valSplit,
@@ -453,7 +455,7 @@ export const useTraining = create<TrainingState>()((set, get) => {
           kind: 'train-start',
           model: { kind: 'loaded' },
           data: data.spec,
-          lora,
+          method: peftMethod,
           settings,
           quant: info.format,
           maxLength: data.maxLength,
@@ -540,7 +542,7 @@ export const useTraining = create<TrainingState>()((set, get) => {
           kind: 'train-start',
           model: { kind: 'loaded' },
           data: spec,
-          lora: saved.lora,
+          method: saved.peftMethod,
           settings: saved.settings,
           quant: info.format,
           maxLength: saved.maxLength,
