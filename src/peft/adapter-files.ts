@@ -75,7 +75,8 @@ export function expectedBiasTensors(
   return out;
 }
 
-function checkValues(data: Float32Array, expectedLength: number, what: string, shape: number[]): void {
+/** Refuses data that is not a Float32Array of [shape]'s size, or holds a non-finite value; `what` names the tensor. */
+export function checkTensorValues(data: Float32Array, expectedLength: number, what: string, shape: number[]): void {
   if (!(data instanceof Float32Array)) fail(`${what}: expected a Float32Array, got ${Object.prototype.toString.call(data)}`);
   if (data.length !== expectedLength) {
     fail(`${what}: has ${data.length} values, expected [${shape.join(', ')}] = ${expectedLength}`);
@@ -83,6 +84,21 @@ function checkValues(data: Float32Array, expectedLength: number, what: string, s
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) fail(`${what}: value ${i} is ${data[i]}; an adapter must hold finite numbers (did training diverge?)`);
   }
+}
+
+/**
+ * adapter_model.safetensors as PEFT saves it (metadata {"format": "pt"}), read back once: every key and shape must be
+ * what PEFT will look for.
+ */
+export function writeAdapterWeights(tensors: TensorToWrite[], where: string): Uint8Array {
+  const safetensors = writeSafetensors(tensors, { format: 'pt' });
+  const check = parseSafetensors(safetensors, ADAPTER_WEIGHTS_FILE);
+  if (check.tensors.size !== tensors.length) fail(`${where}: wrote ${check.tensors.size} tensors, expected ${tensors.length}`);
+  for (const t of tensors) {
+    const got = check.tensors.get(t.name);
+    if (!got || got.shape.join(',') !== t.shape.join(',')) fail(`${where}: ${t.name} did not round-trip through safetensors`);
+  }
+  return safetensors;
 }
 
 function samePaths(a: readonly { path: string }[], b: readonly { path: string }[]): boolean {
@@ -129,8 +145,8 @@ export function exportLoraAdapter(args: ExportLoraAdapterArgs): Map<string, Uint
   for (const t of expected) {
     const w = weights.get(t.path);
     if (!w) fail(`${where}: no LoRA weights for the target "${t.path}"`);
-    checkValues(w.a, t.r * t.inFeatures, `${where}: ${loraTensorKey(t.path, 'A')}`, [t.r, t.inFeatures]);
-    checkValues(w.b, t.outFeatures * t.r, `${where}: ${loraTensorKey(t.path, 'B')}`, [t.outFeatures, t.r]);
+    checkTensorValues(w.a, t.r * t.inFeatures, `${where}: ${loraTensorKey(t.path, 'A')}`, [t.r, t.inFeatures]);
+    checkTensorValues(w.b, t.outFeatures * t.r, `${where}: ${loraTensorKey(t.path, 'B')}`, [t.outFeatures, t.r]);
     tensors.push({ name: loraTensorKey(t.path, 'A'), dtype: 'F32', shape: [t.r, t.inFeatures], data: w.a });
     tensors.push({ name: loraTensorKey(t.path, 'B'), dtype: 'F32', shape: [t.outFeatures, t.r], data: w.b });
   }
@@ -146,7 +162,7 @@ export function exportLoraAdapter(args: ExportLoraAdapterArgs): Map<string, Uint
   for (const [path, { key, length }] of wantBiases) {
     const b = biases.get(path);
     if (!b) fail(`${where}: bias "${config.bias}" saves ${key}, but no bias is given for "${path}"`);
-    checkValues(b, length, `${where}: ${key}`, [length]);
+    checkTensorValues(b, length, `${where}: ${key}`, [length]);
     tensors.push({ name: key, dtype: 'F32', shape: [length], data: b });
   }
   for (const path of biases.keys()) {
@@ -155,14 +171,7 @@ export function exportLoraAdapter(args: ExportLoraAdapterArgs): Map<string, Uint
     }
   }
 
-  const safetensors = writeSafetensors(tensors, { format: 'pt' });
-  // Read the file back: every key and shape must be what PEFT will look for.
-  const check = parseSafetensors(safetensors, ADAPTER_WEIGHTS_FILE);
-  if (check.tensors.size !== tensors.length) fail(`${where}: wrote ${check.tensors.size} tensors, expected ${tensors.length}`);
-  for (const t of tensors) {
-    const got = check.tensors.get(t.name);
-    if (!got || got.shape.join(',') !== t.shape.join(',')) fail(`${where}: ${t.name} did not round-trip through safetensors`);
-  }
+  const safetensors = writeAdapterWeights(tensors, where);
 
   // The config as PEFT saves it after inject_adapter, which must still select the same modules when PEFT loads it.
   const saved: LoraConfig = { ...config, inference_mode: true, target_modules: effectiveTargetModules(config, model) };
@@ -191,13 +200,10 @@ export interface ImportedLoraAdapter {
 const LORA_KEY = /^(.*)\.lora_([AB])(?:\.([^.]+))?\.weight$/;
 
 /**
- * Reads an adapter folder's files (from readAdapterFiles or exportLoraAdapter) for this base model. Every error
- * names the file and key: a module this base model does not have, a module the config does not target, a rank that
- * differs from the config (r / rank_pattern), in/out features that differ from the base model (an adapter for
- * another model), a missing lora_A or lora_B, a non-LoRA adapter (peft_type), DoRA. Keys that still hold the adapter
- * name (".lora_A.default.weight") are accepted with the name stripped. F16 and BF16 tensors are converted to f32.
+ * adapter_config.json as text and adapter_model.safetensors as bytes from an adapter folder's files. Refuses a
+ * missing file, a pickle-only folder and a config that is not UTF-8.
  */
-export function importLoraAdapter(files: Map<string, Uint8Array>, model: ModelConfig): ImportedLoraAdapter {
+export function adapterFileContents(files: Map<string, Uint8Array>): { configText: string; weightBytes: Uint8Array } {
   const configBytes = files.get(ADAPTER_CONFIG_FILE);
   if (!configBytes) fail(`${ADAPTER_CONFIG_FILE} is missing; a PEFT adapter folder holds ${ADAPTER_CONFIG_FILE} and ${ADAPTER_WEIGHTS_FILE}`);
   const weightBytes = files.get(ADAPTER_WEIGHTS_FILE);
@@ -213,6 +219,18 @@ export function importLoraAdapter(files: Map<string, Uint8Array>, model: ModelCo
   } catch {
     fail(`${ADAPTER_CONFIG_FILE}: not valid UTF-8`);
   }
+  return { configText: text, weightBytes };
+}
+
+/**
+ * Reads an adapter folder's files (from readAdapterFiles or exportLoraAdapter) for this base model. Every error
+ * names the file and key: a module this base model does not have, a module the config does not target, a rank that
+ * differs from the config (r / rank_pattern), in/out features that differ from the base model (an adapter for
+ * another model), a missing lora_A or lora_B, a non-LoRA adapter (peft_type), DoRA. Keys that still hold the adapter
+ * name (".lora_A.default.weight") are accepted with the name stripped. F16 and BF16 tensors are converted to f32.
+ */
+export function importLoraAdapter(files: Map<string, Uint8Array>, model: ModelConfig): ImportedLoraAdapter {
+  const { configText: text, weightBytes } = adapterFileContents(files);
   const { config, warnings } = parseLoraConfigJson(text, model, ADAPTER_CONFIG_FILE);
   const targets = resolveLoraTargets(config, model);
   const byPath = new Map(targets.map((t) => [t.path, t]));

@@ -8,10 +8,11 @@
 import { architectureForModelType, architectureOf } from '../model/architectures/index';
 import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from '../model/config';
 import { pythonFullmatch, pythonPatternKeyRegex, PythonRegexError } from './python-regex';
+import { isPlainObject, isUnusedValue as isUnused, parseConfigObject, screenUnknownFields, showValue as show } from './config-values';
+import { PEFT_VERSION } from './peft-version';
 import { compareCodePoints, pythonJsonDumps, pyFloat, type PyJson } from './python-json';
 
-/** The PEFT release whose adapter format this module writes (and whose version the files name). */
-export const PEFT_VERSION = '0.21.0';
+export { PEFT_VERSION } from './peft-version';
 
 export type LoraBias = 'none' | 'all' | 'lora_only';
 export type InitLoraWeights = boolean | 'gaussian';
@@ -152,22 +153,6 @@ export function peftDefaults(): Omit<LoraConfig, 'target_modules'> & { target_mo
   };
 }
 
-const FIELD_SET = new Set<string>(LORA_CONFIG_FIELDS);
-
-function show(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Validation context: `where` prefixes every message ("LoRA config" or "adapter_config.json"). */
 class Checker {
   constructor(
@@ -281,11 +266,6 @@ class Checker {
   }
 }
 
-/** Values of unsupported fields that mean "not used": PEFT's defaults, and the empty values PEFT treats the same. */
-function isUnused(v: unknown): boolean {
-  return v === null || v === false || (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0);
-}
-
 const UNSUPPORTED_NULL_FIELDS: Record<string, string> = {
   modules_to_save: 'extra fully trained modules',
   megatron_config: 'Megatron parallel layers',
@@ -316,20 +296,7 @@ const UNSUPPORTED_FALSE_FIELDS: Record<string, string> = {
  */
 function normalize(raw: Record<string, unknown>, model: ModelConfig, where: string, mode: 'make' | 'load', warnings: string[]): LoraConfig {
   const c = new Checker(where, model);
-  for (const [k, v] of Object.entries(raw)) {
-    if (FIELD_SET.has(k)) continue;
-    if (mode === 'make') {
-      throw new LoraConfigError(`${where}: unknown field "${k}"; LoraConfig fields (PEFT ${PEFT_VERSION}): ${LORA_CONFIG_FIELDS.join(', ')}`);
-    }
-    if (k === 'runtime_config' || isUnused(v)) {
-      warnings.push(`${where}: ignored the field "${k}" (${show(v)}), unknown to PEFT ${PEFT_VERSION}'s LoraConfig or runtime-only`);
-      continue;
-    }
-    throw new LoraConfigError(
-      `${where}: unknown field "${k}" = ${show(v)}; it is not a field of PEFT ${PEFT_VERSION}'s LoraConfig (written by a newer PEFT?), ` +
-        `and a set value may change what the adapter computes`,
-    );
-  }
+  screenUnknownFields({ raw, fields: LORA_CONFIG_FIELDS, className: 'LoraConfig', where, mode, warnings, error: (m) => new LoraConfigError(m) });
   const d = peftDefaults() as Record<string, unknown>;
   const get = (k: string): unknown => (raw[k] === undefined ? d[k] : raw[k]);
 
@@ -468,13 +435,7 @@ export function parseLoraConfigJson(
   model: ModelConfig,
   file = 'adapter_config.json',
 ): { config: LoraConfig; warnings: string[] } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new LoraConfigError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!isPlainObject(json)) throw new LoraConfigError(`${file}: expected a JSON object, got ${show(json)}`);
+  const json = parseConfigObject(text, file, (m) => new LoraConfigError(m));
   if (!('peft_type' in json)) throw new LoraConfigError(`${file}: "peft_type" is missing; PEFT requires it (expected "LORA")`);
   const warnings: string[] = [];
   const config = normalize(json, model, file, 'load', warnings);

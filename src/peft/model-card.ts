@@ -3,13 +3,18 @@
  * for a new folder): huggingface_hub's default model card template (`templates/modelcard_template.md`, rendered by
  * `ModelCard.from_template(ModelCardData())` with every field empty, which Jinja renders without its final newline),
  * front matter with library_name "peft", the base model, pipeline_tag "text-generation" (PeftModelForCausalLM) and
- * the sorted tags ["base_model:adapter:<base>", "lora", "transformers"], and "### Framework versions\n\n- PEFT <v>"
- * appended. Checked byte for byte against PEFT 0.21.0 with huggingface_hub 1.33.0.
+ * the sorted tags (peftModelCardTags; for LoRA ["base_model:adapter:<base>", "lora", "transformers"]; no tags key when
+ * there are none, as `if tags:` leaves it unset), and "### Framework versions\n\n- PEFT <v>" appended. The LoRA card
+ * was checked byte for byte against PEFT 0.21.0 with huggingface_hub 1.33.0; the prompt-learning tags are read from
+ * PEFT's source, not yet compared with a saved card.
  *
  * The front matter is PyYAML's `yaml.dump(data, allow_unicode=True, sort_keys=False)` in ModelCardData's field
  * order (base_model, library_name, pipeline_tag, tags); yamlScalar quotes a string where PyYAML would.
  */
-import { PEFT_VERSION } from './lora-config';
+import { architectureOf } from '../model/architectures/index';
+import type { ModelConfig } from '../model/config';
+import type { SupportedPeftType } from './peft-type';
+import { PEFT_VERSION } from './peft-version';
 import { compareCodePoints } from './python-json';
 
 /** The template body after its front matter, rendered with every field empty (one array entry per line). */
@@ -247,15 +252,36 @@ export function yamlScalar(s: string): string {
   return plain ? s : `'${s.replace(/'/g, "''")}'`;
 }
 
-/** README.md for an adapter of `baseModel`, exactly as PEFT writes it into a new folder (no final newline). */
-export function peftModelCard(opts: { baseModel: string | null; peftVersion?: string }): string {
+/**
+ * The model card's tags (`peft_model.py`, _get_peft_specific_model_tags): "transformers" when the PeftModel's
+ * base_model has a `.model` that is a transformers model, "lora" for LoRA, and "base_model:adapter:<base>". For LoRA
+ * base_model is the LoraModel, whose `.model` is the transformers model. For prompt learning base_model is the
+ * transformers CausalLM itself, so the tag depends on its backbone's attribute name: LlamaForCausalLM and
+ * Qwen2ForCausalLM keep it in `.model`, GPT2LMHeadModel in `.transformer` (no "transformers" tag).
+ */
+export function peftModelCardTags(opts: { baseModel: string | null; peftType?: SupportedPeftType; model?: ModelConfig }): string[] {
+  const peftType = opts.peftType ?? 'LORA';
+  const tags: string[] = [];
+  if (peftType === 'LORA') tags.push('transformers', 'lora');
+  else {
+    if (!opts.model) throw new Error(`peftModelCardTags: ${peftType} needs the base model's config (its backbone's name decides the "transformers" tag)`);
+    if (architectureOf(opts.model).modules(opts.model).some((m) => m.name === 'model')) tags.push('transformers');
+  }
+  if (opts.baseModel !== null) tags.push(`base_model:adapter:${opts.baseModel}`);
+  return [...new Set(tags)].sort(compareCodePoints);
+}
+
+/**
+ * README.md for an adapter of `baseModel`, exactly as PEFT writes it into a new folder (no final newline). The
+ * default method is LoRA; a prompt-learning method needs `model` for its tags (peftModelCardTags).
+ */
+export function peftModelCard(opts: { baseModel: string | null; peftVersion?: string; peftType?: SupportedPeftType; model?: ModelConfig }): string {
   const version = opts.peftVersion ?? PEFT_VERSION;
   const yaml: string[] = [];
   if (opts.baseModel !== null) yaml.push(`base_model: ${yamlScalar(opts.baseModel)}`);
-  yaml.push('library_name: peft', 'pipeline_tag: text-generation', 'tags:');
-  const tags = ['transformers', 'lora'];
-  if (opts.baseModel !== null) tags.push(`base_model:adapter:${opts.baseModel}`);
-  for (const t of [...new Set(tags)].sort(compareCodePoints)) yaml.push(`- ${yamlScalar(t)}`);
+  yaml.push('library_name: peft', 'pipeline_tag: text-generation');
+  const tags = peftModelCardTags(opts);
+  if (tags.length > 0) yaml.push('tags:', ...tags.map((t) => `- ${yamlScalar(t)}`));
   const text = [...TEMPLATE_BODY_LINES, `### Framework versions\n\n- PEFT ${version}`].join('\n');
   return `---\n${yaml.join('\n')}\n---\n${text}`;
 }

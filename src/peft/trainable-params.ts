@@ -12,6 +12,7 @@
 import type { ModelConfig } from '../model/config';
 import { expectedTensors } from '../model/weight-names';
 import type { LoraBias } from './lora-config';
+import type { PromptLearningConfig } from './prompt-learning-config';
 
 /** Python's `f"{n:,d}"`: an integer with a comma every three digits. */
 export function pythonThousands(n: number): string {
@@ -92,4 +93,40 @@ export function countParameters(
     for (const t of targets) if (t.hasBias) biases += t.outFeatures;
   }
   return { trainable: lora + biases, all: baseParameterCount(model) + lora };
+}
+
+/**
+ * The trainable parameters of a prompt-learning method while training (PEFT's get_nb_trainable_parameters sums the
+ * prompt encoder's parameters; the base model is frozen), from the modules PEFT builds:
+ *
+ * - prompt tuning (`tuners/prompt_tuning/model.py`): nn.Embedding(n·s, token_dim);
+ * - P-tuning (`tuners/p_tuning/model.py`): nn.Embedding(n·s, d) and, for "MLP", Linear(d, h), Linear(h, h),
+ *   Linear(h, d); for "LSTM", a bidirectional nn.LSTM(d, h, encoder_num_layers) (per layer and direction
+ *   4h·in + 4h·h + 8h, with in = d for the first layer and 2h after it) and Linear(2h, 2h), Linear(2h, d);
+ * - prefix tuning (`tuners/prefix_tuning/model.py`): nn.Embedding(n, L·2·d), or with prefix_projection
+ *   nn.Embedding(n, d), Linear(d, h), Linear(h, L·2·d).
+ *
+ * (n = num_virtual_tokens, s = num_transformer_submodules, d = token_dim, h = encoder_hidden_size, L = num_layers.)
+ */
+export function promptLearningTrainableParameters(config: PromptLearningConfig): number {
+  const linear = (i: number, o: number) => i * o + o;
+  const d = config.token_dim;
+  if (config.peft_type === 'PROMPT_TUNING') return config.num_virtual_tokens * config.num_transformer_submodules * d;
+  if (config.peft_type === 'P_TUNING') {
+    const h = config.encoder_hidden_size;
+    const embedding = config.num_virtual_tokens * config.num_transformer_submodules * d;
+    if (config.encoder_reparameterization_type === 'MLP') return embedding + linear(d, h) + linear(h, h) + linear(h, d);
+    let lstm = 0;
+    for (let l = 0; l < config.encoder_num_layers; l++) lstm += 2 * (4 * h * (l === 0 ? d : 2 * h) + 4 * h * h + 8 * h);
+    return embedding + lstm + linear(2 * h, 2 * h) + linear(2 * h, d);
+  }
+  const out = config.num_layers * 2 * d;
+  if (!config.prefix_projection) return config.num_virtual_tokens * out;
+  return config.num_virtual_tokens * d + linear(d, config.encoder_hidden_size) + linear(config.encoder_hidden_size, out);
+}
+
+/** PEFT's get_nb_trainable_parameters for a prompt-learning model: all = base parameters + the prompt encoder's. */
+export function countPromptLearningParameters(model: ModelConfig, config: PromptLearningConfig): { trainable: number; all: number } {
+  const trainable = promptLearningTrainableParameters(config);
+  return { trainable, all: baseParameterCount(model) + trainable };
 }
