@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dropoutFactor, dropoutUniform, pcgHash, validateDropout } from '../src/kernels/dropout-mask';
+import { dropoutFactor, dropoutUniform, pcgHash, streamSeed, validateDropout } from '../src/kernels/dropout-mask';
 
 const U32 = 2n ** 32n;
 
@@ -84,5 +84,16 @@ describe('dropout mask', () => {
     expect(() => validateDropout(-0.1)).toThrow(RangeError);
     expect(() => validateDropout(NaN)).toThrow(RangeError);
     expect(() => validateDropout(0.99)).not.toThrow();
+  });
+});
+
+describe('streamSeed', () => {
+  it('gives every stream of a step its own u32 seed, and different steps different seeds', () => {
+    const seeds = Array.from({ length: 1000 }, (_, k) => streamSeed(42, k));
+    expect(new Set(seeds).size).toBe(seeds.length);
+    expect(seeds.every((s) => Number.isInteger(s) && s >= 0 && s <= 0xffffffff)).toBe(true);
+    expect(streamSeed(43, 0)).not.toBe(streamSeed(42, 0));
+    // The mixing: hash of seed ^ (golden-ratio multiple of stream + 1), mod 2³².
+    expect(streamSeed(7, 2)).toBe(pcgHashBig(Number((7n ^ ((3n * 0x9e3779b9n) % U32)) % U32)));
   });
 });

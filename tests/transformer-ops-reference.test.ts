@@ -3,7 +3,16 @@
  * differences of its forward (L = Σ dy ⊙ f(x), so dL/dx is the backward given dy), plus known values.
  */
 import { describe, expect, it } from 'vitest';
-import { geluBackwardRef, geluRef, swigluBackwardRef, swigluRef } from '../src/kernels/reference/activations';
+import {
+  geluBackwardRef,
+  geluRef,
+  reluBackwardRef,
+  reluRef,
+  swigluBackwardRef,
+  swigluRef,
+  tanhBackwardRef,
+  tanhRef,
+} from '../src/kernels/reference/activations';
 import { crossEntropyRef } from '../src/kernels/reference/cross-entropy';
 import { embeddingRef } from '../src/kernels/reference/embedding';
 import { layerNormBackwardRef, layerNormRef, rmsNormBackwardRef, rmsNormRef } from '../src/kernels/reference/norms';
@@ -74,6 +83,22 @@ describe('activation references', () => {
     const L = () => dot(dh, swigluRef(gate, up));
     expectClose('swiglu dGate', dGate, numericGrad(gate, L), FD_TOL);
     expectClose('swiglu dUp', dUp, numericGrad(up, L), FD_TOL);
+  });
+
+  it('relu: known values, zero gradient at 0 (PyTorch), and dx from y matches finite differences away from the kink', () => {
+    expectClose('relu(−2, 0, 3)', reluRef([-2, 0, 3]), [0, 0, 3], { atol: 0, rtol: 0 });
+    expectClose('relu dx at y = 0', reluBackwardRef([5, 5], reluRef([0, -1])), [0, 0], { atol: 0, rtol: 0 });
+    // Keep |x| ≥ 0.05 so no central difference straddles the kink at 0.
+    const x = rand(24, 17, -3, 3).map((v) => (Math.abs(v) < 0.05 ? v + 0.1 : v));
+    const dy = rand(x.length, 18);
+    expectClose('relu dx', reluBackwardRef(dy, reluRef(x)), numericGrad(x, () => dot(dy, reluRef(x))), FD_TOL);
+  });
+
+  it('tanh: known values, and dx from y matches finite differences', () => {
+    expectClose('tanh(0.5, −2)', tanhRef([0.5, -2]), [0.46211715726000974, -0.9640275800758169], { atol: 1e-15, rtol: 1e-14 });
+    const x = Float64Array.from([...rand(16, 19, -4, 4), 0, 1e-4, -9, 9]);
+    const dy = rand(x.length, 20);
+    expectClose('tanh dx', tanhBackwardRef(dy, tanhRef(x)), numericGrad(x, () => dot(dy, tanhRef(x))), FD_TOL);
   });
 });
 

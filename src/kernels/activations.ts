@@ -1,15 +1,27 @@
 /**
- * Element-wise MLP activations, forward and backward: gelu_new (GPT-2) — gelu.wgsl — and SwiGLU gating
- * (Llama) — swiglu.wgsl. All tensors of one call have the same shape (any rank, usually [M, ffn]); outputs
- * must not share a buffer with inputs (WebGPU forbids aliasing a written binding).
+ * Element-wise activations, forward and backward: gelu_new (GPT-2) — gelu.wgsl —, SwiGLU gating (Llama) —
+ * swiglu.wgsl —, and ReLU and Tanh (the prompt encoders of P-tuning and prefix tuning) —
+ * pointwise_activation.wgsl. All share the functions of activation_fns.wgsl. All tensors of one call have the
+ * same shape (any rank, usually [M, ffn]); outputs must not share a buffer with inputs (WebGPU forbids aliasing
+ * a written binding).
  */
 import { UniformWriter } from '../gpu/buffers';
 import { ShapeError } from '../gpu/errors';
 import { CommandRecorder, grid1d } from './dispatch';
 import { expectDistinctBuffers } from './index-tensor';
 import { elementCount, expectShape, formatShape, type GpuTensor } from './tensor';
+import activationFnsWgsl from './activation_fns.wgsl?raw';
 import geluWgsl from './gelu.wgsl?raw';
+import pointwiseActivationWgsl from './pointwise_activation.wgsl?raw';
 import swigluWgsl from './swiglu.wgsl?raw';
+
+const GELU_CODE = activationFnsWgsl + geluWgsl;
+const SWIGLU_CODE = activationFnsWgsl + swigluWgsl;
+const POINTWISE_CODE = activationFnsWgsl + pointwiseActivationWgsl;
+
+/** The activations of pointwise_activation.wgsl, with their ACT code. */
+export const POINTWISE_ACTIVATIONS = { relu: 0, tanh: 1 } as const;
+export type PointwiseActivation = keyof typeof POINTWISE_ACTIVATIONS;
 
 function dispatchElementwise(
   rec: CommandRecorder,
@@ -20,11 +32,12 @@ function dispatchElementwise(
   storage: ReadonlyArray<'read' | 'write'>,
   len: number,
   buffers: GPUBuffer[],
+  opts: { constants?: Record<string, number>; accumulate?: boolean } = {},
 ): void {
   rec.dispatch({
     label,
-    pipeline: { name, code, entryPoint, storage },
-    uniform: new UniformWriter(4).u32(len).buffer,
+    pipeline: { name, code, entryPoint, storage, constants: opts.constants },
+    uniform: new UniformWriter(4).u32(len).bool(Boolean(opts.accumulate)).buffer,
     buffers,
     workgroups: grid1d(len, 64, rec.limits.maxComputeWorkgroupsPerDimension),
   });
@@ -43,7 +56,7 @@ export function encodeGelu(rec: CommandRecorder, args: { x: GpuTensor; y: GpuTen
   const dims = formatShape(args.x.shape);
   expectShape(kernel, 'y', args.y, args.x.shape, dims);
   expectDistinctBuffers(kernel, { y: args.y }, { x: args.x });
-  dispatchElementwise(rec, `${kernel}(${args.y.name})`, kernel, geluWgsl, 'forward', ['read', 'write'], len, [args.x.buffer, args.y.buffer]);
+  dispatchElementwise(rec, `${kernel}(${args.y.name})`, kernel, GELU_CODE, 'forward', ['read', 'write'], len, [args.x.buffer, args.y.buffer]);
 }
 
 /** dx = dy·gelu_new′(x). */
@@ -54,7 +67,7 @@ export function encodeGeluBackward(rec: CommandRecorder, args: { dy: GpuTensor; 
   expectShape(kernel, 'dy', args.dy, args.x.shape, dims);
   expectShape(kernel, 'dx', args.dx, args.x.shape, dims);
   expectDistinctBuffers(kernel, { dx: args.dx }, { dy: args.dy, x: args.x });
-  dispatchElementwise(rec, `${kernel}(${args.dx.name})`, 'gelu', geluWgsl, 'backward', ['read', 'read', 'write'], len, [
+  dispatchElementwise(rec, `${kernel}(${args.dx.name})`, 'gelu', GELU_CODE, 'backward', ['read', 'read', 'write'], len, [
     args.x.buffer, args.dy.buffer, args.dx.buffer,
   ]);
 }
@@ -67,7 +80,7 @@ export function encodeSwiglu(rec: CommandRecorder, args: { gate: GpuTensor; up: 
   expectShape(kernel, 'up', args.up, args.gate.shape, dims);
   expectShape(kernel, 'h', args.h, args.gate.shape, dims);
   expectDistinctBuffers(kernel, { h: args.h }, { gate: args.gate, up: args.up });
-  dispatchElementwise(rec, `${kernel}(${args.h.name})`, kernel, swigluWgsl, 'forward', ['read', 'read', 'write'], len, [
+  dispatchElementwise(rec, `${kernel}(${args.h.name})`, kernel, SWIGLU_CODE, 'forward', ['read', 'read', 'write'], len, [
     args.gate.buffer, args.up.buffer, args.h.buffer,
   ]);
 }
@@ -85,7 +98,47 @@ export function encodeSwigluBackward(
   }
   expectDistinctBuffers(kernel, { dGate: args.dGate, dUp: args.dUp }, { dh: args.dh, gate: args.gate, up: args.up });
   const label = `${kernel}(${args.dGate.name}, ${args.dUp.name})`;
-  dispatchElementwise(rec, label, 'swiglu', swigluWgsl, 'backward', ['read', 'read', 'read', 'write', 'write'], len, [
+  dispatchElementwise(rec, label, 'swiglu', SWIGLU_CODE, 'backward', ['read', 'read', 'read', 'write', 'write'], len, [
     args.gate.buffer, args.up.buffer, args.dh.buffer, args.dGate.buffer, args.dUp.buffer,
   ]);
+}
+
+function checkActivation(kernel: string, fn: string): number {
+  const code = (POINTWISE_ACTIVATIONS as Record<string, number>)[fn];
+  if (code === undefined) {
+    throw new ShapeError(`${kernel}: unknown activation "${fn}", expected one of ${Object.keys(POINTWISE_ACTIVATIONS).join(', ')}`);
+  }
+  return code;
+}
+
+/** y = relu(x) or tanh(x). */
+export function encodeActivation(rec: CommandRecorder, args: { fn: PointwiseActivation; x: GpuTensor; y: GpuTensor }): void {
+  const kernel = args.fn;
+  const act = checkActivation(kernel, args.fn);
+  const len = lengthOf(kernel, args.x);
+  expectShape(kernel, 'y', args.y, args.x.shape, formatShape(args.x.shape));
+  expectDistinctBuffers(kernel, { y: args.y }, { x: args.x });
+  dispatchElementwise(rec, `${kernel}(${args.y.name})`, 'pointwise_activation', POINTWISE_CODE, 'forward', ['read', 'write'], len, [
+    args.x.buffer, args.y.buffer,
+  ], { constants: { ACT: act } });
+}
+
+/**
+ * dx (+)= dy·f′ from the forward's output y: relu′ = [y > 0] (PyTorch's: 0 at x = 0; the forward's input x may be
+ * passed as y, since x > 0 ⇔ y > 0), tanh′ = 1 − y².
+ */
+export function encodeActivationBackward(
+  rec: CommandRecorder,
+  args: { fn: PointwiseActivation; y: GpuTensor; dy: GpuTensor; dx: GpuTensor; accumulate?: boolean },
+): void {
+  const kernel = `${args.fn} backward`;
+  const act = checkActivation(kernel, args.fn);
+  const len = lengthOf(kernel, args.y);
+  const dims = formatShape(args.y.shape);
+  expectShape(kernel, 'dy', args.dy, args.y.shape, dims);
+  expectShape(kernel, 'dx', args.dx, args.y.shape, dims);
+  expectDistinctBuffers(kernel, { dx: args.dx }, { dy: args.dy, y: args.y });
+  dispatchElementwise(rec, `${kernel}(${args.dx.name})`, 'pointwise_activation', POINTWISE_CODE, 'backward', ['read', 'read', 'write'], len, [
+    args.y.buffer, args.dy.buffer, args.dx.buffer,
+  ], { constants: { ACT: act }, accumulate: args.accumulate });
 }

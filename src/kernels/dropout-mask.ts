@@ -29,3 +29,11 @@ export function dropoutFactor(seed: number, index: number, p: number): number {
 export function validateDropout(p: number): void {
   if (!(p >= 0 && p < 1)) throw new RangeError(`lora_dropout must be in [0, 1), got ${p}`);
 }
+
+/**
+ * Seed of the `stream`-th independent mask drawn from one step's seed (a layer of a stack, a module among the
+ * adapted ones): the step's seed mixed with the golden-ratio multiple of stream + 1, then hashed.
+ */
+export function streamSeed(seed: number, stream: number): number {
+  return pcgHash((seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0);
+}

@@ -1,8 +1,7 @@
 // gelu_new (HF NewGELUActivation, GPT-2's "gelu_new"), the tanh approximation, one thread per element:
 //   forward:  y  = 0.5·x·(1 + tanh(u)),  u = √(2/π)·(x + 0.044715·x³)
 //   backward: dx = dy·(0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)),  t = tanh(u)
-// tanh is computed from exp(−2|u|), which never overflows: WGSL's builtin tanh may return NaN for large |u|
-// on some implementations (it is allowed to be computed as sinh/cosh).
+// safeTanh: activation_fns.wgsl.
 
 const K0: f32 = 0.7978845608028654; // √(2/π)
 const K1: f32 = 0.044715;
@@ -18,11 +17,6 @@ struct Params {
 // backward: x at binding 1
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-
-fn safeTanh(u: f32) -> f32 {
-  let e = exp(-2.0 * abs(u));
-  return sign(u) * (1.0 - e) / (1.0 + e);
-}
 
 @compute @workgroup_size(64)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -1,6 +1,8 @@
-/** A frozen weight W0 uploaded to the GPU in its packed format (see weight-format.ts for the layout). */
+/** A frozen weight W0 uploaded to the GPU in its packed format (see weight-format.ts for the layout), or an f32 view of a trainable tensor. */
 import { uploadStorage } from '../gpu/buffers';
 import { ShapeError } from '../gpu/errors';
+import { placeholderBuffer } from './dispatch';
+import { formatShape, type GpuTensor } from './tensor';
 import {
   FORMAT_SPECS,
   packedWordCount,
@@ -66,4 +68,19 @@ export function weightGeometry(w: GpuWeight): { wordsPerRow: number; groupsPerRo
 export function destroyWeight(w: GpuWeight): void {
   w.words.destroy();
   w.scales.destroy();
+}
+
+/**
+ * A trainable f32 tensor [out, in] (nn.Linear orientation) seen as an f32 weight, so the linear kernels can
+ * multiply by it. The view shares the tensor's buffer and owns no memory (bytes 0); never destroy it.
+ */
+export function f32WeightView(device: GPUDevice, t: GpuTensor): GpuWeight {
+  if (t.shape.length !== 2 || t.shape[0] < 1 || t.shape[1] < 1) {
+    throw new ShapeError(`weight view of "${t.name}": expected a non-empty 2-D [out, in] tensor, got ${formatShape(t.shape)}`);
+  }
+  const [outFeatures, inFeatures] = t.shape;
+  return {
+    name: t.name, format: 'f32', layout: 'linear', outFeatures, inFeatures, paddedIn: inFeatures,
+    words: t.buffer, scales: placeholderBuffer(device), bytes: 0,
+  };
 }

@@ -1,7 +1,7 @@
 // SwiGLU gating of the Llama MLP, h = silu(gate)·up (act_fn(gate_proj(x)) * up_proj(x)), one thread per element:
 //   forward:  h = gate·σ(gate)·up
 //   backward: dGate = dh·up·σ(gate)·(1 + gate·(1 − σ(gate))),  dUp = dh·gate·σ(gate)
-// σ is computed from exp(−|g|), which never overflows.
+// sigmoid: activation_fns.wgsl.
 
 struct Params {
   len: u32, _pad0: u32, _pad1: u32, _pad2: u32,
@@ -16,11 +16,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> dh: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dGate: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dUp: array<f32>;
-
-fn sigmoid(g: f32) -> f32 {
-  let e = exp(-abs(g));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), g >= 0.0);
-}
 
 @compute @workgroup_size(64)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -2,6 +2,7 @@
  * Float64 references of the MLP activations and their derivatives:
  * - gelu_new (HF NewGELUActivation): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
  * - SwiGLU gating (Llama MLP): h = silu(gate)·up, silu(g) = g·σ(g)
+ * - ReLU and Tanh (the prompt encoders of P-tuning and prefix tuning), backward from the forward's output y
  */
 
 const K0 = Math.sqrt(2 / Math.PI);
@@ -28,7 +29,7 @@ export function geluBackwardRef(dy: ArrayLike<number>, x: ArrayLike<number>): Fl
   });
 }
 
-function sigmoid(g: number): number {
+export function sigmoid(g: number): number {
   return g >= 0 ? 1 / (1 + Math.exp(-g)) : Math.exp(g) / (1 + Math.exp(g));
 }
 
@@ -53,4 +54,24 @@ export function swigluBackwardRef(
     dUp[i] = dh[i] * g * s;
   }
   return { dGate, dUp };
+}
+
+export function reluRef(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v) => Math.max(v, 0));
+}
+
+/** dx = dy where y = relu(x) > 0, else 0 (PyTorch's threshold_backward: 0 at x = 0). */
+export function reluBackwardRef(dy: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
+  sameLength('reluBackwardRef', ['dy', 'y'], [dy, y]);
+  return Float64Array.from(y, (v, i) => (v > 0 ? dy[i] : 0));
+}
+
+export function tanhRef(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, Math.tanh);
+}
+
+/** dx = dy·(1 − y²), y = tanh(x). */
+export function tanhBackwardRef(dy: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
+  sameLength('tanhBackwardRef', ['dy', 'y'], [dy, y]);
+  return Float64Array.from(y, (v, i) => dy[i] * (1 - v * v));
 }
