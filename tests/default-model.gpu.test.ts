@@ -88,7 +88,8 @@ describe('the embedded default model', () => {
     } finally {
       model.destroy();
     }
-  });
+    // The float64 reference of one 256-token window of the 4-layer model takes about a minute of one core.
+  }, 300_000);
 });
 
 const PIRATE_WORDS = /\b(ar+|ahoy|avast|matey|hearties|timbers|plunder|grog|scallywag|landlubber|doubloons|plank|parrot|bilge|scurvy|mainsail|hoist|keelhaul|bucko|yo[- ]ho)\b/i;
