@@ -1,7 +1,8 @@
 /**
  * The prompt-learning methods on the GPU against the float64 reference, on the tiny GPT-2 and the tiny Llama with
- * grouped-query attention: logits, the gradient of every parameter (with gradient accumulation over two
- * micro-batches), and KV-cache generation against the uncached forward. One table of methods, shared checks.
+ * grouped-query attention: logits, the gradient of every parameter — the prompt encoders' weights included — with
+ * dropout and gradient accumulation over two micro-batches, and KV-cache generation against the uncached forward.
+ * One table of methods, shared checks.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GpuModel } from '../src/engine/gpu-model';
@@ -9,8 +10,12 @@ import type { GpuAdapter } from '../src/engine/method-hooks';
 import { generate } from '../src/engine/generate';
 import { forwardLogits, lossAndGrads } from '../src/engine/training-pass';
 import { readTensor } from '../src/kernels/tensor';
+import { GpuPTuning, type LstmDirectionInit, type PTuningInit } from '../src/methods/p-tuning/gpu';
+import { pTuningReference } from '../src/methods/p-tuning/reference';
 import { GpuPrefixTuning, prefixTokenDim } from '../src/methods/prefix-tuning/gpu';
-import { prefixTuningReference } from '../src/methods/prefix-tuning/reference';
+import { GpuPrefixProjection, type PrefixProjectionInit } from '../src/methods/prefix-tuning/projection';
+import { prefixProjectionReference, prefixTuningReference } from '../src/methods/prefix-tuning/reference';
+import { torchLinearInit, type LinearInit } from '../src/methods/shared/gpu-mlp';
 import { GpuPromptTuning } from '../src/methods/prompt-tuning/gpu';
 import { promptTuningReference } from '../src/methods/prompt-tuning/reference';
 import { loadModel, type LoadedModel } from '../src/model-io/load-model';
@@ -18,7 +23,7 @@ import { BrowserFilesSource } from '../src/model-io/model-source';
 import type { ModelConfig } from '../src/model/config';
 import type { ReferenceMethod } from '../src/model/reference/method-hooks';
 import { referenceForward, referenceLossAndGrads } from '../src/model/reference/reference-model';
-import { randomNormal } from '../src/util/random';
+import { randomNormal, randomUniform } from '../src/util/random';
 import type { GpuContext } from '../src/gpu/device';
 import { makeTinyModel } from './fixtures/tiny-models';
 import { expectClose } from './helpers/compare';
@@ -30,8 +35,44 @@ const GRAD_TOL = { atol: 2e-5, rtol: 2e-3 };
 
 interface MethodCase {
   name: string;
-  /** The method with random parameters, on the GPU and on the reference. */
-  make(gpu: GpuContext, c: ModelConfig, seed: number): { gpu: GpuAdapter; reference: ReferenceMethod };
+  /** The method with random parameters, on the GPU and on the reference (given a pass's dropout seed). */
+  make(gpu: GpuContext, c: ModelConfig, seed: number): { gpu: GpuAdapter; reference: (dropoutSeed: number | null) => ReferenceMethod };
+}
+
+/** A random Linear layer, PyTorch's init scaled up so that the encoders' outputs are O(1). */
+function linearInit(name: string, inF: number, outF: number, seed: number): LinearInit {
+  let s = seed;
+  return torchLinearInit(name, inF, outF, (n, bound) => randomUniform(n, s++, -2 * bound, 2 * bound));
+}
+
+function lstmDirection(inF: number, h: number, seed: number): LstmDirectionInit {
+  const u = (n: number, k: number) => randomUniform(n, seed + k, -0.5, 0.5);
+  return { wIh: u(4 * h * inF, 0), wHh: u(4 * h * h, 1), bIh: u(4 * h, 2), bHh: u(4 * h, 3) };
+}
+
+function pTuningCase(name: string, lstm: { layers: number; dropout: number } | null): MethodCase {
+  return {
+    name,
+    make(gpu, c, seed) {
+      const d = c.hiddenSize;
+      const h = 12;
+      const init: PTuningInit = {
+        embedding: randomNormal(4 * d, seed, 1),
+        head: lstm
+          ? [linearInit('prompt_encoder.mlp_head.0', 2 * h, 2 * h, seed + 1), linearInit('prompt_encoder.mlp_head.2', 2 * h, d, seed + 3)]
+          : [linearInit('prompt_encoder.mlp_head.0', d, h, seed + 1), linearInit('prompt_encoder.mlp_head.2', h, h, seed + 3), linearInit('prompt_encoder.mlp_head.4', h, d, seed + 5)],
+        lstm: lstm && {
+          hidden: h,
+          dropout: lstm.dropout,
+          layers: Array.from({ length: lstm.layers }, (_, k) => ({
+            forward: lstmDirection(k === 0 ? d : 2 * h, h, seed + 10 + 8 * k),
+            reverse: lstmDirection(k === 0 ? d : 2 * h, h, seed + 14 + 8 * k),
+          })),
+        },
+      };
+      return { gpu: new GpuPTuning(gpu, d, init), reference: (dropoutSeed) => pTuningReference(d, init, dropoutSeed) };
+    },
+  };
 }
 
 const METHODS: MethodCase[] = [
@@ -39,16 +80,29 @@ const METHODS: MethodCase[] = [
     name: 'prompt tuning',
     make(gpu, c, seed) {
       const emb = randomNormal(4 * c.hiddenSize, seed, 0.5);
-      return { gpu: new GpuPromptTuning(gpu, c, emb), reference: promptTuningReference(emb, c.hiddenSize) };
+      return { gpu: new GpuPromptTuning(gpu, c, emb), reference: () => promptTuningReference(emb, c.hiddenSize) };
     },
   },
   {
     name: 'prefix tuning',
     make(gpu, c, seed) {
       const prefix = randomNormal(3 * c.numLayers * 2 * prefixTokenDim(c), seed, 0.5);
-      return { gpu: new GpuPrefixTuning(gpu, c, prefix), reference: prefixTuningReference(c, prefix) };
+      return { gpu: new GpuPrefixTuning(gpu, c, prefix), reference: () => prefixTuningReference(c, prefix) };
     },
   },
+  {
+    name: 'prefix tuning with prefix_projection',
+    make(gpu, c, seed) {
+      const td = prefixTokenDim(c);
+      const init: PrefixProjectionInit = {
+        embedding: randomNormal(3 * td, seed, 1),
+        transform: [linearInit('prompt_encoder.transform.0', td, 10, seed + 1), linearInit('prompt_encoder.transform.2', 10, c.numLayers * 2 * td, seed + 3)],
+      };
+      return { gpu: new GpuPrefixProjection(gpu, c, init), reference: () => prefixProjectionReference(c, init) };
+    },
+  },
+  pTuningCase('P-tuning, MLP encoder', null),
+  pTuningCase('P-tuning, 2-layer LSTM encoder with dropout', { layers: 2, dropout: 0.3 }),
 ];
 
 const models = new Map<string, LoadedModel>();
@@ -80,14 +134,14 @@ describe.each(METHODS)('$name', (method) => {
     const model = GpuModel.upload(ctx.gpu, c, m.weights, 'f32');
     const { gpu: adapter, reference } = method.make(ctx.gpu, c, 900);
     try {
-      expectClose(`${kind} logits`, await forwardLogits(ctx.gpu, model, adapter, batch), referenceForward(c, m.weights, batch, reference), LOGIT_TOL);
+      expectClose(`${kind} logits`, await forwardLogits(ctx.gpu, model, adapter, batch), referenceForward(c, m.weights, batch, reference(null)), LOGIT_TOL);
 
-      // Two micro-batches (the batch's rows one at a time) accumulate into the same gradients.
+      // Two micro-batches (the batch's rows one at a time, each with its dropout seed) accumulate into the same gradients.
       const rows = [0, 1].map((b) => ({ inputIds: [batch.inputIds[b]], attentionMask: [batch.attentionMask[b]], labels: [batch.labels[b]] }));
-      const r0 = await lossAndGrads(ctx.gpu, model, adapter, rows[0]);
-      await lossAndGrads(ctx.gpu, model, adapter, rows[1], { accumulateGrads: true });
-      const want0 = referenceLossAndGrads(c, m.weights, rows[0], reference);
-      const want1 = referenceLossAndGrads(c, m.weights, rows[1], reference);
+      const r0 = await lossAndGrads(ctx.gpu, model, adapter, rows[0], { dropoutSeed: 77 });
+      await lossAndGrads(ctx.gpu, model, adapter, rows[1], { dropoutSeed: 78, accumulateGrads: true });
+      const want0 = referenceLossAndGrads(c, m.weights, rows[0], reference(77));
+      const want1 = referenceLossAndGrads(c, m.weights, rows[1], reference(78));
       expect(Math.abs(r0.loss - want0.loss)).toBeLessThan(1e-4 * Math.max(1, want0.loss));
       for (const p of adapter.parameters()) {
         const want = want0.grads.get(p.name)!.map((g, i) => g + want1.grads.get(p.name)![i]);

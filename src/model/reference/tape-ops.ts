@@ -5,14 +5,15 @@
  * Frozen weights (norms, W0, embedding tables) are constants; only activations and adapter parameters live on
  * the tape.
  */
-import { geluBackwardRef, geluRef, swigluBackwardRef, swigluRef } from '../../kernels/reference/activations';
+import { geluBackwardRef, geluRef, reluBackwardRef, reluRef, swigluBackwardRef, swigluRef, tanhBackwardRef, tanhRef } from '../../kernels/reference/activations';
+import { biLstmBackwardRef, biLstmRef, type BiLstmWeights } from '../../kernels/reference/lstm';
 import { attentionBackwardRef, attentionForwardRef } from '../../kernels/reference/attention';
 import { crossEntropyRef } from '../../kernels/reference/cross-entropy';
 import { matmulAtB, matmulDyW, matmulXWt } from '../../kernels/reference/matmul';
 import { layerNormBackwardRef, layerNormRef, rmsNormBackwardRef, rmsNormRef } from '../../kernels/reference/norms';
 import { ropeBackwardRef, ropeRef } from '../../kernels/reference/rope';
 import type { WeightLayout } from '../architecture';
-import { gradOf, type Tape, type Var } from './tape';
+import { add, gradOf, type Tape, type Var } from './tape';
 
 function addInto(g: Float64Array, d: ArrayLike<number>): void {
   for (let i = 0; i < g.length; i++) g[i] += d[i];
@@ -133,5 +134,58 @@ export function crossEntropy(t: Tape, logits: Var, targets: ArrayLike<number>): 
   return t.record([logits], Float64Array.of(r.loss), 1, 1, (dy) => {
     const g = gradOf(logits);
     for (let i = 0; i < g.length; i++) g[i] += dy[0] * r.dLogits[i];
+  });
+}
+
+/** ReLU. */
+export function relu(t: Tape, x: Var): Var {
+  const y = reluRef(x.data);
+  return t.record([x], y, x.rows, x.cols, (dy) => addInto(gradOf(x), reluBackwardRef(dy, y)));
+}
+
+/** tanh. */
+export function tanh(t: Tape, x: Var): Var {
+  const y = tanhRef(x.data);
+  return t.record([x], y, x.rows, x.cols, (dy) => addInto(gradOf(x), tanhBackwardRef(dy, y)));
+}
+
+/** A trainable linear layer (torch.nn.Linear): x [M, in]·Wᵀ + b, W [out, in] and b [out, 1] on the tape. */
+export function linear(t: Tape, x: Var, weight: Var, bias: Var): Var {
+  const ones = t.constant(new Float64Array(x.rows).fill(1), x.rows, 1);
+  return add(t, matmulNT(t, x, weight), matmulNT(t, ones, bias));
+}
+
+/** One LSTM direction's weights on the tape, PyTorch's layout: W_ih [4h, in], W_hh [4h, h], b_ih and b_hh [4h, 1]. */
+export interface LstmVars {
+  wIh: Var;
+  wHh: Var;
+  bIh: Var;
+  bHh: Var;
+}
+
+/**
+ * torch.nn.LSTM(bidirectional=True, batch_first=True) over x [n, in] as one sequence: [n, 2h] (see
+ * kernels/reference/lstm.ts), with gradients to x and every weight; dropout between layers when given.
+ */
+export function biLstm(t: Tape, x: Var, layers: readonly { forward: LstmVars; reverse: LstmVars }[], hidden: number, dropout: { p: number; seed: number } | null): Var {
+  const weights: BiLstmWeights = layers.map((l) => ({
+    forward: { wIh: l.forward.wIh.data, wHh: l.forward.wHh.data, bIh: l.forward.bIh.data, bHh: l.forward.bHh.data },
+    reverse: { wIh: l.reverse.wIh.data, wHh: l.reverse.wHh.data, bIh: l.reverse.bIh.data, bHh: l.reverse.bHh.data },
+  }));
+  const args = { x: x.data, n: x.rows, inputSize: x.cols, hidden, layers: weights, dropout };
+  const saved = biLstmRef(args);
+  const inputs = [x, ...layers.flatMap((l) => [l.forward, l.reverse].flatMap((d) => [d.wIh, d.wHh, d.bIh, d.bHh]))];
+  return t.record(inputs, saved.out, x.rows, 2 * hidden, (dy) => {
+    const g = biLstmBackwardRef(args, saved, dy);
+    if (x.requiresGrad) addInto(gradOf(x), g.dx);
+    layers.forEach((l, k) => {
+      for (const dir of ['forward', 'reverse'] as const) {
+        const v = l[dir];
+        const d = g.layers[k][dir];
+        for (const [param, grad] of [[v.wIh, d.wIh], [v.wHh, d.wHh], [v.bIh, d.bIh], [v.bHh, d.bHh]] as const) {
+          if (param.requiresGrad) addInto(gradOf(param), grad);
+        }
+      }
+    });
   });
 }
