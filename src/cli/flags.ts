@@ -29,6 +29,10 @@ function usageValue(f: Field): string | undefined {
       return f.choices.join('|');
     case 'targets':
       return 'LIST|REGEX|all-linear';
+    case 'text':
+      return 'TEXT';
+    case 'derived-int':
+      return 'N';
     default:
       return formatDefault(f);
   }

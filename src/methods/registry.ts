@@ -6,15 +6,21 @@ import type { ModelConfig } from '../model/config';
 import { firstProblem, problemText } from '../options/field';
 import { ADAPTER_CONFIG_FILE, AdapterFilesError } from '../peft/adapter-files';
 import { LORA_METHOD } from './lora/method';
+import { P_TUNING_METHOD } from './p-tuning/method';
+import { PREFIX_TUNING_METHOD } from './prefix-tuning/method';
+import { PROMPT_TUNING_METHOD } from './prompt-tuning/method';
 import { METHOD_IDS, type BaseModelName, type MethodId, type MethodPlan, type PeftMethod } from './method';
 
-export const METHODS: Readonly<Partial<Record<MethodId, PeftMethod>>> = {
+export const METHODS: Readonly<Record<MethodId, PeftMethod>> = {
   lora: LORA_METHOD,
+  'prompt-tuning': PROMPT_TUNING_METHOD,
+  'p-tuning': P_TUNING_METHOD,
+  'prefix-tuning': PREFIX_TUNING_METHOD,
 };
 
 /** The methods in the order the studio and the CLI list them. */
 export function availableMethods(): PeftMethod[] {
-  return METHOD_IDS.flatMap((id) => (METHODS[id] ? [METHODS[id]] : []));
+  return METHOD_IDS.map((id) => METHODS[id]);
 }
 
 export class UnknownMethodError extends Error {

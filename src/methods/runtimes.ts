@@ -1,16 +1,18 @@
 /** The GPU halves of the PEFT methods (MethodRuntime), by id: new adapters and adapters read from PEFT's files. */
 import { LORA_RUNTIME } from './lora/adapter';
+import { promptLearningRuntime } from './shared/prompt-learning-adapter';
 import type { MethodBase, MethodId, MethodRuntime, TrainedAdapter } from './method';
 import { methodById, methodOfFiles } from './registry';
 
-const RUNTIMES: Readonly<Partial<Record<MethodId, MethodRuntime>>> = {
+const RUNTIMES: Readonly<Record<MethodId, MethodRuntime>> = {
   lora: LORA_RUNTIME,
+  'prompt-tuning': promptLearningRuntime('prompt-tuning', 'PROMPT_TUNING'),
+  'p-tuning': promptLearningRuntime('p-tuning', 'P_TUNING'),
+  'prefix-tuning': promptLearningRuntime('prefix-tuning', 'PREFIX_TUNING'),
 };
 
 function runtimeOf(id: MethodId): MethodRuntime {
-  const r = RUNTIMES[id];
-  if (!r) throw new Error(`internal: method "${id}" has no runtime`);
-  return r;
+  return RUNTIMES[id];
 }
 
 /** A new adapter of a method on the base model, from its options (checked first, naming the field at fault). */

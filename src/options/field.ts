@@ -55,7 +55,20 @@ export interface TargetsField extends FieldBase<null> {
   readonly kind: 'targets';
 }
 
-export type Field = NumberField | BooleanField | ChoiceField | TargetsField;
+/** Free text (a prompt); null when not given. */
+export interface TextField extends FieldBase<null> {
+  readonly kind: 'text';
+}
+
+/** An integer whose default is derived from the model (e.g. P-tuning's encoder_hidden_size: token_dim); null = derived. */
+export interface DerivedIntField extends FieldBase<null> {
+  readonly kind: 'derived-int';
+  /** What the default is, in words: "token_dim". */
+  readonly derivedFrom: string;
+  readonly min: number;
+}
+
+export type Field = NumberField | BooleanField | ChoiceField | TargetsField | TextField | DerivedIntField;
 export type FieldSet = Readonly<Record<string, Field>>;
 
 export type ValueOf<F extends Field> = F extends NumberField
@@ -66,13 +79,17 @@ export type ValueOf<F extends Field> = F extends NumberField
       ? T
       : F extends TargetsField
         ? string[] | string
-        : never;
+        : F extends TextField
+          ? string | null
+          : F extends DerivedIntField
+            ? number | null
+            : never;
 
 /** The values a set of fields takes. */
 export type ValuesOf<S extends FieldSet> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 
-/** The defaults of a set of fields (null for target_modules: PEFT's per model type). */
-export type DefaultsOf<S extends FieldSet> = { -readonly [K in keyof S]: S[K] extends TargetsField ? null : ValueOf<S[K]> };
+/** The defaults of a set of fields (null for target_modules: PEFT's per model type; null for text and derived sizes). */
+export type DefaultsOf<S extends FieldSet> = { -readonly [K in keyof S]: S[K] extends TargetsField | TextField | DerivedIntField ? null : ValueOf<S[K]> };
 
 export function defaultsOf<S extends FieldSet>(fields: S): DefaultsOf<S> {
   const out: Record<string, unknown> = {};
@@ -111,6 +128,10 @@ export function expectation(f: Field): string {
       return `one of ${f.choices.join(', ')}`;
     case 'targets':
       return 'a non-empty list of module names, a regex, or "all-linear"';
+    case 'text':
+      return 'a text';
+    case 'derived-int':
+      return `an integer ≥ ${f.min} (default: ${f.derivedFrom})`;
   }
 }
 
@@ -122,6 +143,8 @@ export function formatNumber(x: number): string {
 /** A field's default as the CLI's usage and help and the README show it. */
 export function formatDefault(f: Field): string {
   if (f.kind === 'targets') return 'per model type';
+  if (f.kind === 'text') return 'none';
+  if (f.kind === 'derived-int') return f.derivedFrom;
   if (f.kind === 'number' || f.kind === 'int') return formatNumber(f.default);
   return String(f.default);
 }
@@ -146,6 +169,10 @@ export function accepts(f: Field, v: unknown): boolean {
       return (f.choices as readonly unknown[]).includes(v);
     case 'targets':
       return (typeof v === 'string' && v.length > 0) || (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.length > 0));
+    case 'text':
+      return v === null || typeof v === 'string';
+    case 'derived-int':
+      return v === null || (typeof v === 'number' && Number.isInteger(v) && v >= f.min);
   }
 }
 
@@ -189,7 +216,10 @@ export function fromText(f: Exclude<Field, BooleanField>, text: string): unknown
     case 'int':
       return text.trim() === '' ? Number.NaN : Number(text);
     case 'choice':
+    case 'text':
       return text;
+    case 'derived-int':
+      return text.trim() === '' ? Number.NaN : Number(text);
     case 'targets':
       if (text === 'all-linear' || /[\\^$*+?()[\]{}|]/.test(text)) return text;
       return text.split(',').map((s) => s.trim()).filter(Boolean);

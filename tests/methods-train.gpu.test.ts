@@ -1,0 +1,104 @@
+/**
+ * Every prompt-learning method through the training pipeline (runTraining, as the CLI and the worker run it) on the
+ * tiny GPT-2 and the tiny Llama with grouped-query attention: the loss falls on a small task; the exported files
+ * are PEFT's (one prompt_embeddings tensor of PEFT's shape); reading them back gives the same logits (export →
+ * import is exact); and the log-probabilities of the imported adapter match the float64 reference that applies the
+ * saved tensor the PEFT way.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GpuModel } from '../src/engine/gpu-model';
+import { forwardLogits } from '../src/engine/training-pass';
+import type { MethodId } from '../src/methods/method';
+import { loadAdapterFiles } from '../src/methods/runtimes';
+import { prefixTuningReference } from '../src/methods/prefix-tuning/reference';
+import { promptTuningReference } from '../src/methods/prompt-tuning/reference';
+import { loadModel, type LoadedModel } from '../src/model-io/load-model';
+import { BrowserFilesSource } from '../src/model-io/model-source';
+import { parseSafetensors } from '../src/model-io/safetensors';
+import { loadTokenizer } from '../src/model-io/tokenizer';
+import { referenceForward } from '../src/model/reference/reference-model';
+import { importPromptLearningAdapter } from '../src/peft/prompt-learning-files';
+import { DEFAULT_TRAINING } from '../src/trainer/trainer';
+import { runTraining, type TrainingBase } from '../src/trainer/training-run';
+import { makeTinyModel } from './fixtures/tiny-models';
+import { expectClose } from './helpers/compare';
+import { useGpu } from './helpers/gpu';
+
+const ctx = useGpu();
+const HEAVY_TIMEOUT_MS = 300_000;
+
+const DATA = [
+  ['cat says', ' meow'],
+  ['dog says', ' woof'],
+  ['cow says', ' moo'],
+  ['owl says', ' hoot'],
+]
+  .map(([prompt, completion]) => JSON.stringify({ prompt, completion }))
+  .join('\n');
+
+const CASES: { name: string; method: MethodId; options: Record<string, unknown>; lr: number }[] = [
+  { name: 'prompt tuning, TEXT init', method: 'prompt-tuning', options: { num_virtual_tokens: 6, prompt_tuning_init: 'TEXT', prompt_tuning_init_text: 'animal sounds:' }, lr: 0.3 },
+  { name: 'P-tuning, MLP encoder', method: 'p-tuning', options: { num_virtual_tokens: 6, encoder_hidden_size: 16 }, lr: 3e-2 },
+  { name: 'P-tuning, LSTM encoder', method: 'p-tuning', options: { num_virtual_tokens: 6, encoder_reparameterization_type: 'LSTM', encoder_hidden_size: 16, encoder_num_layers: 2, encoder_dropout: 0.1 }, lr: 5e-2 },
+  { name: 'prefix tuning', method: 'prefix-tuning', options: { num_virtual_tokens: 4 }, lr: 0.3 },
+  { name: 'prefix tuning with projection', method: 'prefix-tuning', options: { num_virtual_tokens: 4, prefix_projection: true, encoder_hidden_size: 16 }, lr: 3e-2 },
+];
+
+const models = new Map<string, LoadedModel>();
+beforeAll(async () => {
+  for (const kind of ['gpt2', 'llama'] as const) {
+    models.set(kind, await loadModel(new BrowserFilesSource([...makeTinyModel(kind)].map(([n, b]) => new File([b as Uint8Array<ArrayBuffer>], n)))));
+  }
+});
+
+describe.each(CASES)('$name', (c) => {
+  it.each(['gpt2', 'llama'])('%s: learns, exports PEFT files, imports them exactly, and matches the reference', async (kind) => {
+    const m = models.get(kind)!;
+    const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
+    const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
+    const base: TrainingBase = {
+      gpu: ctx.gpu, config: m.config, weights: m.weights, tokenizer, model, format: 'f32', nameOrPath: `tiny-${kind}`, revision: null, source: 'tiny',
+    };
+    const run = await runTraining({
+      data: { text: DATA, fileName: 'task.jsonl' },
+      loadBase: async () => base,
+      adapter: { method: c.method, options: c.options },
+      settings: { ...DEFAULT_TRAINING, lr: c.lr, schedule: 'constant', maxSteps: 16, batchSize: 4, seed: 3, checkpointEvery: 0 },
+      options: { maxLength: 32, valSplit: 0, skipBadRecords: false },
+      checkpoints: null,
+      resume: false,
+      checkpointAtEnd: false,
+      log: () => undefined,
+    });
+    const imported = loadAdapterFiles(base, run.files);
+    try {
+      const losses = run.log.map((l) => l.loss);
+      expect(losses.at(-1)!, `${kind} ${c.name}: ${losses.map((l) => l.toFixed(3)).join(' ')}`).toBeLessThan(0.75 * losses[0]);
+
+      // PEFT's files: the config names the method, the weights hold one prompt_embeddings tensor of PEFT's shape.
+      const config = JSON.parse(new TextDecoder().decode(run.files.get('adapter_config.json')!));
+      expect(config.peft_type).toBe({ 'prompt-tuning': 'PROMPT_TUNING', 'p-tuning': 'P_TUNING', 'prefix-tuning': 'PREFIX_TUNING', lora: 'LORA' }[c.method]);
+      const st = parseSafetensors(run.files.get('adapter_model.safetensors')!, 'adapter_model.safetensors');
+      expect([...st.tensors.keys()]).toEqual(['prompt_embeddings']);
+      const saved = importPromptLearningAdapter(run.files, m.config);
+      const width = c.method === 'prefix-tuning' ? m.config.numLayers * 2 * m.config.numKvHeads * m.config.headDim : m.config.hiddenSize;
+      expect(saved.shape).toEqual([c.options.num_virtual_tokens, width]);
+
+      // Export → import: the same logits, bit for bit.
+      const probe = { inputIds: [tokenizer.encode('cat says meow')] };
+      expect(Array.from(await forwardLogits(ctx.gpu, model, imported, probe))).toEqual(Array.from(await forwardLogits(ctx.gpu, model, run.adapter, probe)));
+
+      // The saved tensor applied the PEFT way on the float64 reference: virtual tokens in front, or the prefix.
+      const reference =
+        c.method === 'prefix-tuning' ? prefixTuningReference(m.config, saved.embeddings) : promptTuningReference(saved.embeddings, m.config.hiddenSize);
+      expectClose(`${kind} ${c.name} logits`, await forwardLogits(ctx.gpu, model, imported, probe), referenceForward(m.config, m.weights, probe, reference), {
+        atol: 1e-4,
+        rtol: 1e-3,
+      });
+    } finally {
+      imported.destroy();
+      run.adapter.destroy();
+      model.destroy();
+    }
+  }, HEAVY_TIMEOUT_MS);
+});
