@@ -3,35 +3,11 @@
  * model (load, sample data, train, compare, download, re-import), a model from a loopback Hub, bad input, and a
  * reload in the middle of training. Every panel is photographed as a test artifact.
  */
-import { readFileSync } from 'node:fs';
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
-import { unzipSync } from 'fflate';
+import { expect, test, type Page } from '@playwright/test';
 import { parseSafetensors } from '../src/model-io/safetensors';
 import { makeTinyModel } from '../tests/fixtures/tiny-models';
 import { startHubServer } from '../tests/helpers/hub-server';
-
-const PANELS = ['model', 'data', 'method', 'training', 'compare', 'export'] as const;
-
-async function screenshotPanels(page: Page, testInfo: TestInfo, prefix: string): Promise<void> {
-  for (const panel of PANELS) {
-    const path = testInfo.outputPath(`${prefix}-${panel}.png`);
-    await page.getByTestId(`panel-${panel}`).screenshot({ path });
-    await testInfo.attach(`${prefix}-${panel}`, { path, contentType: 'image/png' });
-  }
-}
-
-/** Waits until the run ends, failing at once (with the panel's error) when it ends in an error. */
-async function expectRunDone(page: Page): Promise<void> {
-  const status = page.getByTestId('train-status');
-  await expect(status).toHaveAttribute('data-state', /^(done|error)$/, { timeout: 300_000 });
-  if ((await status.getAttribute('data-state')) === 'error') throw new Error(`training failed: ${await page.getByTestId('train-error').innerText()}`);
-}
-
-async function openWithDefaultModel(page: Page): Promise<void> {
-  await page.goto('/');
-  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('data-status')).toHaveAttribute('data-state', 'ready');
-}
+import { compareOnce, downloadAdapterZip, expectRunDone, firstAndLastLoss, importAdapter, openWithDefaultModel, screenshotPanels } from './studio-helpers';
 
 /** A short run that SwiftShader finishes in about a minute (about 9 s a step). */
 async function setShortRun(page: Page, steps: number, checkpointEvery: number): Promise<void> {
@@ -59,8 +35,7 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   await page.getByTestId('train-start').click();
   await expectRunDone(page);
   await expect(page.getByTestId('train-step')).toHaveText(/8 \/ 8/);
-  const first = Number(await page.getByTestId('train-loss-first').getAttribute('data-value'));
-  const last = Number(await page.getByTestId('train-loss-last').getAttribute('data-value'));
+  const { first, last } = await firstAndLastLoss(page);
   expect(first).toBeGreaterThan(4);
   expect(last, `loss ${first} → ${last}`).toBeLessThan(0.75 * first);
 
@@ -68,20 +43,14 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   await expect(page.getByTestId('compare-prompt')).toHaveValue('Sir Thomas Bertram said, "');
   await page.getByTestId('compare-seed').fill('2');
   await page.getByTestId('compare-max-new-tokens').fill('24');
-  await page.getByTestId('compare-run').click();
-  await expect(page.getByTestId('compare-status')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
-  const base = await page.getByTestId('compare-base').innerText();
-  const adapted = await page.getByTestId('compare-adapted').innerText();
+  const { base, adapted } = await compareOnce(page);
   expect(adapted.length).toBeGreaterThan(0);
   expect(adapted).not.toBe(base);
   await screenshotPanels(page, testInfo, 'trained');
 
   // Download the adapter as one zip and check it as PEFT would read it.
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-zip').click()]);
-  expect(download.suggestedFilename()).toBe('austen-2m-lora-adapter.zip');
-  const zipPath = testInfo.outputPath('adapter.zip');
-  await download.saveAs(zipPath);
-  const files = unzipSync(new Uint8Array(readFileSync(zipPath)));
+  const { fileName, path: zipPath, files } = await downloadAdapterZip(page, testInfo);
+  expect(fileName).toBe('austen-2m-lora-adapter.zip');
   expect(Object.keys(files).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
   const config = JSON.parse(new TextDecoder().decode(files['adapter_config.json']));
   expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 8, lora_alpha: 16, base_model_name_or_path: 'austen-2m' });
@@ -101,13 +70,8 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   expect(shapes).toEqual(expected);
 
   // Re-import the downloaded zip: the adapted output is the same.
-  await page.getByTestId('import-files').setInputFiles(zipPath);
-  await expect(page.getByTestId('import-status')).toBeVisible();
-  await expect(page.getByTestId('adapter-origin')).toContainText('imported');
-  await page.getByTestId('compare-run').click();
-  await expect(page.getByTestId('compare-status')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
-  await expect(page.getByTestId('compare-adapted')).toHaveText(adapted);
-  await expect(page.getByTestId('compare-base')).toHaveText(base);
+  await importAdapter(page, zipPath);
+  expect(await compareOnce(page)).toEqual({ base, adapted });
   expect(pageErrors).toEqual([]);
 });
 

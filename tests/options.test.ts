@@ -16,7 +16,7 @@ import { commandHelp, readFlags } from '../src/cli/flags';
 import { CliUsageError } from '../src/cli/errors';
 import { COMMANDS, USAGE } from '../src/cli/command-table';
 import { TRAIN_FLAGS } from '../src/cli/commands/train';
-import { trainableSummary, trainingFieldsError, DEFAULT_LORA_FIELDS, DEFAULT_TRAINING_FIELDS } from '../src/ui/stores/method';
+import { loraOptions, trainableSummary, trainingFieldsError, DEFAULT_LORA_FIELDS, DEFAULT_TRAINING_FIELDS } from '../src/ui/stores/method';
 import { parseModelConfig } from '../src/model/config';
 
 const ALL_SETS: Record<string, FieldSet> = { lora: LORA_FIELDS, settings: TRAINING_FIELDS, run: RUN_FIELDS };
@@ -170,8 +170,8 @@ describe('the studio validation made from the schema', () => {
 
   it('refuses what the protocol refuses, naming the field', () => {
     // LoraConfig itself would take lora_alpha 0; a run's option must be > 0.
-    const zeroAlpha = trainableSummary({ ...DEFAULT_LORA_FIELDS, target_modules: ['q_proj'], lora_alpha: 0 }, info);
-    expect('error' in zeroAlpha && zeroAlpha.error).toBe('lora_alpha = 0: expected a number > 0');
+    const zeroAlpha = trainableSummary({ id: 'lora', options: loraOptions({ ...DEFAULT_LORA_FIELDS, target_modules: ['q_proj'], lora_alpha: 0 }) }, info);
+    expect('error' in zeroAlpha && zeroAlpha.error).toBe('LoRA: lora_alpha = 0: expected a number > 0');
     expect(trainingFieldsError({ ...DEFAULT_TRAINING_FIELDS, eps: 0 })).toBe('eps = 0: expected a number > 0');
     expect(trainingFieldsError({ ...DEFAULT_TRAINING_FIELDS, valSplit: 1 })).toBe('valSplit = 1: expected a number ≥ 0 and < 1');
   });

@@ -67,10 +67,11 @@ describe('expandAdapterUpload', () => {
 });
 
 describe('adapterZipName', () => {
-  it('names the zip after the model', () => {
-    expect(adapterZipName('austen-2m')).toBe('austen-2m-lora-adapter.zip');
-    expect(adapterZipName('HuggingFaceTB/SmolLM2-135M')).toBe('SmolLM2-135M-lora-adapter.zip');
-    expect(adapterZipName('my model: v2')).toBe('my-model-v2-lora-adapter.zip');
-    expect(adapterZipName('')).toBe('model-lora-adapter.zip');
+  it('names the zip after the model and the method', () => {
+    expect(adapterZipName('austen-2m', 'lora')).toBe('austen-2m-lora-adapter.zip');
+    expect(adapterZipName('HuggingFaceTB/SmolLM2-135M', 'lora')).toBe('SmolLM2-135M-lora-adapter.zip');
+    expect(adapterZipName('my model: v2', 'lora')).toBe('my-model-v2-lora-adapter.zip');
+    expect(adapterZipName('', 'lora')).toBe('model-lora-adapter.zip');
+    expect(adapterZipName('austen-2m', 'prompt-tuning')).toBe('austen-2m-prompt-tuning-adapter.zip');
   });
 });

@@ -5,14 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../src/model/config';
 import {
-  DEMO_PRESET,
   defaultTargetModules,
+  loraOptions,
   targetModuleNames,
   trainableSummary,
   trainingFieldsError,
   useMethod,
   DEFAULT_TRAINING_FIELDS,
   DEFAULT_LORA_FIELDS,
+  type LoraFields,
 } from '../src/ui/stores/method';
 import { estimateEtaSeconds, formatDuration, gpuMemoryBytes, parseTrainableParams, sameModel } from '../src/ui/stores/training-helpers';
 
@@ -101,37 +102,39 @@ describe('the demo preset', () => {
   it('sets the quick-demo values', () => {
     useMethod.getState().applyDemoPreset();
     const s = useMethod.getState();
-    expect([s.r, s.lora_alpha, s.target_modules, s.lr, s.schedule, s.maxSteps, s.batchSize, s.evalEvery, s.checkpointEvery, s.valSplit]).toEqual([
-      8, 16, 'all-linear', 0.005, 'constant', 30, 8, 0, 5, 0,
+    expect([s.methodId, s.r, s.lora_alpha, s.target_modules, s.lr, s.schedule, s.maxSteps, s.batchSize, s.evalEvery, s.checkpointEvery, s.valSplit]).toEqual([
+      'lora', 8, 16, 'all-linear', 0.005, 'constant', 30, 8, 0, 5, 0,
     ]);
-    expect(DEMO_PRESET.maxSteps).toBe(30);
   });
 });
 
-describe('trainableSummary', () => {
+/** LoRA fields as the spec train-start sends. */
+const loraSpec = (fields: LoraFields) => ({ id: 'lora' as const, options: loraOptions(fields) });
+
+describe('trainableSummary of LoRA', () => {
   const info = { config: llama, nameOrPath: 'tiny-llama' };
-  const lora = { ...DEFAULT_LORA_FIELDS, target_modules: ['q_proj', 'v_proj'] };
+  const lora: LoraFields = { ...DEFAULT_LORA_FIELDS, target_modules: ['q_proj', 'v_proj'] };
 
   it("gives PEFT's print_trainable_parameters line", () => {
     // q_proj: 16 → 16 (4 heads × 4), v_proj: 16 → 8 (2 kv heads × 4); r = 8 on both, in 3 layers.
     const trainable = 3 * (8 * (16 + 16) + 8 * (16 + 8));
-    const summary = trainableSummary(lora, info);
+    const summary = trainableSummary(loraSpec(lora), info);
     expect('line' in summary && summary.line).toMatch(new RegExp(`^trainable params: ${trainable.toLocaleString('en-US')} \\|\\| all params: [\\d,]+ \\|\\| trainable%: \\d+\\.\\d{4}$`));
   });
 
   it('names the field of a bad value', () => {
-    const r0 = trainableSummary({ ...lora, r: 0 }, info);
+    const r0 = trainableSummary(loraSpec({ ...lora, r: 0 }), info);
     expect('error' in r0 && r0.error).toMatch(/\br = 0\b/);
-    const none = trainableSummary({ ...lora, target_modules: [] }, info);
+    const none = trainableSummary(loraSpec({ ...lora, target_modules: [] }), info);
     expect('error' in none && none.error).toMatch(/target_modules/);
-    const dropout = trainableSummary({ ...lora, lora_dropout: Number.NaN }, info);
+    const dropout = trainableSummary(loraSpec({ ...lora, lora_dropout: Number.NaN }), info);
     expect('error' in dropout && dropout.error).toMatch(/lora_dropout/);
   });
 
   it('counts the biases lora_only trains', () => {
     const gpt2Info = { config: gpt2, nameOrPath: 'tiny-gpt2' };
-    const none = trainableSummary({ ...DEFAULT_LORA_FIELDS, target_modules: ['c_attn'] }, gpt2Info);
-    const withBias = trainableSummary({ ...DEFAULT_LORA_FIELDS, target_modules: ['c_attn'], bias: 'lora_only' }, gpt2Info);
+    const none = trainableSummary(loraSpec({ ...DEFAULT_LORA_FIELDS, target_modules: ['c_attn'] }), gpt2Info);
+    const withBias = trainableSummary(loraSpec({ ...DEFAULT_LORA_FIELDS, target_modules: ['c_attn'], bias: 'lora_only' }), gpt2Info);
     if (!('trainable' in none) || !('trainable' in withBias)) throw new Error('expected counts');
     // c_attn: 16 → 48, with a bias of 48 in each of the 2 layers.
     expect(none.trainable).toBe(2 * 8 * (16 + 48));

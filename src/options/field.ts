@@ -21,6 +21,11 @@ interface FieldBase<T> {
   readonly defaultFrom: DefaultSource;
   /** The Method panel folds it away under "More settings". */
   readonly advanced?: boolean;
+  /**
+   * The option only matters when another field of its set has one of these values (prompt_tuning_init_text with
+   * prompt_tuning_init TEXT): the Method panel disables it otherwise, and a run then sends its default.
+   */
+  readonly onlyWhen?: { readonly field: string; readonly values: readonly (string | boolean)[] };
 }
 
 export interface NumberField extends FieldBase<number> {
@@ -95,6 +100,18 @@ export function defaultsOf<S extends FieldSet>(fields: S): DefaultsOf<S> {
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(fields)) out[key] = field.default;
   return out as DefaultsOf<S>;
+}
+
+/** Whether a field matters with these values of its set (see FieldBase.onlyWhen). */
+export function fieldApplies(field: Field, values: Readonly<Record<string, unknown>>): boolean {
+  return !field.onlyWhen || (field.onlyWhen.values as readonly unknown[]).includes(values[field.onlyWhen.field]);
+}
+
+/** The values of a set with each field that does not matter (fieldApplies) at its default. */
+export function withUnusedAtDefault(fields: FieldSet, values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...values };
+  for (const [key, field] of Object.entries(fields)) if (!fieldApplies(field, values)) out[key] = field.default;
+  return out;
 }
 
 /** The subset of a set of fields with the given keys. */

@@ -1,7 +1,8 @@
 /**
  * The options of the prompt-learning methods (prompt tuning, P-tuning, prefix tuning) a run sets, under PEFT's
  * field names, with PEFT's defaults and help texts (src/peft/prompt-learning-config.ts). A field the three share
- * (num_virtual_tokens) or two share (encoder_hidden_size) is one object, so it has one flag.
+ * (num_virtual_tokens) or two share (encoder_hidden_size) is one object, so it has one flag (prefix tuning's copy
+ * adds only when it matters: `onlyWhen`, which the Method panel reads).
  */
 import { ENCODER_REPARAMETERIZATION_TYPES, PROMPT_LEARNING_HELP, PROMPT_TUNING_INITS } from '../peft/prompt-learning-config';
 import type { FieldSet } from './field';
@@ -29,6 +30,9 @@ const ENCODER_HIDDEN_SIZE = {
   min: 1,
 } as const;
 
+/** P-tuning's options that only its LSTM encoder reads. */
+const LSTM_ONLY = { field: 'encoder_reparameterization_type', values: ['LSTM'] } as const;
+
 export const PROMPT_TUNING_FIELDS = {
   num_virtual_tokens: NUM_VIRTUAL_TOKENS,
   prompt_tuning_init: {
@@ -48,6 +52,7 @@ export const PROMPT_TUNING_FIELDS = {
     help: `${HELP.PROMPT_TUNING.prompt_tuning_init_text}, e.g. "Answer like a pirate:".`,
     default: null,
     defaultFrom: 'PEFT',
+    onlyWhen: { field: 'prompt_tuning_init', values: ['TEXT'] },
   },
 } as const satisfies FieldSet;
 
@@ -71,6 +76,7 @@ export const P_TUNING_FIELDS = {
     default: 2,
     defaultFrom: 'PEFT',
     min: 1,
+    onlyWhen: LSTM_ONLY,
   },
   encoder_dropout: {
     kind: 'number',
@@ -82,6 +88,7 @@ export const P_TUNING_FIELDS = {
     min: 0,
     below: 1,
     step: 0.05,
+    onlyWhen: LSTM_ONLY,
   },
 } as const satisfies FieldSet;
 
@@ -95,5 +102,5 @@ export const PREFIX_TUNING_FIELDS = {
     default: false,
     defaultFrom: 'PEFT',
   },
-  encoder_hidden_size: ENCODER_HIDDEN_SIZE,
+  encoder_hidden_size: { ...ENCODER_HIDDEN_SIZE, onlyWhen: { field: 'prefix_projection', values: [true] } },
 } as const satisfies FieldSet;

@@ -1,5 +1,6 @@
 import { Fragment } from 'react';
 import { adapterSummary, formatBytes } from '../format';
+import { availableMethods } from '../../methods/registry';
 import { useAdapter } from '../stores/adapter';
 import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, useExport, type ExportTarget } from '../stores/export';
 import { useModel } from '../stores/model';
@@ -31,6 +32,11 @@ function AdapterFacts({ adapter, modelParameters }: { adapter: AdapterInfo; mode
   );
 }
 
+/** The methods an import reads, from adapter_config.json's peft_type. */
+const IMPORTABLE = `An adapter of ${availableMethods()
+  .map((m) => `${m.label} (${m.peftType})`)
+  .join(', ')}: adapter_config.json's peft_type says which.`;
+
 const BUTTONS: ReadonlyArray<{ target: Exclude<ExportTarget, 'zip'>; testId: string; label: string }> = [
   { target: 'config', testId: 'export-config', label: EXPORT_FILE.config },
   { target: 'weights', testId: 'export-weights', label: EXPORT_FILE.weights },
@@ -42,7 +48,7 @@ export function ExportPanel() {
   const adapter = useAdapter((s) => s.adapter);
   const modelStatus = useModel((s) => s.status);
   const info = modelStatus.state === 'ready' ? modelStatus.info : null;
-  const zipName = adapterZipName(info?.nameOrPath ?? 'model');
+  const zipName = adapterZipName(info?.nameOrPath ?? 'model', adapter?.method ?? 'lora');
   const status = busy ? 'running' : error ? 'error' : adapter ? 'ready' : 'idle';
   const statusText = busy ? (busy.kind === 'import' ? 'importing…' : 'exporting…') : status === 'idle' ? 'no adapter' : status === 'ready' ? 'adapter ready' : undefined;
   return (
@@ -86,7 +92,8 @@ export function ExportPanel() {
         </p>
       )}
 
-      <h3>Import a PEFT LoRA adapter</h3>
+      <h3>Import a PEFT adapter</h3>
+      <p className="hint">{IMPORTABLE}</p>
       <label>
         adapter_config.json and adapter_model.safetensors, or a .zip of the adapter folder
         <input

@@ -1,31 +1,56 @@
 /**
- * The Method panel: the PEFT method (LoRA), its LoraConfig fields, the training settings, and the live
- * trainable-parameters line PEFT would print for the loaded model. Every field is rendered from the option schema
- * (src/options): its label, help, bounds and the test id data-testid="method-<CLI flag>".
+ * The Method panel: the PEFT method (every method of src/methods/registry.ts), its options (LoRA's LoraConfig
+ * fields, or another method's PEFT config fields), the training settings, and the live trainable-parameters line
+ * PEFT would print for the loaded model. Every field is rendered from the option schema (src/options): its label,
+ * help, bounds and the test id data-testid="method-<CLI flag>".
  */
 import { Fragment, useEffect, useId, useMemo, useState, type ReactNode } from 'react';
+import type { MethodId } from '../../methods/method';
+import { availableMethods, methodById } from '../../methods/registry';
 import { ALL_LINEAR } from '../../peft/lora-config';
-import { codeSpans, pickFields, type Field, type FieldSet, type TargetsField } from '../../options/field';
+import { codeSpans, fieldApplies, pickFields, type Field, type FieldSet, type TargetsField } from '../../options/field';
 import { LORA_FIELDS } from '../../options/lora-fields';
 import { RUN_FIELDS } from '../../options/run-fields';
 import { TRAINING_FIELDS } from '../../options/training-fields';
 import { useData } from '../stores/data';
-import { targetModuleNames, trainableSummary, trainingFieldsError, useMethod, type MethodFields } from '../stores/method';
+import {
+  DEMO_PRESETS,
+  demoPresetText,
+  methodSpec,
+  targetModuleNames,
+  trainableSummary,
+  trainingFieldsError,
+  useMethod,
+  type DemoPresetId,
+  type MethodFields,
+  type OtherMethodId,
+} from '../stores/method';
 import { useModel } from '../stores/model';
 import './method.css';
 
-/** Other PEFT methods, shown as coming later. */
-const LATER_METHODS = ['DoRA', 'AdaLoRA', 'LoHa', 'LoKr', 'IA³', 'Prefix tuning', 'Prompt tuning'];
+/** Other PEFT methods, shown as coming later (LoRA+ and rsLoRA are LoRA options). */
+const LATER_METHODS = ['DoRA', 'AdaLoRA', 'LoHa', 'LoKr', 'IA³', 'Bottleneck adapters'];
+
+/** The quick-demo buttons: data-testid="method-preset-demo" (LoRA) and "method-preset-demo-<method id>". */
+const DEMO_BUTTONS: ReadonlyArray<{ id: DemoPresetId; testId: string; label: string }> = [
+  { id: 'lora', testId: 'method-preset-demo', label: 'Quick demo for the embedded model' },
+  { id: 'prompt-tuning', testId: 'method-preset-demo-prompt-tuning', label: 'Quick demo: prompt tuning' },
+];
 
 /** The run options the Method panel shows (W0's format is chosen in the Model panel, bad records in the Data panel). */
 const PANEL_RUN_FIELDS = pickFields(RUN_FIELDS, ['maxLength', 'valSplit']);
 
-function parseNumber(text: string): number {
-  return text.trim() === '' ? Number.NaN : Number(text);
+/** A number field's text as a value: `empty` (NaN, or null for a derived size) when blank. */
+function parseNumber(text: string, empty: number | null = Number.NaN): number | null {
+  return text.trim() === '' ? empty : Number(text);
 }
 
-function sameNumber(a: number, b: number): boolean {
+function sameNumber(a: number | null, b: number | null): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+function numberText(value: number | null): string {
+  return value === null || Number.isNaN(value) ? '' : String(value);
 }
 
 /** Schema text: `code` spans as <code>. */
@@ -42,6 +67,8 @@ interface FieldProps {
   id: string;
   label: ReactNode;
   help: ReactNode;
+  /** The option does not matter with the other options' values (FieldBase.onlyWhen). */
+  disabled?: boolean;
 }
 
 function Help({ id, children }: { id: string; children: ReactNode }) {
@@ -54,25 +81,37 @@ function Help({ id, children }: { id: string; children: ReactNode }) {
 
 /**
  * A number input that keeps what the user types (an empty or half-typed number stays on screen) and passes every
- * edit on as a number (NaN for an empty field, which the validation then names).
+ * edit on as a number: NaN for an empty field, which the validation then names — or, for a size derived from the
+ * model (`empty` null), null, the placeholder naming what it is derived from.
  */
 function NumberField({
   id,
   label,
   help,
+  disabled,
   value,
   onChange,
   min,
   max,
   step,
-}: FieldProps & { value: number; onChange(value: number): void; min?: number; max?: number; step?: number | 'any' }) {
+  empty = Number.NaN,
+  placeholder,
+}: FieldProps & {
+  value: number | null;
+  onChange(value: number | null): void;
+  min?: number;
+  max?: number;
+  step?: number | 'any';
+  empty?: number | null;
+  placeholder?: string;
+}) {
   const helpId = `${useId()}-help`;
-  const [text, setText] = useState(() => (Number.isNaN(value) ? '' : String(value)));
+  const [text, setText] = useState(() => numberText(value));
   // A change from elsewhere (the demo preset, a restored run) shows up in the field.
   useEffect(() => {
-    setText((t) => (sameNumber(parseNumber(t), value) ? t : Number.isNaN(value) ? '' : String(value)));
-  }, [value]);
-  const invalid = !sameNumber(parseNumber(text), value) || Number.isNaN(value);
+    setText((t) => (sameNumber(parseNumber(t, empty), value) ? t : numberText(value)));
+  }, [value, empty]);
+  const invalid = !sameNumber(parseNumber(text, empty), value) || Number.isNaN(value);
   return (
     <div className="method-field">
       <label>
@@ -84,11 +123,13 @@ function NumberField({
           min={min}
           max={max}
           step={step}
+          placeholder={placeholder}
+          disabled={disabled}
           aria-invalid={invalid || undefined}
           aria-describedby={helpId}
           onChange={(e) => {
             setText(e.target.value);
-            onChange(parseNumber(e.target.value));
+            onChange(parseNumber(e.target.value, empty));
           }}
         />
       </label>
@@ -101,6 +142,7 @@ function SelectField<T extends string>({
   id,
   label,
   help,
+  disabled,
   value,
   options,
   onChange,
@@ -110,7 +152,7 @@ function SelectField<T extends string>({
     <div className="method-field">
       <label>
         {label}
-        <select data-testid={`method-${id}`} value={value} aria-describedby={helpId} onChange={(e) => onChange(e.target.value as T)}>
+        <select data-testid={`method-${id}`} value={value} disabled={disabled} aria-describedby={helpId} onChange={(e) => onChange(e.target.value as T)}>
           {options.map((o) => (
             <option key={o.value} value={o.value}>
               {o.label}
@@ -160,12 +202,19 @@ function TargetModules({ field, names }: { field: TargetsField; names: readonly 
   );
 }
 
-function SwitchField({ id, label, help, value, onChange }: FieldProps & { value: boolean; onChange(value: boolean): void }) {
+function SwitchField({ id, label, help, disabled, value, onChange }: FieldProps & { value: boolean; onChange(value: boolean): void }) {
   const helpId = `${useId()}-help`;
   return (
     <div className="method-field wide">
       <label className="check">
-        <input type="checkbox" data-testid={`method-${id}`} checked={value} aria-describedby={helpId} onChange={(e) => onChange(e.target.checked)} />
+        <input
+          type="checkbox"
+          data-testid={`method-${id}`}
+          checked={value}
+          disabled={disabled}
+          aria-describedby={helpId}
+          onChange={(e) => onChange(e.target.checked)}
+        />
         {label}
       </label>
       <Help id={helpId}>{help}</Help>
@@ -173,9 +222,40 @@ function SwitchField({ id, label, help, value, onChange }: FieldProps & { value:
   );
 }
 
+/** Free text (a hard prompt): null when empty. */
+function TextField({ id, label, help, disabled, value, onChange }: FieldProps & { value: string | null; onChange(value: string | null): void }) {
+  const helpId = `${useId()}-help`;
+  return (
+    <div className="method-field wide">
+      <label>
+        {label}
+        <textarea
+          data-testid={`method-${id}`}
+          rows={2}
+          value={value ?? ''}
+          disabled={disabled}
+          aria-describedby={helpId}
+          onChange={(e) => onChange(e.target.value === '' ? null : e.target.value)}
+        />
+      </label>
+      <Help id={helpId}>{help}</Help>
+    </div>
+  );
+}
+
 /** The input for one schema field (target_modules has its own, TargetModules). */
-function SchemaField({ field, value, onChange }: { field: Exclude<Field, TargetsField>; value: unknown; onChange(value: unknown): void }) {
-  const common = { id: field.flag, label: <Rich text={field.label} />, help: <Rich text={field.help} /> };
+function SchemaField({
+  field,
+  value,
+  disabled,
+  onChange,
+}: {
+  field: Exclude<Field, TargetsField>;
+  value: unknown;
+  disabled: boolean;
+  onChange(value: unknown): void;
+}) {
+  const common = { id: field.flag, label: <Rich text={field.label} />, help: <Rich text={field.help} />, disabled };
   switch (field.kind) {
     case 'number':
     case 'int':
@@ -189,19 +269,29 @@ function SchemaField({ field, value, onChange }: { field: Exclude<Field, Targets
           onChange={onChange}
         />
       );
+    case 'derived-int':
+      return <NumberField {...common} value={value as number | null} min={field.min} step={1} empty={null} placeholder={field.derivedFrom} onChange={onChange} />;
     case 'choice':
       return <SelectField {...common} value={value as string} options={field.choices.map((c) => ({ value: c, label: field.choiceLabels?.[c] ?? c }))} onChange={onChange} />;
     case 'boolean':
       return <SwitchField {...common} value={value as boolean} onChange={onChange} />;
+    case 'text':
+      return <TextField {...common} value={value as string | null} onChange={onChange} />;
   }
 }
 
-/** The schema fields of a set, each bound to a value and a setter by its key. */
+/**
+ * The schema fields of a set, each bound to a value and a setter by its key; a field that does not matter with the
+ * others' values (FieldBase.onlyWhen) is disabled.
+ */
 function SchemaFields({ fields, value, set }: { fields: FieldSet; value(key: string): unknown; set(key: string, v: unknown): void }) {
+  const values = Object.fromEntries(Object.keys(fields).map((k) => [k, value(k)]));
   return (
     <>
       {Object.entries(fields).map(([key, field]) =>
-        field.kind === 'targets' ? null : <SchemaField key={key} field={field} value={value(key)} onChange={(v) => set(key, v)} />,
+        field.kind === 'targets' ? null : (
+          <SchemaField key={key} field={field} value={values[key]} disabled={!fieldApplies(field, values)} onChange={(v) => set(key, v)} />
+        ),
       )}
     </>
   );
@@ -215,6 +305,23 @@ function LoraFieldset({ names }: { names: readonly string[] | null }) {
       <div className="field-grid">
         <SchemaFields fields={LORA_FIELDS} value={(k) => method[k as keyof MethodFields]} set={(k, v) => method.setLora({ [k]: v })} />
         <TargetModules field={LORA_FIELDS.target_modules} names={names} />
+      </div>
+    </fieldset>
+  );
+}
+
+/** The options of a method other than LoRA, from its field set. */
+function OtherMethodFieldset({ id }: { id: OtherMethodId }) {
+  const options = useMethod((s) => s.otherOptions[id]);
+  const setMethodOptions = useMethod((s) => s.setMethodOptions);
+  const method = methodById(id);
+  return (
+    <fieldset className="method-group" data-testid={`method-options-${id}`}>
+      <legend>
+        {method.label} (PEFT <code>{method.peftType}</code>)
+      </legend>
+      <div className="field-grid">
+        <SchemaFields fields={method.fields} value={(k) => options[k]} set={(k, v) => setMethodOptions(id, { [k]: v })} />
       </div>
     </fieldset>
   );
@@ -251,28 +358,33 @@ export function MethodPanel() {
   const status = useModel((s) => s.status);
   const info = status.state === 'ready' ? status.info : null;
   const names = useMemo(() => (info ? targetModuleNames(info.config) : null), [info]);
-  const { r, lora_alpha, lora_dropout, target_modules, use_rslora, bias } = method;
+  const { methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias } = method;
   const summary = useMemo(
-    () => (info ? trainableSummary({ r, lora_alpha, lora_dropout, target_modules, use_rslora, bias }, info) : null),
-    [info, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias],
+    () => (info ? trainableSummary(methodSpec({ methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias }), info) : null),
+    [info, methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias],
   );
   const trainingError = trainingFieldsError(method);
   const errors = [summary && 'error' in summary ? summary.error : null, trainingError].filter((e): e is string => e !== null);
   const methodHelp = `${useId()}-help`;
+  const chosen = methodById(methodId);
   return (
     <section className="card panel" data-testid="panel-method" aria-labelledby="method-title">
       <header className="card-header">
         <h2 id="method-title">Method</h2>
         <span className={`status ${errors.length > 0 ? 'status-bad' : 'status-ok'}`} data-testid="method-status" data-state={errors.length > 0 ? 'error' : 'ready'}>
-          {errors.length > 0 ? 'invalid' : 'LoRA'}
+          {errors.length > 0 ? `${chosen.label}: invalid` : chosen.label}
         </span>
       </header>
       <div className="row">
         <div className="method-field">
           <label>
             PEFT method
-            <select data-testid="method-kind" value="lora" aria-describedby={methodHelp} onChange={() => undefined}>
-              <option value="lora">LoRA</option>
+            <select data-testid="method-kind" value={methodId} aria-describedby={methodHelp} onChange={(e) => method.setMethodId(e.target.value as MethodId)}>
+              {availableMethods().map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.label}
+                </option>
+              ))}
               {LATER_METHODS.map((name) => (
                 <option key={name} value={name} disabled>
                   {name} (coming later)
@@ -280,16 +392,18 @@ export function MethodPanel() {
               ))}
             </select>
           </label>
-          <Help id={methodHelp}>Low-rank adapters on the linear layers; the base weights stay frozen.</Help>
+          <Help id={methodHelp}>{chosen.help}</Help>
         </div>
-        <div className="method-field">
-          <button type="button" className="secondary" data-testid="method-preset-demo" onClick={method.applyDemoPreset}>
-            Quick demo for the embedded model
-          </button>
-          <span className="hint method-help">r 8, alpha 16, all linear layers, lr 5e-3 constant, 30 steps of batch 8.</span>
-        </div>
+        {DEMO_BUTTONS.map((b) => (
+          <div className="method-field" key={b.id}>
+            <button type="button" className="secondary" data-testid={b.testId} onClick={() => method.applyDemoPreset(b.id)}>
+              {b.label}
+            </button>
+            <span className="hint method-help">{demoPresetText(DEMO_PRESETS[b.id])}</span>
+          </div>
+        ))}
       </div>
-      <LoraFieldset names={names} />
+      {methodId === 'lora' ? <LoraFieldset names={names} /> : <OtherMethodFieldset key={methodId} id={methodId} />}
       <TrainingFieldset />
       {summary && 'line' in summary && (
         <p className="method-trainable" data-testid="method-trainable-line" aria-live="polite">

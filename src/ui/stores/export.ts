@@ -6,6 +6,7 @@
 import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { create } from 'zustand';
 import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, MODEL_CARD_FILE } from '../../peft/adapter-files';
+import type { MethodId } from '../../methods/method';
 import type { AdapterInfo } from '../../worker/protocol';
 import { useAdapter } from './adapter';
 import { useModel } from './model';
@@ -23,11 +24,14 @@ export class AdapterZipError extends Error {
   override name = 'AdapterZipError';
 }
 
-/** `<model name>-lora-adapter.zip`, the model name being the last part of a repo id or path, made file-name safe. */
-export function adapterZipName(modelNameOrPath: string): string {
+/**
+ * `<model name>-<method id>-adapter.zip` (austen-2m-lora-adapter.zip, austen-2m-prompt-tuning-adapter.zip), the
+ * model name being the last part of a repo id or path, made file-name safe.
+ */
+export function adapterZipName(modelNameOrPath: string, method: MethodId): string {
   const last = modelNameOrPath.split(/[\\/]/).filter((p) => p !== '').pop() ?? '';
   const safe = last.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '');
-  return `${safe || 'model'}-lora-adapter.zip`;
+  return `${safe || 'model'}-${method}-adapter.zip`;
 }
 
 /** A zip of the files at its root (safetensors stored, text deflated). */
@@ -175,7 +179,7 @@ export const useExport = create<ExportState>()((set, get) => ({
       let bytes: Uint8Array;
       if (target === 'zip') {
         const model = useModel.getState().status;
-        fileName = adapterZipName(model.state === 'ready' ? model.info.nameOrPath : 'model');
+        fileName = adapterZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora');
         const folder: Record<string, Uint8Array> = {};
         for (const name of ADAPTER_FOLDER_FILES) if (files[name]) folder[name] = files[name];
         bytes = buildAdapterZip(folder);

@@ -1,20 +1,23 @@
 /**
- * The Method panel's state: the LoRA options under PEFT's LoraConfig names and the training settings, with the
- * option schema's defaults (src/options: PEFT's and transformers'; target_modules per model type). Derived values
- * (the trainable-parameters line, validation errors) are plain functions of the state and the loaded model.
+ * The Method panel's state: the chosen PEFT method (src/methods/registry.ts), each method's options under PEFT's
+ * config names — LoRA's at the top level (r, lora_alpha, …), the others' by method id — and the training settings,
+ * with the option schema's defaults (src/options: PEFT's and transformers'; target_modules per model type).
+ * Derived values (what train-start sends, the trainable-parameters line, validation errors) are plain functions of
+ * the state and the loaded model.
  */
 import { create } from 'zustand';
+import type { MethodId } from '../../methods/method';
+import { availableMethods, methodById, planMethod } from '../../methods/registry';
 import type { ModelConfig, ModelType } from '../../model/config';
 import { linearModules } from '../../model/weight-names';
-import { ALL_LINEAR, DEFAULT_LORA_TARGET_MODULES, makeLoraConfig } from '../../peft/lora-config';
-import { resolveLoraTargets } from '../../peft/lora-targets';
-import { countParameters, trainableParametersLine } from '../../peft/trainable-params';
-import { firstProblem, pickFields, problemText } from '../../options/field';
+import { ALL_LINEAR, DEFAULT_LORA_TARGET_MODULES } from '../../peft/lora-config';
+import { trainableParametersLine } from '../../peft/trainable-params';
+import { defaultsOf, firstProblem, formatNumber, pickFields, problemText, withUnusedAtDefault } from '../../options/field';
 import { LORA_DEFAULTS, LORA_FIELDS, type LoraOptions } from '../../options/lora-fields';
 import { RUN_DEFAULTS, RUN_FIELDS, type RunOptions } from '../../options/run-fields';
 import { TRAINING_FIELDS } from '../../options/training-fields';
 import { DEFAULT_TRAINING, type TrainingSettings } from '../../trainer/trainer';
-import type { ModelInfo, TrainLoraOptions } from '../../worker/protocol';
+import type { ModelInfo, TrainLoraOptions, TrainMethodSpec } from '../../worker/protocol';
 import { useModel } from './model';
 
 export type MethodBias = LoraOptions['bias'];
@@ -34,19 +37,35 @@ export const TRAINING_FIELD_NAMES = [...Object.keys(TRAINING_FIELDS), 'valSplit'
 
 export type MethodFields = LoraFields & TrainingFields;
 
-export interface MethodState extends MethodFields {
+/** The methods whose options the store keeps by method id (LoRA's are the top-level LoRA fields). */
+export type OtherMethodId = Exclude<MethodId, 'lora'>;
+export type OtherMethodOptions = Record<OtherMethodId, Record<string, unknown>>;
+
+/** The chosen method and the options of each: what the trainable-parameters line and train-start read. */
+export interface MethodChoice extends LoraFields {
+  methodId: MethodId;
+  otherOptions: OtherMethodOptions;
+}
+
+export interface MethodState extends MethodFields, MethodChoice {
   /** The model type the target-module defaults were chosen for (null before a model loaded). */
   modelType: ModelType | null;
+  setMethodId(id: MethodId): void;
+  /** Sets options of a method other than LoRA (LoRA's: setLora). */
+  setMethodOptions(id: OtherMethodId, patch: Record<string, unknown>): void;
   setLora(patch: Partial<LoraFields>): void;
   /** Checks or unchecks one module name (leaves "all-linear" for the explicit list). */
   setTarget(name: string, checked: boolean, available: readonly string[]): void;
   /** "all-linear" on; off goes back to an explicit list of every linear module name. */
   setAllLinear(on: boolean, available: readonly string[]): void;
   setTraining(patch: Partial<TrainingFields>): void;
-  /** "Quick demo for the embedded model". */
-  applyDemoPreset(): void;
-  /** Puts saved fields back (the last run's settings). */
-  restore(fields: Partial<MethodFields>): void;
+  /** A "Quick demo" button: its method, options and training settings (LoRA's by default). */
+  applyDemoPreset(which?: DemoPresetId): void;
+  /**
+   * Puts saved fields back (the last run's settings): the LoRA fields and training settings, and the method and
+   * options train-start sent when given.
+   */
+  restore(fields: Partial<MethodFields>, method?: TrainMethodSpec): void;
   /** Resets what depends on the model type (target_modules) when a model of another type loaded. */
   modelLoaded(modelType: ModelType): void;
 }
@@ -66,12 +85,22 @@ export const DEFAULT_LORA_FIELDS: Readonly<LoraFields> = { ...LORA_DEFAULTS, tar
 
 export const DEFAULT_TRAINING_FIELDS: Readonly<TrainingFields> = { ...DEFAULT_TRAINING, valSplit: RUN_DEFAULTS.valSplit };
 
-/** "Quick demo for the embedded model": a few dozen fast steps that visibly change the model. */
-export const DEMO_PRESET: Readonly<Partial<MethodFields>> = {
-  r: 8,
-  lora_alpha: 16,
-  target_modules: ALL_LINEAR,
-  lr: 5e-3,
+/** The methods other than LoRA, in the registry's order. */
+export const OTHER_METHOD_IDS = availableMethods()
+  .map((m) => m.id)
+  .filter((id): id is OtherMethodId => id !== 'lora');
+
+function isOtherMethodId(id: string): id is OtherMethodId {
+  return (OTHER_METHOD_IDS as readonly string[]).includes(id);
+}
+
+/** Each method's field defaults (PEFT's), for the methods whose options the store keeps by id. */
+export function defaultOtherOptions(): OtherMethodOptions {
+  return Object.fromEntries(OTHER_METHOD_IDS.map((id) => [id, defaultsOf(methodById(id).fields)])) as OtherMethodOptions;
+}
+
+/** The training settings both quick demos share: a few dozen fast steps on the embedded model. */
+const DEMO_TRAINING: Readonly<Partial<TrainingFields>> = {
   schedule: 'constant',
   warmupSteps: 0,
   maxSteps: 30,
@@ -82,17 +111,60 @@ export const DEMO_PRESET: Readonly<Partial<MethodFields>> = {
   valSplit: 0,
 };
 
+/** A "Quick demo" button's settings: the method, its options (over the method's defaults) and the training. */
+export type DemoPreset =
+  | { methodId: 'lora'; lora: Partial<LoraFields>; training: Partial<TrainingFields> }
+  | { methodId: OtherMethodId; options: Record<string, unknown>; training: Partial<TrainingFields> };
+
+/** The quick demos for the embedded model (austen-2m on a sample dataset), each of which visibly changes the model. */
+export const DEMO_PRESETS = {
+  lora: { methodId: 'lora', lora: { r: 8, lora_alpha: 16, target_modules: ALL_LINEAR }, training: { ...DEMO_TRAINING, lr: 5e-3 } },
+  'prompt-tuning': {
+    methodId: 'prompt-tuning',
+    options: { num_virtual_tokens: 10, prompt_tuning_init: 'TEXT', prompt_tuning_init_text: 'Answer like a pirate:' },
+    training: { ...DEMO_TRAINING, lr: 3e-2 },
+  },
+} as const satisfies Record<string, DemoPreset>;
+export type DemoPresetId = keyof typeof DEMO_PRESETS;
+
+/** What a quick demo sets, in words: "r 8, lora_alpha 16, all-linear; lr 0.005 constant, 30 steps of batch 8." */
+export function demoPresetText(preset: DemoPreset): string {
+  const method =
+    preset.methodId === 'lora'
+      ? Object.entries(preset.lora).map(([k, v]) => (k === 'target_modules' ? String(v) : `${k} ${String(v)}`))
+      : Object.entries(preset.options).map(([k, v]) => `${k} ${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`);
+  const t = preset.training;
+  return `${method.join(', ')}; lr ${formatNumber(t.lr ?? DEFAULT_TRAINING.lr)} ${t.schedule ?? DEFAULT_TRAINING.schedule}, ${t.maxSteps} steps of batch ${t.batchSize}.`;
+}
+
 function pick<K extends keyof MethodFields>(fields: Partial<MethodFields>, keys: readonly K[]): Partial<Pick<MethodFields, K>> {
   const out: Partial<Pick<MethodFields, K>> = {};
   for (const k of keys) if (fields[k] !== undefined) out[k] = fields[k];
   return out;
 }
 
+/** A method's options as the store keeps them: the method's defaults, then the given fields it has. */
+function optionsOver(id: OtherMethodId, options: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const fields = methodById(id).fields;
+  const out = defaultsOf(fields) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(options)) if (Object.hasOwn(fields, k) && v !== undefined) out[k] = v;
+  return out;
+}
+
 export const useMethod = create<MethodState>()((set, get) => ({
   ...DEFAULT_LORA_FIELDS,
   ...DEFAULT_TRAINING_FIELDS,
+  methodId: 'lora',
+  otherOptions: defaultOtherOptions(),
   modelType: null,
 
+  setMethodId(id) {
+    methodById(id);
+    set({ methodId: id });
+  },
+  setMethodOptions(id, patch) {
+    set({ otherOptions: { ...get().otherOptions, [id]: optionsOver(id, { ...get().otherOptions[id], ...patch }) } });
+  },
   setLora(patch) {
     set(pick(patch, LORA_FIELD_NAMES));
   },
@@ -110,11 +182,19 @@ export const useMethod = create<MethodState>()((set, get) => ({
   setTraining(patch) {
     set(pick(patch, TRAINING_FIELD_NAMES));
   },
-  applyDemoPreset() {
-    set({ ...DEMO_PRESET });
+  applyDemoPreset(which = 'lora') {
+    const preset: DemoPreset = DEMO_PRESETS[which];
+    const training = pick(preset.training, TRAINING_FIELD_NAMES);
+    if (preset.methodId === 'lora') set({ methodId: 'lora', ...pick(preset.lora, LORA_FIELD_NAMES), ...training });
+    else set({ methodId: preset.methodId, otherOptions: { ...get().otherOptions, [preset.methodId]: optionsOver(preset.methodId, preset.options) }, ...training });
   },
-  restore(fields) {
+  restore(fields, method) {
     set({ ...pick(fields, LORA_FIELD_NAMES), ...pick(fields, TRAINING_FIELD_NAMES) });
+    // LoRA's options are the LoRA fields put back above (target_modules as the panel's checkboxes keep it).
+    if (method?.id === 'lora') set({ methodId: 'lora' });
+    else if (method && isOtherMethodId(method.id)) {
+      set({ methodId: method.id, otherOptions: { ...get().otherOptions, [method.id]: optionsOver(method.id, method.options) } });
+    }
   },
   modelLoaded(modelType) {
     if (get().modelType === modelType) return;
@@ -144,17 +224,22 @@ export function trainingSettings(fields: TrainingFields): Partial<TrainingSettin
 export type TrainableSummary = { line: string; trainable: number; all: number } | { error: string };
 
 /**
- * PEFT's print_trainable_parameters line for these LoRA fields on the loaded model, or the validation error
- * (which names the field) that the option schema, LoraConfig or the target resolution raises.
+ * The chosen method and its options as train-start sends them: LoRA's fields, or the method's options with each
+ * option that does not matter with the others (the text of a RANDOM init, an LSTM option on the MLP encoder) at its
+ * default, as the panel shows it disabled.
  */
-export function trainableSummary(fields: LoraFields, info: Pick<ModelInfo, 'config' | 'nameOrPath'>): TrainableSummary {
-  const options = loraOptions(fields);
-  const problem = firstProblem(LORA_FIELDS, options);
-  if (problem) return { error: problemText(problem) };
+export function methodSpec(choice: MethodChoice): TrainMethodSpec {
+  if (choice.methodId === 'lora') return { id: 'lora', options: { ...loraOptions(choice) } };
+  return { id: choice.methodId, options: withUnusedAtDefault(methodById(choice.methodId).fields, choice.otherOptions[choice.methodId]) };
+}
+
+/**
+ * PEFT's print_trainable_parameters line for a method's options on the loaded model, or the validation error
+ * (which names the field) that the option schema or the method's own checks (its PEFT config, its targets) raise.
+ */
+export function trainableSummary(spec: TrainMethodSpec, info: Pick<ModelInfo, 'config' | 'nameOrPath'>): TrainableSummary {
   try {
-    const config = makeLoraConfig(options, info.config, { nameOrPath: info.nameOrPath || 'model' });
-    const targets = resolveLoraTargets(config, info.config);
-    const counts = countParameters(info.config, targets, config.bias);
+    const { counts } = planMethod(methodById(spec.id), spec.options, info.config, { nameOrPath: info.nameOrPath || 'model' });
     return { line: trainableParametersLine(counts.trainable, counts.all), ...counts };
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };

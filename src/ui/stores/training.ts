@@ -23,7 +23,7 @@ import type {
 } from '../../worker/protocol';
 import { useAdapter } from './adapter';
 import { useData, type DataSourceKind } from './data';
-import { loraOptions, methodFields, trainableSummary, trainingSettings, useMethod, type MethodBias, type MethodFields } from './method';
+import { methodFields, methodSpec, trainableSummary, trainingSettings, useMethod } from './method';
 import { useModel } from './model';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
 import {
@@ -419,10 +419,11 @@ export const useTraining = create<TrainingState>()((set, get) => {
       if (status.state !== 'ready') return fail('Load a model first (Model panel).');
       if (!data.spec) return fail('Choose a dataset first (Data panel).');
       const info = status.info;
-      const method = methodFields(useMethod.getState());
+      const methodState = useMethod.getState();
+      const method = methodFields(methodState);
       const adapter = useAdapter.getState().adapter;
       const fromCurrent = get().fromCurrentAdapter && adapter !== null;
-      const peftMethod: TrainMethodSpec = fromCurrent ? methodOfAdapter(adapter) : { id: 'lora', options: { ...loraOptions(method) } };
+      const peftMethod: TrainMethodSpec = fromCurrent ? methodOfAdapter(adapter) : methodSpec(methodState);
       const settings = trainingSettings(method);
       const bytes = utf8Bytes(data.spec.text);
       const saved: SavedRun = {
@@ -448,7 +449,7 @@ export const useTraining = create<TrainingState>()((set, get) => {
       };
       writeSavedRun(saved);
       writeProgress(null);
-      const summary = fromCurrent ? null : trainableSummary(method, info);
+      const summary = fromCurrent ? null : trainableSummary(peftMethod, info);
       const trainable = fromCurrent ? adapter.trainableParameters : summary && 'line' in summary ? summary.trainable : null;
       await run(
         {
@@ -499,8 +500,8 @@ export const useTraining = create<TrainingState>()((set, get) => {
       }
       const info = ready.info;
 
-      // Put the saved settings back.
-      useMethod.getState().restore(saved.method);
+      // Put the saved settings back (the panel's method too, unless the run continued an adapter of its own).
+      useMethod.getState().restore(saved.method, saved.fromCurrentAdapter ? undefined : saved.peftMethod);
       const data = useData.getState();
       let reanalyze = data.maxLength !== saved.maxLength;
       useData.setState({ maxLength: saved.maxLength, skipBadRecords: saved.skipBadRecords });

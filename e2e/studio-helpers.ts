@@ -1,0 +1,62 @@
+/**
+ * Steps of the studio's e2e specs that drive the page as a person does: open it on the embedded model, wait for a
+ * run, generate in the Compare panel, download the adapter's zip and re-import it, photograph the panels.
+ */
+import { readFileSync } from 'node:fs';
+import { expect, type Page, type TestInfo } from '@playwright/test';
+import { unzipSync } from 'fflate';
+
+const PANELS = ['model', 'data', 'method', 'training', 'compare', 'export'] as const;
+
+export async function screenshotPanels(page: Page, testInfo: TestInfo, prefix: string): Promise<void> {
+  for (const panel of PANELS) {
+    const path = testInfo.outputPath(`${prefix}-${panel}.png`);
+    await page.getByTestId(`panel-${panel}`).screenshot({ path });
+    await testInfo.attach(`${prefix}-${panel}`, { path, contentType: 'image/png' });
+  }
+}
+
+/** Waits until the run ends, failing at once (with the panel's error) when it ends in an error. */
+export async function expectRunDone(page: Page): Promise<void> {
+  const status = page.getByTestId('train-status');
+  await expect(status).toHaveAttribute('data-state', /^(done|error)$/, { timeout: 300_000 });
+  if ((await status.getAttribute('data-state')) === 'error') throw new Error(`training failed: ${await page.getByTestId('train-error').innerText()}`);
+}
+
+export async function openWithDefaultModel(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('data-status')).toHaveAttribute('data-state', 'ready');
+}
+
+/** The first and the latest training loss the Training panel shows. */
+export async function firstAndLastLoss(page: Page): Promise<{ first: number; last: number }> {
+  const first = Number(await page.getByTestId('train-loss-first').getAttribute('data-value'));
+  const last = Number(await page.getByTestId('train-loss-last').getAttribute('data-value'));
+  return { first, last };
+}
+
+/** Runs the Compare panel's generation (its current prompt and settings) and returns both sides. */
+export async function compareOnce(page: Page): Promise<{ base: string; adapted: string }> {
+  const status = page.getByTestId('compare-status');
+  await page.getByTestId('compare-run').click();
+  // This run's end, not the last one's: generating takes seconds on SwiftShader.
+  await expect(status).toHaveAttribute('data-state', 'running');
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  return { base: await page.getByTestId('compare-base').innerText(), adapted: await page.getByTestId('compare-adapted').innerText() };
+}
+
+/** Downloads the adapter as the Export panel's zip: its file name, where it was saved, and its files. */
+export async function downloadAdapterZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; path: string; files: Record<string, Uint8Array> }> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-zip').click()]);
+  const path = testInfo.outputPath('adapter.zip');
+  await download.saveAs(path);
+  return { fileName: download.suggestedFilename(), path, files: unzipSync(new Uint8Array(readFileSync(path))) };
+}
+
+/** Imports adapter files (or their zip) in the Export panel and waits until the adapter is the imported one. */
+export async function importAdapter(page: Page, paths: string | string[]): Promise<void> {
+  await page.getByTestId('import-files').setInputFiles(paths);
+  await expect(page.getByTestId('import-status')).toBeVisible();
+  await expect(page.getByTestId('adapter-origin')).toContainText('imported');
+}
