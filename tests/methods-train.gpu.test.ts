@@ -18,6 +18,7 @@ import { parseSafetensors } from '../src/model-io/safetensors';
 import { loadTokenizer } from '../src/model-io/tokenizer';
 import { referenceForward } from '../src/model/reference/reference-model';
 import { importPromptLearningAdapter } from '../src/peft/prompt-learning-files';
+import type { CheckpointStore } from '../src/trainer/checkpoint';
 import { DEFAULT_TRAINING } from '../src/trainer/trainer';
 import { runTraining, type TrainingBase } from '../src/trainer/training-run';
 import { makeTinyModel } from './fixtures/tiny-models';
@@ -102,3 +103,54 @@ describe.each(CASES)('$name', (c) => {
     }
   }, HEAVY_TIMEOUT_MS);
 });
+
+describe('checkpoints of a prompt-learning method', () => {
+  it('P-tuning: a run resumed from a checkpoint repeats the losses of an uninterrupted run', async () => {
+    const m = models.get('llama')!;
+    const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
+    const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
+    const base: TrainingBase = { gpu: ctx.gpu, config: m.config, weights: m.weights, tokenizer, model, format: 'f32', nameOrPath: 'tiny-llama', revision: null, source: 'tiny' };
+    const run = async (store: CheckpointStore, stopAt: number | null, resume: boolean) => {
+      const r = await runTraining({
+        data: { text: DATA, fileName: 'task.jsonl' },
+        loadBase: async () => base,
+        adapter: { method: 'p-tuning', options: { num_virtual_tokens: 4, encoder_hidden_size: 8 } },
+        settings: { ...DEFAULT_TRAINING, lr: 3e-2, schedule: 'cosine', maxSteps: 6, batchSize: 2, gradAccum: 2, seed: 5, checkpointEvery: 2 },
+        options: { maxLength: 32, valSplit: 0, skipBadRecords: false },
+        checkpoints: store,
+        resume,
+        checkpointAtEnd: false,
+        log: () => undefined,
+        onEvent: (e, trainer) => {
+          if (e.kind === 'step' && e.log.step === stopAt) trainer.stop();
+        },
+      });
+      r.adapter.destroy();
+      return r.log.map((l) => l.loss);
+    };
+    try {
+      const straight = await run(new MemoryCheckpointStore(), null, false);
+      const store = new MemoryCheckpointStore();
+      expect(await run(store, 3, false)).toHaveLength(3); // the checkpoint is from step 2
+      expect(await run(store, null, true)).toEqual(straight);
+    } finally {
+      model.destroy();
+    }
+  }, HEAVY_TIMEOUT_MS);
+});
+
+class MemoryCheckpointStore implements CheckpointStore {
+  files: Map<string, Uint8Array> | null = null;
+  readonly description = 'memory';
+  async save(files: Map<string, Uint8Array>) {
+    this.files = new Map(files);
+  }
+  async load() {
+    return this.files;
+  }
+  async clear() {
+    const had = this.files !== null;
+    this.files = null;
+    return had;
+  }
+}
