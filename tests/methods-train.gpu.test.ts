@@ -24,6 +24,7 @@ import { runTraining, type TrainingBase } from '../src/trainer/training-run';
 import { makeTinyModel } from './fixtures/tiny-models';
 import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
+import { MemoryCheckpointStore } from './helpers/memory-checkpoint-store';
 
 const ctx = useGpu();
 const HEAVY_TIMEOUT_MS = 300_000;
@@ -140,18 +141,3 @@ describe('checkpoints of a prompt-learning method', () => {
   }, HEAVY_TIMEOUT_MS);
 });
 
-class MemoryCheckpointStore implements CheckpointStore {
-  files: Map<string, Uint8Array> | null = null;
-  readonly description = 'memory';
-  async save(files: Map<string, Uint8Array>) {
-    this.files = new Map(files);
-  }
-  async load() {
-    return this.files;
-  }
-  async clear() {
-    const had = this.files !== null;
-    this.files = null;
-    return had;
-  }
-}
