@@ -18,11 +18,13 @@ import { parseSafetensors } from '../src/model-io/safetensors';
 import { loadTokenizer } from '../src/model-io/tokenizer';
 import { referenceForward } from '../src/model/reference/reference-model';
 import { importPromptLearningAdapter } from '../src/peft/prompt-learning-files';
+import type { CheckpointStore } from '../src/trainer/checkpoint';
 import { DEFAULT_TRAINING } from '../src/trainer/trainer';
 import { runTraining, type TrainingBase } from '../src/trainer/training-run';
 import { makeTinyModel } from './fixtures/tiny-models';
 import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
+import { MemoryCheckpointStore } from './helpers/memory-checkpoint-store';
 
 const ctx = useGpu();
 const HEAVY_TIMEOUT_MS = 300_000;
@@ -36,12 +38,13 @@ const DATA = [
   .map(([prompt, completion]) => JSON.stringify({ prompt, completion }))
   .join('\n');
 
-const CASES: { name: string; method: MethodId; options: Record<string, unknown>; lr: number }[] = [
+/** Each method on both architectures; the LSTM encoder and the projection (variants of two of them) on one each. */
+const CASES: { name: string; method: MethodId; options: Record<string, unknown>; lr: number; kinds?: ('gpt2' | 'llama')[] }[] = [
   { name: 'prompt tuning, TEXT init', method: 'prompt-tuning', options: { num_virtual_tokens: 6, prompt_tuning_init: 'TEXT', prompt_tuning_init_text: 'animal sounds:' }, lr: 0.3 },
   { name: 'P-tuning, MLP encoder', method: 'p-tuning', options: { num_virtual_tokens: 6, encoder_hidden_size: 16 }, lr: 3e-2 },
-  { name: 'P-tuning, LSTM encoder', method: 'p-tuning', options: { num_virtual_tokens: 6, encoder_reparameterization_type: 'LSTM', encoder_hidden_size: 16, encoder_num_layers: 2, encoder_dropout: 0.1 }, lr: 5e-2 },
+  { name: 'P-tuning, LSTM encoder', method: 'p-tuning', options: { num_virtual_tokens: 6, encoder_reparameterization_type: 'LSTM', encoder_hidden_size: 16, encoder_num_layers: 2, encoder_dropout: 0.1 }, lr: 5e-2, kinds: ['gpt2'] },
   { name: 'prefix tuning', method: 'prefix-tuning', options: { num_virtual_tokens: 4 }, lr: 0.3 },
-  { name: 'prefix tuning with projection', method: 'prefix-tuning', options: { num_virtual_tokens: 4, prefix_projection: true, encoder_hidden_size: 16 }, lr: 3e-2 },
+  { name: 'prefix tuning with projection', method: 'prefix-tuning', options: { num_virtual_tokens: 4, prefix_projection: true, encoder_hidden_size: 16 }, lr: 3e-2, kinds: ['llama'] },
 ];
 
 const models = new Map<string, LoadedModel>();
@@ -52,7 +55,7 @@ beforeAll(async () => {
 });
 
 describe.each(CASES)('$name', (c) => {
-  it.each(['gpt2', 'llama'])('%s: learns, exports PEFT files, imports them exactly, and matches the reference', async (kind) => {
+  it.each(c.kinds ?? ['gpt2', 'llama'])('%s: learns, exports PEFT files, imports them exactly, and matches the reference', async (kind) => {
     const m = models.get(kind)!;
     const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
     const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
@@ -102,3 +105,39 @@ describe.each(CASES)('$name', (c) => {
     }
   }, HEAVY_TIMEOUT_MS);
 });
+
+describe('checkpoints of a prompt-learning method', () => {
+  it('P-tuning: a run resumed from a checkpoint repeats the losses of an uninterrupted run', async () => {
+    const m = models.get('llama')!;
+    const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
+    const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
+    const base: TrainingBase = { gpu: ctx.gpu, config: m.config, weights: m.weights, tokenizer, model, format: 'f32', nameOrPath: 'tiny-llama', revision: null, source: 'tiny' };
+    const run = async (store: CheckpointStore, stopAt: number | null, resume: boolean) => {
+      const r = await runTraining({
+        data: { text: DATA, fileName: 'task.jsonl' },
+        loadBase: async () => base,
+        adapter: { method: 'p-tuning', options: { num_virtual_tokens: 4, encoder_hidden_size: 8 } },
+        settings: { ...DEFAULT_TRAINING, lr: 3e-2, schedule: 'cosine', maxSteps: 6, batchSize: 2, gradAccum: 2, seed: 5, checkpointEvery: 2 },
+        options: { maxLength: 32, valSplit: 0, skipBadRecords: false },
+        checkpoints: store,
+        resume,
+        checkpointAtEnd: false,
+        log: () => undefined,
+        onEvent: (e, trainer) => {
+          if (e.kind === 'step' && e.log.step === stopAt) trainer.stop();
+        },
+      });
+      r.adapter.destroy();
+      return r.log.map((l) => l.loss);
+    };
+    try {
+      const straight = await run(new MemoryCheckpointStore(), null, false);
+      const store = new MemoryCheckpointStore();
+      expect(await run(store, 3, false)).toHaveLength(3); // the checkpoint is from step 2
+      expect(await run(store, null, true)).toEqual(straight);
+    } finally {
+      model.destroy();
+    }
+  }, HEAVY_TIMEOUT_MS);
+});
+

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRequest } from '../src/worker/protocol';
 import { peftDefaults } from '../src/peft/lora-config';
+import { P_TUNING_FIELDS, PREFIX_TUNING_FIELDS, PROMPT_TUNING_FIELDS } from '../src/options/prompt-learning-fields';
 import { LORA_FIELDS } from '../src/options/lora-fields';
 import { TRAINING_FIELDS } from '../src/options/training-fields';
 import { RUN_FIELDS } from '../src/options/run-fields';
@@ -19,8 +20,11 @@ import { TRAIN_FLAGS } from '../src/cli/commands/train';
 import { loraOptions, trainableSummary, trainingFieldsError, DEFAULT_LORA_FIELDS, DEFAULT_TRAINING_FIELDS } from '../src/ui/stores/method';
 import { parseModelConfig } from '../src/model/config';
 
-const ALL_SETS: Record<string, FieldSet> = { lora: LORA_FIELDS, settings: TRAINING_FIELDS, run: RUN_FIELDS };
-const allFields = () => Object.values(ALL_SETS).flatMap((set) => Object.entries(set));
+const ALL_SETS: Record<string, FieldSet> = {
+  lora: LORA_FIELDS, 'prompt-tuning': PROMPT_TUNING_FIELDS, 'p-tuning': P_TUNING_FIELDS, 'prefix-tuning': PREFIX_TUNING_FIELDS, settings: TRAINING_FIELDS, run: RUN_FIELDS,
+};
+/** Every field once (a field shared by several methods is one object, with one flag). */
+const allFields = () => [...new Map(Object.values(ALL_SETS).flatMap((set) => Object.entries(set)).map(([k, f]) => [f, [k, f] as const])).values()];
 
 describe('the option schema', () => {
   it("has transformers' TrainingArguments defaults where it says so", () => {
@@ -155,7 +159,8 @@ describe('CLI flags made from the schema', () => {
     }
     expect(USAGE).toContain('--alpha 8 ');
     const help = commandHelp('train', TRAIN_FLAGS);
-    expect(help).toContain('  --alpha 8\n      Scales the update by lora_alpha / r (lora_alpha / √r with rsLoRA). Default: 8.');
+    expect(help).toContain('  --alpha 8\n      [--method lora] Scales the update by lora_alpha / r (lora_alpha / √r with rsLoRA). Default: 8.');
+    expect(help).toContain('  --virtual-tokens 20\n      [--method prompt-tuning|p-tuning|prefix-tuning] Number of virtual tokens');
     expect(help).toContain('  --lr 2e-4\n');
     expect(help).toContain('  --model default|DIR|REPO (required)\n');
     for (const [, f] of allFields()) expect(help).toContain(`--${f.flag}`);

@@ -24,6 +24,7 @@ import type { CheckpointStore } from '../src/trainer/checkpoint';
 import { DEFAULT_TRAINING, Trainer, type TrainingSettings } from '../src/trainer/trainer';
 import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
+import { MemoryCheckpointStore } from './helpers/memory-checkpoint-store';
 
 const ctx = useGpu();
 /** 40 training steps of a tiny model take about 100 s on SwiftShader while other test files share the two cores. */
@@ -39,21 +40,6 @@ const TASK: [string, string][] = [
 ];
 const records: DataRecord[] = TASK.map(([prompt, completion], i) => ({ kind: 'prompt-completion', prompt, completion, line: i + 1 }));
 
-class MemoryCheckpointStore implements CheckpointStore {
-  files: Map<string, Uint8Array> | null = null;
-  readonly description = 'memory';
-  async save(files: Map<string, Uint8Array>) {
-    this.files = new Map(files);
-  }
-  async load() {
-    return this.files;
-  }
-  async clear() {
-    const had = this.files !== null;
-    this.files = null;
-    return had;
-  }
-}
 
 interface Setup {
   loaded: LoadedModel;

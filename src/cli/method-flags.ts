@@ -17,7 +17,7 @@ export function methodOptionFlags(): CliFlags {
   for (const m of availableMethods()) {
     for (const [flag, f] of Object.entries(schemaFlags(m.fields))) {
       const owners = availableMethods().filter((x) => Object.values(x.fields).some((field) => field.flag === flag));
-      out[flag] = owners.length === availableMethods().length ? f : { ...f, help: `${f.help} (${owners.map((x) => x.id).join(', ')})` };
+      out[flag] = owners.length === availableMethods().length ? f : { ...f, help: `[--method ${owners.map((x) => x.id).join('|')}] ${f.help}` };
     }
   }
   return out;

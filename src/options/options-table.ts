@@ -4,6 +4,7 @@
  */
 import { expectation, formatDefault, type FieldSet } from './field';
 import { LORA_FIELDS } from './lora-fields';
+import { P_TUNING_FIELDS, PREFIX_TUNING_FIELDS, PROMPT_TUNING_FIELDS } from './prompt-learning-fields';
 import { RUN_FIELDS } from './run-fields';
 import { TRAINING_FIELDS } from './training-fields';
 
@@ -11,6 +12,20 @@ export const OPTIONS_TABLE_BEGIN = '<!-- options-table:begin (made by npm run do
 export const OPTIONS_TABLE_END = '<!-- options-table:end -->';
 
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+
+/** The prompt-learning methods' fields, each once, under the methods (--method) that take it. */
+function promptLearningRows(): string[] {
+  const sets: [string, FieldSet][] = [['prompt-tuning', PROMPT_TUNING_FIELDS], ['p-tuning', P_TUNING_FIELDS], ['prefix-tuning', PREFIX_TUNING_FIELDS]];
+  const seen = new Map<string, { methods: string[]; fields: FieldSet }>();
+  for (const [method, fields] of sets) {
+    for (const [key, f] of Object.entries(fields)) {
+      const entry = seen.get(key) ?? { methods: [], fields: { [key]: f } };
+      entry.methods.push(method);
+      seen.set(key, entry);
+    }
+  }
+  return [...seen.values()].flatMap((e) => rows(e.methods.join(', '), e.fields));
+}
 
 function rows(group: string, fields: FieldSet): string[] {
   return Object.entries(fields).map(([key, f]) =>
@@ -32,6 +47,7 @@ export function optionsTable(): string {
     '| option | CLI flag | studio | accepts | default (whose) | what it does |',
     '|---|---|---|---|---|---|',
     ...rows('lora', LORA_FIELDS),
+    ...promptLearningRows(),
     ...rows('settings', TRAINING_FIELDS),
     ...rows('run', RUN_FIELDS),
   ]

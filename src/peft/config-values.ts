@@ -72,3 +72,33 @@ export function parseConfigObject(text: string, file: string, error: (message: s
   if (!isPlainObject(json)) throw error(`${file}: expected a JSON object, got ${showValue(json)}`);
   return json;
 }
+
+/**
+ * The type checks PEFT's config dataclasses imply, for a config being read or made: each failure throws the
+ * config's own error class, naming where the config comes from, the field, its value and what was expected.
+ */
+export class ConfigFieldChecker {
+  constructor(
+    readonly where: string,
+    private readonly error: (message: string) => Error,
+  ) {}
+
+  fail(field: string, value: unknown, expected: string): never {
+    throw this.error(`${this.where}: ${field} = ${showValue(value)} is invalid; expected ${expected}`);
+  }
+
+  bool(field: string, v: unknown): boolean {
+    if (typeof v !== 'boolean') this.fail(field, v, 'true or false');
+    return v;
+  }
+
+  nullableString(field: string, v: unknown): string | null {
+    if (v !== null && typeof v !== 'string') this.fail(field, v, 'a string or null');
+    return v;
+  }
+
+  positiveInt(field: string, v: unknown, extra = ''): number {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) this.fail(field, v, `a positive integer${extra}`);
+    return v;
+  }
+}

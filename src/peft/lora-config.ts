@@ -8,7 +8,7 @@
 import { architectureForModelType, architectureOf } from '../model/architectures/index';
 import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from '../model/config';
 import { pythonFullmatch, pythonPatternKeyRegex, PythonRegexError } from './python-regex';
-import { isPlainObject, isUnusedValue as isUnused, parseConfigObject, screenUnknownFields, showValue as show } from './config-values';
+import { ConfigFieldChecker, isPlainObject, isUnusedValue as isUnused, parseConfigObject, screenUnknownFields, showValue as show } from './config-values';
 import { PEFT_VERSION } from './peft-version';
 import { compareCodePoints, pythonJsonDumps, pyFloat, type PyJson } from './python-json';
 
@@ -154,14 +154,12 @@ export function peftDefaults(): Omit<LoraConfig, 'target_modules'> & { target_mo
 }
 
 /** Validation context: `where` prefixes every message ("LoRA config" or "adapter_config.json"). */
-class Checker {
+class Checker extends ConfigFieldChecker {
   constructor(
-    readonly where: string,
+    where: string,
     readonly model: ModelConfig,
-  ) {}
-
-  fail(field: string, value: unknown, expected: string): never {
-    throw new LoraConfigError(`${this.where}: ${field} = ${show(value)} is invalid; expected ${expected}`);
+  ) {
+    super(where, (message) => new LoraConfigError(message));
   }
 
   unsupported(field: string, value: unknown, what: string): never {
@@ -171,21 +169,6 @@ class Checker {
   private defaultText(field: string): string {
     const d = (peftDefaults() as Record<string, unknown>)[field];
     return show(d);
-  }
-
-  bool(field: string, v: unknown): boolean {
-    if (typeof v !== 'boolean') this.fail(field, v, 'true or false');
-    return v;
-  }
-
-  nullableString(field: string, v: unknown): string | null {
-    if (v !== null && typeof v !== 'string') this.fail(field, v, 'a string or null');
-    return v;
-  }
-
-  positiveInt(field: string, v: unknown): number {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) this.fail(field, v, 'a positive integer');
-    return v;
   }
 
   regex(field: string, pattern: string, kind: 'fullmatch' | 'patternKey'): void {

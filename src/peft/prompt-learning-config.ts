@@ -18,7 +18,7 @@
  * mattered while training.
  */
 import type { ModelConfig } from '../model/config';
-import { isPlainObject, isUnusedValue, parseConfigObject, screenUnknownFields, showValue as show } from './config-values';
+import { ConfigFieldChecker, isPlainObject, isUnusedValue, parseConfigObject, screenUnknownFields, showValue as show } from './config-values';
 import { PEFT_VERSION } from './peft-version';
 import { PROMPT_LEARNING_PEFT_TYPES, type PromptLearningPeftType } from './peft-type';
 import { pythonJsonDumps, pyFloat, type PyJson } from './python-json';
@@ -265,36 +265,19 @@ export function maxRealTokens(config: Pick<PromptLearningConfigBase, 'num_virtua
  */
 type Mode = 'make' | 'check' | 'load';
 
-class Checker {
+class Checker extends ConfigFieldChecker {
   constructor(
-    readonly where: string,
+    where: string,
     readonly mode: Mode,
     readonly warnings: string[],
-  ) {}
-
-  fail(field: string, value: unknown, expected: string): never {
-    throw new PromptLearningConfigError(`${this.where}: ${field} = ${show(value)} is invalid; expected ${expected}`);
+  ) {
+    super(where, (message) => new PromptLearningConfigError(message));
   }
 
   /** An option training would ignore: refused for a new config, a warning for a loaded one. */
   ignored(field: string, value: unknown, why: string, expected: string): void {
     if (this.mode === 'make') throw new PromptLearningConfigError(`${this.where}: ${field} = ${show(value)} ${why}; expected ${expected}`);
     if (this.mode === 'load') this.warnings.push(`${this.where}: ${field} = ${show(value)} ${why}`);
-  }
-
-  bool(field: string, v: unknown): boolean {
-    if (typeof v !== 'boolean') this.fail(field, v, 'true or false');
-    return v;
-  }
-
-  nullableString(field: string, v: unknown): string | null {
-    if (v !== null && typeof v !== 'string') this.fail(field, v, 'a string or null');
-    return v;
-  }
-
-  positiveInt(field: string, v: unknown, extra = ''): number {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) this.fail(field, v, `a positive integer${extra}`);
-    return v;
   }
 
   oneOf<T extends string>(field: string, v: unknown, values: readonly T[], extra = ''): T {

@@ -13,7 +13,7 @@ import { loadAdapter, openSession } from '../session';
 export const GENERATE_FLAGS: CliFlags = {
   model: { type: 'string', value: 'M', required: true, help: 'The base model, as for train.' },
   prompt: { type: 'string', value: 'TEXT', required: true, help: 'The text to continue.' },
-  adapter: { type: 'string', value: 'DIR|REPO', help: 'A PEFT LoRA adapter to generate with.' },
+  adapter: { type: 'string', value: 'DIR|REPO', help: 'A PEFT adapter to generate with (LoRA, prompt tuning, P-tuning or prefix tuning).' },
   'max-new-tokens': { type: 'string', value: 'N', help: "Tokens to generate at most. Default: generation_config.json's, else 64." },
   temperature: { type: 'string', value: 'T', help: "Sampling temperature; 0 = greedy. Default: generation_config.json's when it samples, else greedy." },
   'top-k': { type: 'string', value: 'K', help: 'Sample from the K most likely tokens (0 = all). Default: from generation_config.json, else 0.' },

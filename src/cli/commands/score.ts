@@ -1,5 +1,6 @@
 /**
  * peft-studio score --model M [--adapter DIR] (--text TEXT | --data FILE) [--json]
+ * The adapter may be of any supported method (its adapter_config.json's peft_type says which).
  * Per-token log-probabilities and the mean loss. logprobs[t] = log p(ids[t+1] | ids[0..t]); ids starts with
  * whatever BOS the tokenizer adds.
  */
@@ -24,7 +25,7 @@ const SCORE_BATCH_FIELDS = pickFields(TRAINING_FIELDS, ['batchSize']);
 
 export const SCORE_FLAGS: CliFlags = {
   model: { type: 'string', value: 'M', required: true, help: 'The base model, as for train.' },
-  adapter: { type: 'string', value: 'DIR|REPO', help: 'A PEFT LoRA adapter to score with.' },
+  adapter: { type: 'string', value: 'DIR|REPO', help: 'A PEFT adapter to score with (LoRA, prompt tuning, P-tuning or prefix tuning).' },
   text: { type: 'string', value: 'TEXT', help: 'Scores this text token by token (give --text or --data).' },
   data: { type: 'string', value: 'FILE|SAMPLE', help: "Scores a dataset as training's loss counts it: the mean loss over its trained tokens." },
   ...schemaFlags(SCORE_RUN_FIELDS),
@@ -33,11 +34,15 @@ export const SCORE_FLAGS: CliFlags = {
   json: { type: 'boolean', help: 'Prints one JSON object: {ids, logprobs, mean_nll} for --text, {examples, tokens, mean_nll} for --data.' },
 };
 
-/** log p(ids[t+1] | ids[..t]) for t < T − 1, from logits [T, V], in float64. */
+/**
+ * log p(ids[t+1] | ids[..t]) for t < T − 1, from logits [rows, V], in float64. An adapter's virtual tokens come
+ * first (rows − T of them, prompt tuning and P-tuning): token t's row is rows − T + t.
+ */
 export function nextTokenLogprobs(logits: Float32Array, ids: number[], V: number): number[] {
   const out: number[] = [];
+  const first = logits.length / V - ids.length;
   for (let t = 0; t + 1 < ids.length; t++) {
-    const row = logits.subarray(t * V, (t + 1) * V);
+    const row = logits.subarray((first + t) * V, (first + t + 1) * V);
     let max = -Infinity;
     for (const v of row) max = Math.max(max, v);
     let sum = 0;

@@ -10,10 +10,10 @@
  */
 import type { GpuContext } from '../../gpu/device';
 import { ShapeError } from '../../gpu/errors';
-import { readTensor, type GpuTensor } from '../../kernels/tensor';
-import type { AttentionPrefixHook, GpuAdapter, PassContext, TrainableTensor } from '../../engine/method-hooks';
+import type { GpuTensor } from '../../kernels/tensor';
+import type { AttentionPrefixHook, PassContext } from '../../engine/method-hooks';
 import type { ModelConfig } from '../../model/config';
-import { columnsOf, storeGradient, trainableTensor } from '../shared/trainable';
+import { columnsOf, OneTensorMethod, storeGradient, trainableTensor } from '../shared/trainable';
 
 /** PEFT's module path of the prefix (PrefixEncoder.embedding), used as the checkpoint name. */
 export const PREFIX_EMBEDDING_PARAM = 'prompt_encoder.embedding.weight';
@@ -49,16 +49,11 @@ export function prefixHook(
   };
 }
 
-export class GpuPrefixTuning implements GpuAdapter {
+export class GpuPrefixTuning extends OneTensorMethod {
   readonly attentionPrefix: AttentionPrefixHook;
-  private readonly weight: TrainableTensor;
 
   /** `prefix` [n, L·2·kvDim] in PEFT's layout. */
-  constructor(
-    private readonly gpu: GpuContext,
-    model: ModelConfig,
-    prefix: Float32Array,
-  ) {
+  constructor(gpu: GpuContext, model: ModelConfig, prefix: Float32Array) {
     const kvDim = prefixTokenDim(model);
     const width = model.numLayers * 2 * kvDim;
     if (prefix.length === 0 || prefix.length % width !== 0) {
@@ -67,22 +62,8 @@ export class GpuPrefixTuning implements GpuAdapter {
       );
     }
     const n = prefix.length / width;
-    this.weight = trainableTensor(gpu.device, prefix, [n, width], PREFIX_EMBEDDING_PARAM);
+    super(gpu, trainableTensor(gpu.device, prefix, [n, width], PREFIX_EMBEDDING_PARAM));
     const w = this.weight;
     this.attentionPrefix = prefixHook(n, kvDim, () => w.value, () => w.grad, true);
-  }
-
-  parameters(): TrainableTensor[] {
-    return [this.weight];
-  }
-
-  /** The prefix [n, L·2·kvDim]: what PEFT saves as prompt_embeddings. */
-  async promptEmbeddings(): Promise<Float32Array> {
-    return readTensor(this.gpu.device, this.weight.value);
-  }
-
-  destroy(): void {
-    this.weight.value.buffer.destroy();
-    this.weight.grad.buffer.destroy();
   }
 }

@@ -5,49 +5,25 @@
  */
 import type { GpuContext } from '../../gpu/device';
 import { ShapeError } from '../../gpu/errors';
-import { readTensor } from '../../kernels/tensor';
-import type { GpuAdapter, TrainableTensor, VirtualTokensHook } from '../../engine/method-hooks';
+import type { VirtualTokensHook } from '../../engine/method-hooks';
 import type { ModelConfig } from '../../model/config';
-import { storeGradient, trainableTensor } from '../shared/trainable';
+import { OneTensorMethod, storeGradient, trainableTensor } from '../shared/trainable';
 
 /** PEFT's module path of the prompt embedding (PromptEmbedding.embedding), used as the checkpoint name. */
 export const PROMPT_EMBEDDING_PARAM = 'prompt_encoder.embedding.weight';
 
-export class GpuPromptTuning implements GpuAdapter {
+export class GpuPromptTuning extends OneTensorMethod {
   readonly virtualTokens: VirtualTokensHook;
-  private readonly weight: TrainableTensor;
 
   /** `embeddings` [n, d]: the initial virtual-token embeddings (see the prompt-tuning init). */
-  constructor(
-    private readonly gpu: GpuContext,
-    model: ModelConfig,
-    embeddings: Float32Array,
-  ) {
+  constructor(gpu: GpuContext, model: ModelConfig, embeddings: Float32Array) {
     const d = model.hiddenSize;
     if (embeddings.length === 0 || embeddings.length % d !== 0) {
       throw new ShapeError(`prompt tuning: the prompt embeddings have ${embeddings.length} values, expected num_virtual_tokens × ${d} (the hidden size)`);
     }
     const n = embeddings.length / d;
-    this.weight = trainableTensor(gpu.device, embeddings, [n, d], PROMPT_EMBEDDING_PARAM);
+    super(gpu, trainableTensor(gpu.device, embeddings, [n, d], PROMPT_EMBEDDING_PARAM));
     const w = this.weight;
-    this.virtualTokens = {
-      count: n,
-      forward: () => w.value,
-      backward: (ctx, g) => storeGradient(ctx, g, w.grad),
-    };
-  }
-
-  parameters(): TrainableTensor[] {
-    return [this.weight];
-  }
-
-  /** The virtual-token embeddings [n, d]: what PEFT saves as prompt_embeddings. */
-  async promptEmbeddings(): Promise<Float32Array> {
-    return readTensor(this.gpu.device, this.weight.value);
-  }
-
-  destroy(): void {
-    this.weight.value.buffer.destroy();
-    this.weight.grad.buffer.destroy();
+    this.virtualTokens = { count: n, forward: () => w.value, backward: (ctx, g) => storeGradient(ctx, g, w.grad) };
   }
 }

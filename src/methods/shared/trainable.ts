@@ -3,8 +3,9 @@
  * reaches the gradient buffer (overwritten by a step's first micro-batch, added by the ones after it).
  */
 import { encodeCopyColumns } from '../../kernels/copy-columns';
-import { tensorFrom, zerosTensor, type GpuTensor } from '../../kernels/tensor';
-import type { PassContext, TrainableTensor } from '../../engine/method-hooks';
+import type { GpuContext } from '../../gpu/device';
+import { readTensor, tensorFrom, zerosTensor, type GpuTensor } from '../../kernels/tensor';
+import type { GpuAdapter, PassContext, TrainableTensor } from '../../engine/method-hooks';
 
 /** A trainable [rows, cols] tensor starting from `data`, with a zero gradient. */
 export function trainableTensor(device: GPUDevice, data: Float32Array, shape: readonly [number, number], name: string): TrainableTensor {
@@ -25,4 +26,26 @@ export function columnsOf(ctx: PassContext, t: GpuTensor, offset: number, width:
   const out = ctx.tensor([t.shape[0], width], name);
   encodeCopyColumns(ctx.rec, { src: t, srcOffset: offset, dst: out, dstOffset: 0, width });
   return out;
+}
+
+/** A method whose one trainable tensor is also what PEFT saves (prompt tuning's embeddings, an unprojected prefix). */
+export abstract class OneTensorMethod implements GpuAdapter {
+  protected constructor(
+    protected readonly gpu: GpuContext,
+    protected readonly weight: TrainableTensor,
+  ) {}
+
+  parameters(): TrainableTensor[] {
+    return [this.weight];
+  }
+
+  /** The tensor's values: what PEFT saves as prompt_embeddings. */
+  async promptEmbeddings(): Promise<Float32Array> {
+    return readTensor(this.gpu.device, this.weight.value);
+  }
+
+  destroy(): void {
+    this.weight.value.buffer.destroy();
+    this.weight.grad.buffer.destroy();
+  }
 }

@@ -1,0 +1,51 @@
+/**
+ * --method on the command line: a prompt-tuning run with TEXT init on the tiny Llama writes PEFT's files for it,
+ * generate and score take the adapter (scoring skips the virtual tokens' rows), and another method's option is
+ * refused naming the flag and its method.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSafetensors } from '../src/model-io/safetensors';
+import { makeTinyModel } from './fixtures/tiny-models';
+import { cliAsync as cli } from './helpers/cli';
+
+describe('peft-studio train --method', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'peft-studio-methods-'));
+  mkdirSync(join(dir, 'model'));
+  for (const [name, bytes] of makeTinyModel('llama')) writeFileSync(join(dir, 'model', name), bytes);
+  writeFileSync(join(dir, 'data.jsonl'), ['cat says meow', 'dog says woof', 'cow says moo'].map((text) => JSON.stringify({ text })).join('\n'));
+
+  it('trains prompt tuning from a hard prompt, and generate and score use the adapter', async () => {
+    const train = await cli(
+      ['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'pt', '--method', 'prompt-tuning', '--virtual-tokens', '5', '--prompt-init', 'TEXT',
+        '--prompt-init-text', 'animal sounds', '--steps', '3', '--lr', '0.1', '--batch', '3'],
+      dir,
+    );
+    expect(train.code, train.stderr).toBe(0);
+    expect(train.stderr).toMatch(/trainable params: 160 \|\| all params: [\d,]+ \|\| trainable%: /);
+    const config = JSON.parse(readFileSync(join(dir, 'pt', 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 5, token_dim: 32, prompt_tuning_init: 'TEXT', prompt_tuning_init_text: 'animal sounds', tokenizer_name_or_path: 'model' });
+    const st = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'pt', 'adapter_model.safetensors'))), 'adapter');
+    expect(st.tensors.get('prompt_embeddings')?.shape).toEqual([5, 32]);
+
+    const gen = await cli(['generate', '--model', 'model', '--adapter', 'pt', '--prompt', 'cat says', '--max-new-tokens', '3', '--json'], dir);
+    expect(gen.code, gen.stderr).toBe(0);
+    expect(JSON.parse(gen.stdout).ids.length).toBeGreaterThan(0);
+    const score = await cli(['score', '--model', 'model', '--adapter', 'pt', '--text', 'cat says meow', '--json'], dir);
+    expect(score.code, score.stderr).toBe(0);
+    const s = JSON.parse(score.stdout);
+    expect(s.logprobs).toHaveLength(s.ids.length - 1);
+    for (const lp of s.logprobs) expect(lp).toBeLessThan(0);
+  }, 300_000);
+
+  it("refuses another method's option, naming the flag and the method it belongs to", async () => {
+    const r = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'prefix-tuning', '--r', '4'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('peft-studio: --r is an option of LoRA, not of Prefix tuning (--method prefix-tuning) (see peft-studio --help)');
+    const bad = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'prompt-tuning', '--virtual-tokens', '0'], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toBe('peft-studio: --virtual-tokens 0: expected an integer ≥ 1 (num_virtual_tokens) (see peft-studio --help)');
+  }, 120_000);
+});
