@@ -12,22 +12,12 @@ import {
   lstmDirectionRef,
   type LstmWeights,
 } from '../src/kernels/reference/lstm';
-import { randomUniform } from '../src/util/random';
 import { expectClose } from './helpers/compare';
-import { numericGrad } from './helpers/finite-difference';
+import { dot, numericGrad, randomF64 as rand } from './helpers/finite-difference';
 
 const FD_TOL = { atol: 1e-7, rtol: 1e-6 };
 const EXACT = { atol: 1e-15, rtol: 1e-13 };
 
-function rand(n: number, seed: number, lo = -1, hi = 1): Float64Array {
-  return Float64Array.from(randomUniform(n, seed, lo, hi));
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
 
 interface Weights64 {
   wIh: Float64Array;

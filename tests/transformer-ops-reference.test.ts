@@ -18,21 +18,11 @@ import { embeddingRef } from '../src/kernels/reference/embedding';
 import { layerNormBackwardRef, layerNormRef, rmsNormBackwardRef, rmsNormRef } from '../src/kernels/reference/norms';
 import { ropeBackwardRef, ropeRef } from '../src/kernels/reference/rope';
 import { ropeTable } from '../src/kernels/rope';
-import { randomUniform } from '../src/util/random';
 import { expectClose } from './helpers/compare';
-import { numericGrad } from './helpers/finite-difference';
+import { dot, numericGrad, randomF64 as rand } from './helpers/finite-difference';
 
 const FD_TOL = { atol: 1e-7, rtol: 1e-6 };
 
-function rand(n: number, seed: number, lo = -1, hi = 1): Float64Array {
-  return Float64Array.from(randomUniform(n, seed, lo, hi));
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
 
 const M = 3;
 const d = 7;
