@@ -1,5 +1,6 @@
 /** The commands of `peft-studio`, their flags, and the usage text made from them. */
 import { usageLines, type CliFlags, type Values } from './flags';
+import { EXPORT_FLAGS, exportCommand } from './commands/export';
 import { GENERATE_FLAGS, generateCommand } from './commands/generate';
 import { SCORE_FLAGS, scoreCommand } from './commands/score';
 import { TRAIN_FLAGS, trainCommand } from './commands/train';
@@ -8,6 +9,7 @@ export const COMMANDS: Readonly<Record<string, { flags: CliFlags; run: (values: 
   train: { flags: TRAIN_FLAGS, run: trainCommand },
   generate: { flags: GENERATE_FLAGS, run: generateCommand },
   score: { flags: SCORE_FLAGS, run: scoreCommand },
+  export: { flags: EXPORT_FLAGS, run: exportCommand },
 };
 
 const COMMAND_COLUMN = 19;

@@ -61,6 +61,21 @@ export interface TrainedAdapter extends GpuAdapter {
   exportFiles(): Promise<Map<string, Uint8Array>>;
 }
 
+/**
+ * Whether a method's adapter can be folded into the base weights (PEFT's `merge_and_unload`): `apply` reads the
+ * adapter's PEFT files and returns the base model's weights with the adapter merged in (new arrays where they
+ * change, the given ones elsewhere), or `refused` says why the method cannot be merged.
+ */
+export type MethodMerge =
+  | { readonly kind: 'merge'; apply(files: ReadonlyMap<string, Uint8Array>, model: ModelConfig, weights: HostWeights): MergeResult }
+  | { readonly kind: 'refused'; readonly why: string };
+
+export interface MergeResult {
+  weights: HostWeights;
+  /** What merging let pass with a warning, as PEFT's loading would. */
+  warnings: string[];
+}
+
 export interface PeftMethod {
   id: MethodId;
   /** adapter_config.json's peft_type. */
@@ -73,6 +88,8 @@ export interface PeftMethod {
   fields: FieldSet;
   /** Checks the options against the model, naming the field at fault, and says what they make, without a GPU. */
   plan(options: Readonly<Record<string, unknown>>, model: ModelConfig, base: BaseModelName): MethodPlan;
+  /** Merging into the base weights for a merged export (src/deploy/merged-model.ts). */
+  merge: MethodMerge;
 }
 
 export interface MethodRuntime {

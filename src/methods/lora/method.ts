@@ -8,6 +8,7 @@ import { makeLoraConfig, type LoraConfig } from '../../peft/lora-config';
 import { resolveLoraTargets, type ResolvedTarget } from '../../peft/lora-targets';
 import { countParameters } from '../../peft/trainable-params';
 import type { BaseModelName, MethodPlan, PeftMethod } from '../method';
+import { mergeLora } from './merge';
 
 /** The LoRA options of a config (what rebuilds it, and what the studio shows). */
 export function loraOptions(config: LoraConfig): Record<string, unknown> {
@@ -48,4 +49,5 @@ export const LORA_METHOD: PeftMethod = {
     const c = loraConfigOf(options, model, base);
     return loraPlan(c, resolveLoraTargets(c, model), model);
   },
+  merge: { kind: 'merge', apply: mergeLora },
 };

@@ -60,5 +60,12 @@ export function promptLearningMethod(id: MethodId, peftType: PromptLearningPeftT
     help,
     fields,
     plan: (options, model, base) => promptLearningPlan(label, promptLearningConfigOf(peftType, options, model, base), model),
+    merge: {
+      kind: 'refused',
+      why:
+        `${label} adds ${peftType === 'PREFIX_TUNING' ? 'keys and values in front of every layer\'s attention' : 'virtual tokens in front of the input'}, ` +
+        'not a change of the weights, so there is nothing to merge (PEFT has no merge_and_unload for prompt learning); ' +
+        'deploy the adapter itself and load it with PeftModel.from_pretrained',
+    },
   };
 }

@@ -1,0 +1,63 @@
+/**
+ * `peft-studio export --format merged` on the tiny GPT-2 (Conv1D, fused qkv, trained biases): the merged folder,
+ * scored without an adapter on the GPU engine, gives the log-probabilities of the base model scored with the
+ * adapter (f32: within 1e-4 nats per token; that the random adapter moves the log-probabilities far more is checked
+ * in tests/merged-model.test.ts); a prompt-learning adapter and a non-empty --out are refused.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../src/model-io/load-model';
+import { NodeFolderSource } from '../src/model-io/node-folder-source';
+import { linearModules } from '../src/model/weight-names';
+import { makeTinyModel } from './fixtures/tiny-models';
+import { cliAsync as cli } from './helpers/cli';
+import { randomLoraFiles } from './helpers/random-lora-files';
+
+function writeFolder(dir: string, files: ReadonlyMap<string, Uint8Array>): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
+}
+
+describe('peft-studio export --format merged', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'peft-studio-export-'));
+  beforeAll(async () => {
+    writeFolder(join(dir, 'model'), makeTinyModel('gpt2'));
+    const loaded = await loadModel(new NodeFolderSource(join(dir, 'model')));
+    const targets = [...new Set(linearModules(loaded.config).map((m) => m.shortName))];
+    writeFolder(join(dir, 'adapter'), randomLoraFiles(loaded.config, loaded.weights, { targets, r: 4, alpha: 8, bias: 'lora_only', seed: 5 }).files);
+  });
+
+  it('writes a model that scores without the adapter as the base model scores with it', async () => {
+    const out = await cli(['export', '--model', 'model', '--adapter', 'adapter', '--out', 'merged'], dir);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/LoRA adapter merged into model; wrote config\.json, generation_config\.json, .*model\.safetensors to merged \(model\.safetensors F32/);
+    expect(readdirSync(join(dir, 'merged'))).toEqual(expect.arrayContaining(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json']));
+
+    const score = async (args: string[]) => {
+      const r = await cli(['score', ...args, '--text', 'cat says meow, dog says woof', '--json', '--kernels', 'direct'], dir);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { ids: number[]; logprobs: number[] };
+    };
+    const merged = await score(['--model', 'merged']);
+    const adapted = await score(['--model', 'model', '--adapter', 'adapter']);
+    expect(merged.ids).toEqual(adapted.ids);
+    expect(merged.logprobs.length).toBeGreaterThan(5);
+    merged.logprobs.forEach((lp, i) => expect(Math.abs(lp - adapted.logprobs[i]), `token ${i}: merged ${lp}, adapted ${adapted.logprobs[i]}`).toBeLessThan(1e-4));
+  }, 400_000);
+
+  it('refuses a prompt-learning adapter and a folder that is not empty, saying why', async () => {
+    writeFolder(join(dir, 'prompt'), new Map([['adapter_config.json', new TextEncoder().encode(JSON.stringify({ peft_type: 'PROMPT_TUNING' }))]]));
+    writeFileSync(join(dir, 'prompt', 'adapter_model.safetensors'), new Uint8Array(8));
+    const prompt = await cli(['export', '--model', 'model', '--adapter', 'prompt', '--out', 'merged-prompt'], dir);
+    expect(prompt.code).toBe(1);
+    expect(prompt.stderr).toMatch(/a Prompt tuning adapter \(peft_type PROMPT_TUNING\) cannot be merged into the model/);
+    expect(readdirSync(dir)).not.toContain('merged-prompt');
+
+    writeFolder(join(dir, 'busy'), new Map([['keep.txt', new Uint8Array([1])]]));
+    const busy = await cli(['export', '--model', 'model', '--adapter', 'adapter', '--out', 'busy'], dir);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(/--out busy is not empty \(it holds keep\.txt\); give a new or empty folder/);
+  }, 120_000);
+});
