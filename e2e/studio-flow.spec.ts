@@ -1,13 +1,15 @@
 /**
  * The studio as a person uses it, in headless Chromium on SwiftShader WebGPU: the newcomer's path on the embedded
- * model (load, sample data, train, compare, download, re-import), a model from a loopback Hub, bad input, and a
- * reload in the middle of training. Every panel is photographed as a test artifact.
+ * model (load, sample data, train, compare, download the adapter and the merged model, re-import), a model from a
+ * loopback Hub, bad input, and a reload in the middle of training. Every panel is photographed as a test artifact.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { parseSafetensors } from '../src/model-io/safetensors';
+import { parseSafetensors, tensorToFloat32 } from '../src/model-io/safetensors';
 import { makeTinyModel } from '../tests/fixtures/tiny-models';
 import { startHubServer } from '../tests/helpers/hub-server';
-import { compareOnce, downloadAdapterZip, expectRunDone, firstAndLastLoss, importAdapter, openWithDefaultModel, screenshotPanels } from './studio-helpers';
+import { compareOnce, downloadAdapterZip, downloadMergedZip, expectRunDone, firstAndLastLoss, importAdapter, openWithDefaultModel, screenshotPanels } from './studio-helpers';
 
 /** A short run that SwiftShader finishes in about a minute (about 9 s a step). */
 async function setShortRun(page: Page, steps: number, checkpointEvery: number): Promise<void> {
@@ -68,6 +70,29 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
     }
   }
   expect(shapes).toEqual(expected);
+
+  // The merged model: the base weights, read again from the embedded model's files, plus (alpha/r)·B·A.
+  const merged = await downloadMergedZip(page, testInfo);
+  expect(merged.fileName).toBe('austen-2m-lora-merged-f32.zip');
+  expect(Object.keys(merged.files).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  expect(JSON.parse(new TextDecoder().decode(merged.files['config.json']))).toMatchObject({ model_type: 'llama', hidden_size: 192, torch_dtype: 'float32' });
+  const mergedSt = parseSafetensors(merged.files['model.safetensors'], 'model.safetensors');
+  const baseSt = parseSafetensors(new Uint8Array(readFileSync(join(testInfo.config.rootDir, '..', 'public', 'models', 'austen-2m', 'model.safetensors'))), 'base');
+  expect([...mergedSt.tensors.keys()].sort()).toEqual([...baseSt.tensors.keys()].sort());
+  const q = 'model.layers.2.self_attn.q_proj';
+  const [W0, W, A, B] = [tensorToFloat32(baseSt, `${q}.weight`), tensorToFloat32(mergedSt, `${q}.weight`), tensorToFloat32(st, `base_model.model.${q}.lora_A.weight`), tensorToFloat32(st, `base_model.model.${q}.lora_B.weight`)];
+  let worst = 0;
+  let moved = 0;
+  for (let o = 0; o < 192; o++) {
+    for (let i = 0; i < 192; i++) {
+      let d = 0;
+      for (let k = 0; k < 8; k++) d += B[o * 8 + k] * A[k * 192 + i];
+      worst = Math.max(worst, Math.abs(W[o * 192 + i] - (W0[o * 192 + i] + 2 * d)));
+      moved = Math.max(moved, Math.abs(2 * d));
+    }
+  }
+  expect(worst, `largest |W − (W0 + 2·B·A)| in ${q}`).toBeLessThan(1e-6);
+  expect(moved).toBeGreaterThan(1e-3);
 
   // Re-import the downloaded zip: the adapted output is the same.
   await importAdapter(page, zipPath);

@@ -1,6 +1,7 @@
 /**
  * Steps of the studio's e2e specs that drive the page as a person does: open it on the embedded model, wait for a
- * run, generate in the Compare panel, download the adapter's zip and re-import it, photograph the panels.
+ * run, generate in the Compare panel, download the adapter's zip (and the merged model's) and re-import it,
+ * photograph the panels.
  */
 import { readFileSync } from 'node:fs';
 import { expect, type Page, type TestInfo } from '@playwright/test';
@@ -52,6 +53,14 @@ export async function downloadAdapterZip(page: Page, testInfo: TestInfo): Promis
   const path = testInfo.outputPath('adapter.zip');
   await download.saveAs(path);
   return { fileName: download.suggestedFilename(), path, files: unzipSync(new Uint8Array(readFileSync(path))) };
+}
+
+/** Downloads the merged model's zip from the Export panel (dtype as chosen there) and unpacks it. */
+export async function downloadMergedZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; files: Record<string, Uint8Array> }> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-merged').click()]);
+  const path = testInfo.outputPath('merged.zip');
+  await download.saveAs(path);
+  return { fileName: download.suggestedFilename(), files: unzipSync(new Uint8Array(readFileSync(path))) };
 }
 
 /** Imports adapter files (or their zip) in the Export panel and waits until the adapter is the imported one. */

@@ -1,14 +1,15 @@
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { AdapterZipError, adapterFilesFromZip, adapterZipName, buildAdapterZip, expandAdapterUpload } from '../src/ui/stores/export';
+import { AdapterZipError, adapterFilesFromZip, adapterZipName, buildFolderZip, expandAdapterUpload, mergedZipName } from '../src/ui/stores/export';
+import { parseRequest } from '../src/worker/protocol';
 
 const config = strToU8('{"r": 8, "peft_type": "LORA"}');
 const weights = new Uint8Array(Array.from({ length: 300 }, (_, i) => (i * 37) % 256));
 const card = strToU8('# LoRA adapter\n');
 
-describe('buildAdapterZip', () => {
+describe('buildFolderZip', () => {
   it('unzips to the same three files at the root', () => {
-    const zip = buildAdapterZip({ 'adapter_config.json': config, 'adapter_model.safetensors': weights, 'README.md': card });
+    const zip = buildFolderZip({ 'adapter_config.json': config, 'adapter_model.safetensors': weights, 'README.md': card });
     const out = unzipSync(zip);
     expect(Object.keys(out).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
     expect(strFromU8(out['adapter_config.json'])).toBe('{"r": 8, "peft_type": "LORA"}');
@@ -73,5 +74,19 @@ describe('adapterZipName', () => {
     expect(adapterZipName('my model: v2', 'lora')).toBe('my-model-v2-lora-adapter.zip');
     expect(adapterZipName('', 'lora')).toBe('model-lora-adapter.zip');
     expect(adapterZipName('austen-2m', 'prompt-tuning')).toBe('austen-2m-prompt-tuning-adapter.zip');
+  });
+});
+
+describe('the merged download', () => {
+  it('names the zip after the model, the method and the dtype', () => {
+    expect(mergedZipName('austen-2m', 'lora', 'F32')).toBe('austen-2m-lora-merged-f32.zip');
+    expect(mergedZipName('HuggingFaceTB/SmolLM2-135M', 'lora', 'BF16')).toBe('SmolLM2-135M-lora-merged-bf16.zip');
+    expect(mergedZipName('', 'lora', 'F16')).toBe('model-lora-merged-f16.zip');
+  });
+
+  it('asks the worker for one of the dtypes a merged export writes', () => {
+    for (const dtype of ['F32', 'F16', 'BF16']) expect(parseRequest({ id: 1, kind: 'merged-export', dtype })).toEqual({ id: 1, kind: 'merged-export', dtype });
+    expect(() => parseRequest({ id: 1, kind: 'merged-export', dtype: 'f16' })).toThrow('merged-export: dtype = "f16": expected one of F32, F16, BF16');
+    expect(() => parseRequest({ id: 1, kind: 'merged-export' })).toThrow('merged-export: dtype = undefined: expected one of F32, F16, BF16');
   });
 });

@@ -14,11 +14,11 @@ import { methodOfFiles } from '../methods/registry';
 import type { ModelConfig } from '../model/config';
 import { loadModel, type LoadProgress } from '../model-io/load-model';
 import type { ModelSource } from '../model-io/model-source';
-import { writeSafetensors, type SafetensorsDtype } from '../model-io/safetensors';
+import { writeSafetensors } from '../model-io/safetensors';
 import { ADAPTER_CONFIG_FILE } from '../peft/adapter-files';
+import { MERGED_DTYPES, type MergedDtype } from './merged-dtype';
 
-export const MERGED_DTYPES = ['F32', 'F16', 'BF16'] as const satisfies readonly SafetensorsDtype[];
-export type MergedDtype = (typeof MERGED_DTYPES)[number];
+export { MERGED_DTYPES, type MergedDtype };
 
 /** torch_dtype in config.json for each safetensors dtype. */
 const TORCH_DTYPE: Record<MergedDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };

@@ -11,6 +11,7 @@ import {
   type AdapterExportRequest,
   type AdapterImportRequest,
   type GenerateRequest,
+  type MergedExportRequest,
   type ModelLoadRequest,
   type TrainControlRequest,
   type TrainStartRequest,
@@ -22,7 +23,9 @@ import { runLoraSelfTest } from './lora-selftest';
 import { previewDataset } from './data-preview';
 import { loadBase, type LoadedBase } from './loaded-model';
 import { NoModelError, NoSuchRunError, TrainingBusyError, TrainSession } from './train-session';
-import { describeAdapter, exportHeldAdapter, type HeldAdapter } from './held-adapter';
+import { describeAdapter, exportHeldAdapter, transferableFiles, type HeldAdapter } from './held-adapter';
+import { resolveModelSpec } from './model-spec';
+import { exportMergedModel } from '../deploy/merged-model';
 import { generate } from '../engine/generate';
 import { loadAdapterFiles } from '../methods/runtimes';
 import { BrowserFilesSource } from '../model-io/model-source';
@@ -125,6 +128,19 @@ async function exportAdapterRequest(request: AdapterExportRequest): Promise<Work
   return { id: request.id, kind: 'adapter-export-result', files: await exportHeldAdapter(held), adapter: describeAdapter(held) };
 }
 
+/** The loaded model with the current adapter merged in, its weights read again from the model's source. */
+async function mergedExportRequest(request: MergedExportRequest): Promise<WorkerResponse> {
+  const b = requireBase('merged-export');
+  const held = requireAdapter('merged-export');
+  const adapterFiles = await held.adapter.exportFiles();
+  const { source } = await resolveModelSpec(b.spec, (message) => post({ id: request.id, kind: 'model-progress', message }));
+  const merged = await exportMergedModel(source, adapterFiles, {
+    dtype: request.dtype,
+    onProgress: (p) => post({ id: request.id, kind: 'model-progress', message: p.message, file: p.file, loaded: p.loaded, total: p.total }),
+  });
+  return { id: request.id, kind: 'merged-export-result', files: transferableFiles(merged.files), warnings: merged.warnings };
+}
+
 async function loadModelRequest(request: ModelLoadRequest): Promise<WorkerResponse> {
   if (session && !session.finished) {
     throw new TrainingBusyError(`cannot load a model while training run ${session.runId} is in progress; stop it first`);
@@ -210,6 +226,8 @@ async function dispatch(request: WorkerRequest): Promise<WorkerResponse> {
       return importAdapterRequest(request);
     case 'adapter-export':
       return exportAdapterRequest(request);
+    case 'merged-export':
+      return mergedExportRequest(request);
     case 'train-pause':
     case 'train-resume':
     case 'train-stop':
@@ -223,7 +241,12 @@ async function dispatch(request: WorkerRequest): Promise<WorkerResponse> {
 
 function post(message: WorkerMessage): void {
   // The adapter's files move to the page instead of being copied.
-  const files = message.kind === 'train-start-result' ? message.adapterFiles : message.kind === 'adapter-export-result' ? message.files : null;
+  const files =
+    message.kind === 'train-start-result'
+      ? message.adapterFiles
+      : message.kind === 'adapter-export-result' || message.kind === 'merged-export-result'
+        ? message.files
+        : null;
   const transfer = files ? Object.values(files).map((b) => b.buffer as ArrayBuffer) : [];
   scope.postMessage(message, transfer);
 }

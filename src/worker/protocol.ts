@@ -11,6 +11,7 @@
  * with `train-pause`, `train-resume` and `train-stop`, each naming the run by its `train-start` id (`runId`)
  * and each answered with its own `-result`. A worker trains one run at a time.
  */
+import { MERGED_DTYPES, type MergedDtype } from '../deploy/merged-dtype';
 import type { AdapterReport } from '../gpu/device';
 import type { WeightFormat, WeightLayout } from '../kernels/weight-format';
 import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from '../model/config';
@@ -146,6 +147,16 @@ export interface AdapterExportRequest {
   kind: 'adapter-export';
 }
 
+/**
+ * The loaded model with the worker's current adapter merged into its weights (src/deploy/merged-model.ts), read
+ * again from the model's source, in Hugging Face's layout. Streams `model-progress` while the source is read.
+ */
+export interface MergedExportRequest {
+  id: number;
+  kind: 'merged-export';
+  dtype: MergedDtype;
+}
+
 /** Makes a PEFT LoRA adapter (adapter_config.json and adapter_model.safetensors) the worker's current adapter. */
 export interface AdapterImportRequest {
   id: number;
@@ -185,6 +196,7 @@ export type WorkerRequest =
   | TrainControlRequest
   | GenerateRequest
   | AdapterExportRequest
+  | MergedExportRequest
   | AdapterImportRequest;
 export type WorkerRequestKind = WorkerRequest['kind'];
 export const WORKER_REQUEST_KINDS: readonly WorkerRequestKind[] = [
@@ -198,6 +210,7 @@ export const WORKER_REQUEST_KINDS: readonly WorkerRequestKind[] = [
   'train-stop',
   'generate',
   'adapter-export',
+  'merged-export',
   'adapter-import',
 ];
 
@@ -312,6 +325,15 @@ export interface AdapterExportResponse {
   adapter: AdapterInfo;
 }
 
+/** The merged model's folder: config.json, generation_config.json, the tokenizer files, model.safetensors. */
+export interface MergedExportResponse {
+  id: number;
+  kind: 'merged-export-result';
+  files: Record<string, Uint8Array>;
+  /** What merging let pass with a warning. */
+  warnings: string[];
+}
+
 export interface AdapterImportResponse {
   id: number;
   kind: 'adapter-import-result';
@@ -418,6 +440,7 @@ export type WorkerResponse =
   | TrainStopResponse
   | GenerateResponse
   | AdapterExportResponse
+  | MergedExportResponse
   | AdapterImportResponse
   | ErrorResponse;
 
@@ -474,6 +497,7 @@ export type WorkerMessage = WorkerResponse | WorkerStreamMessage;
 /** Request kinds answered with a stream before their result, and the stream messages each gets. */
 export interface StreamMessagesOf {
   'model-load': ModelProgressMessage;
+  'merged-export': ModelProgressMessage;
   'train-start': TrainProgressMessage | TrainLogMessage;
   generate: GenerateTokenMessage;
 }
@@ -518,6 +542,12 @@ export function parseRequest(data: unknown): WorkerRequest {
   if (kind === 'model-load') checkModelLoad(data as Record<string, unknown>);
   if (kind === 'data-preview') checkDataPreview(data as Record<string, unknown>);
   if (kind === 'generate') checkGenerate(data as Record<string, unknown>);
+  if (kind === 'merged-export') {
+    const dtype = (data as { dtype?: unknown }).dtype;
+    if (!(MERGED_DTYPES as readonly unknown[]).includes(dtype)) {
+      throw new TypeError(`merged-export: dtype = ${JSON.stringify(dtype)}: expected one of ${MERGED_DTYPES.join(', ')}`);
+    }
+  }
   if (kind === 'adapter-import') {
     const files = (data as { files?: unknown }).files;
     if (!Array.isArray(files) || files.length === 0 || !files.every((f) => f instanceof File)) {

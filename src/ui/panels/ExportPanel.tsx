@@ -1,6 +1,7 @@
 import { Fragment } from 'react';
 import { adapterSummary, formatBytes } from '../format';
-import { availableMethods } from '../../methods/registry';
+import { MERGED_DTYPES, type MergedDtype } from '../../deploy/merged-dtype';
+import { availableMethods, methodById } from '../../methods/registry';
 import { useAdapter } from '../stores/adapter';
 import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, useExport, type ExportTarget } from '../stores/export';
 import { useModel } from '../stores/model';
@@ -43,6 +44,45 @@ const BUTTONS: ReadonlyArray<{ target: Exclude<ExportTarget, 'zip'>; testId: str
   { target: 'card', testId: 'export-card', label: `${EXPORT_FILE.card} (model card)` },
 ];
 
+/** The loaded model with the adapter merged into its weights, as one zip of a Hugging Face model folder. */
+function MergedDownload() {
+  const { busy, mergedDtype, setMergedDtype, downloadMerged } = useExport();
+  const adapter = useAdapter((s) => s.adapter);
+  const modelReady = useModel((s) => s.status.state === 'ready');
+  const merge = adapter ? methodById(adapter.method).merge : null;
+  const refused = merge?.kind === 'refused' ? merge.why : null;
+  return (
+    <>
+      <h3>Download the merged model</h3>
+      <div className="row export-buttons">
+        <label>
+          dtype{' '}
+          <select data-testid="export-merged-dtype" value={mergedDtype} disabled={busy !== null} onChange={(e) => setMergedDtype(e.target.value as MergedDtype)}>
+            {MERGED_DTYPES.map((d) => (
+              <option key={d} value={d}>
+                {d}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" data-testid="export-merged" disabled={!adapter || !modelReady || refused !== null || busy !== null} onClick={() => void downloadMerged()}>
+          Merged model (.zip)
+        </button>
+        {busy?.kind === 'merged' && (
+          <span className="muted" data-testid="export-merged-progress" aria-live="polite">
+            {busy.progress}
+          </span>
+        )}
+      </div>
+      <p className="hint" data-testid="export-merged-hint">
+        {refused
+          ? `A ${methodById(adapter!.method).label} adapter cannot be merged: ${refused}.`
+          : 'The base model with the adapter folded into its weights, as PEFT\'s merge_and_unload does, read again from the model\'s source: config.json, generation_config.json, the tokenizer files and model.safetensors, which AutoModelForCausalLM.from_pretrained (and this studio) load without PEFT.'}
+      </p>
+    </>
+  );
+}
+
 export function ExportPanel() {
   const { busy, error, exported, imported, download, importFiles } = useExport();
   const adapter = useAdapter((s) => s.adapter);
@@ -50,7 +90,7 @@ export function ExportPanel() {
   const info = modelStatus.state === 'ready' ? modelStatus.info : null;
   const zipName = adapterZipName(info?.nameOrPath ?? 'model', adapter?.method ?? 'lora');
   const status = busy ? 'running' : error ? 'error' : adapter ? 'ready' : 'idle';
-  const statusText = busy ? (busy.kind === 'import' ? 'importing…' : 'exporting…') : status === 'idle' ? 'no adapter' : status === 'ready' ? 'adapter ready' : undefined;
+  const statusText = busy ? (busy.kind === 'import' ? 'importing…' : busy.kind === 'merged' ? 'merging…' : 'exporting…') : status === 'idle' ? 'no adapter' : status === 'ready' ? 'adapter ready' : undefined;
   return (
     <section className="card panel" data-testid="panel-export" aria-labelledby="export-title">
       <header className="card-header">
@@ -91,6 +131,8 @@ export function ExportPanel() {
           Saved {exported.fileName} ({formatBytes(exported.bytes)}).
         </p>
       )}
+
+      <MergedDownload />
 
       <h3>Import a PEFT adapter</h3>
       <p className="hint">{IMPORTABLE}</p>

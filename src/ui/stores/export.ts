@@ -6,6 +6,7 @@
 import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { create } from 'zustand';
 import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, MODEL_CARD_FILE } from '../../peft/adapter-files';
+import type { MergedDtype } from '../../deploy/merged-dtype';
 import type { MethodId } from '../../methods/method';
 import type { AdapterInfo } from '../../worker/protocol';
 import { useAdapter } from './adapter';
@@ -29,13 +30,22 @@ export class AdapterZipError extends Error {
  * model name being the last part of a repo id or path, made file-name safe.
  */
 export function adapterZipName(modelNameOrPath: string, method: MethodId): string {
+  return `${safeModelName(modelNameOrPath)}-${method}-adapter.zip`;
+}
+
+/** `<model name>-<method id>-merged-<dtype>.zip` (austen-2m-lora-merged-f16.zip): the merged model's folder. */
+export function mergedZipName(modelNameOrPath: string, method: MethodId, dtype: MergedDtype): string {
+  return `${safeModelName(modelNameOrPath)}-${method}-merged-${dtype.toLowerCase()}.zip`;
+}
+
+/** The last part of a repo id or path, made file-name safe ("model" when nothing is left). */
+function safeModelName(modelNameOrPath: string): string {
   const last = modelNameOrPath.split(/[\\/]/).filter((p) => p !== '').pop() ?? '';
-  const safe = last.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '');
-  return `${safe || 'model'}-${method}-adapter.zip`;
+  return last.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '') || 'model';
 }
 
 /** A zip of the files at its root (safetensors stored, text deflated). */
-export function buildAdapterZip(files: Record<string, Uint8Array>): Uint8Array {
+export function buildFolderZip(files: Record<string, Uint8Array>): Uint8Array {
   const entries: Zippable = {};
   for (const [name, bytes] of Object.entries(files)) entries[name] = [bytes, { level: name.endsWith('.safetensors') ? 0 : 6 }];
   return zipSync(entries);
@@ -146,7 +156,7 @@ export const EXPORT_FILE: Record<Exclude<ExportTarget, 'zip'>, string> = {
   card: MODEL_CARD_FILE,
 };
 
-export type ExportBusy = { kind: 'export'; target: ExportTarget } | { kind: 'import' } | null;
+export type ExportBusy = { kind: 'export'; target: ExportTarget } | { kind: 'merged'; progress: string } | { kind: 'import' } | null;
 
 export interface ExportState {
   busy: ExportBusy;
@@ -157,11 +167,18 @@ export interface ExportState {
   imported: { files: string[]; adapter: AdapterInfo } | null;
   /** Downloads the worker's current adapter: one file, or all three as a zip. */
   download(target: ExportTarget): Promise<void>;
+  /** model.safetensors' dtype for a merged download. */
+  mergedDtype: MergedDtype;
+  setMergedDtype(dtype: MergedDtype): void;
+  /** Downloads the loaded model with the current adapter merged in (Hugging Face's layout) as one zip. */
+  downloadMerged(): Promise<void>;
   /** Makes the adapter in these files (adapter_config.json + adapter_model.safetensors, or their zip) the current one. */
   importFiles(files: readonly File[]): Promise<void>;
 }
 
 const EXPORT_TIMEOUT_MS = 120_000;
+/** A merged export reads the model's files again: at most this long without a progress message. */
+const MERGE_IDLE_TIMEOUT_MS = 300_000;
 const IMPORT_TIMEOUT_MS = 300_000;
 
 export const useExport = create<ExportState>()((set, get) => ({
@@ -182,13 +199,39 @@ export const useExport = create<ExportState>()((set, get) => ({
         fileName = adapterZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora');
         const folder: Record<string, Uint8Array> = {};
         for (const name of ADAPTER_FOLDER_FILES) if (files[name]) folder[name] = files[name];
-        bytes = buildAdapterZip(folder);
+        bytes = buildFolderZip(folder);
       } else {
         fileName = EXPORT_FILE[target];
         const file = files[fileName];
         if (!file) throw new Error(`the worker's export has no ${fileName} (it sent ${Object.keys(files).join(', ') || 'nothing'})`);
         bytes = file;
       }
+      downloadBytes(fileName, bytes);
+      set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
+    } catch (error) {
+      set({ busy: null, error: toErrorInfo(error) });
+    }
+  },
+
+  mergedDtype: 'F32',
+  setMergedDtype: (mergedDtype) => set({ mergedDtype }),
+
+  async downloadMerged() {
+    if (get().busy) return;
+    const dtype = get().mergedDtype;
+    set({ busy: { kind: 'merged', progress: 'merging…' }, error: null });
+    try {
+      const result = await kernelWorker().stream(
+        { kind: 'merged-export', dtype },
+        (m) => {
+          const bytes = m.loaded !== undefined && m.total ? ` (${Math.round((100 * m.loaded) / m.total)} %)` : '';
+          set({ busy: { kind: 'merged', progress: `${m.message}${bytes}` } });
+        },
+        { idleTimeoutMs: MERGE_IDLE_TIMEOUT_MS },
+      );
+      const model = useModel.getState().status;
+      const fileName = mergedZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora', dtype);
+      const bytes = buildFolderZip(result.files);
       downloadBytes(fileName, bytes);
       set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
     } catch (error) {
