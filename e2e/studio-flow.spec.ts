@@ -56,6 +56,12 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   expect(Object.keys(files).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
   const config = JSON.parse(new TextDecoder().decode(files['adapter_config.json']));
   expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 8, lora_alpha: 16, base_model_name_or_path: 'austen-2m' });
+  // The model card is the run's: PEFT's metadata, then what was trained on what.
+  const card = new TextDecoder().decode(files['README.md']);
+  expect(card).toMatch(/^---\nbase_model: austen-2m\nlibrary_name: peft\n/);
+  expect(card).toContain('# LoRA adapter for austen-2m\n');
+  expect(card).toMatch(/\| training \| 8 steps of batch 4, learning rate 0\.015 \(constant\), AdamW; W0 in \w+ \|/);
+  expect(card).toContain(`| final loss | training ${last.toFixed(4)}, validation none |`);
   const st = parseSafetensors(files['adapter_model.safetensors'], 'adapter_model.safetensors');
   const shapes = new Map([...st.tensors].map(([k, t]) => [k, t.shape]));
   const sizes: Record<string, [number, number]> = {

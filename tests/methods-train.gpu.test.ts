@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { GpuModel } from '../src/engine/gpu-model';
 import { forwardLogits } from '../src/engine/training-pass';
 import type { MethodId } from '../src/methods/method';
+import { methodById } from '../src/methods/registry';
 import { loadAdapterFiles } from '../src/methods/runtimes';
 import { prefixTuningReference } from '../src/methods/prefix-tuning/reference';
 import { promptTuningReference } from '../src/methods/prompt-tuning/reference';
@@ -86,6 +87,13 @@ describe.each(CASES)('$name', (c) => {
       const saved = importPromptLearningAdapter(run.files, m.config);
       const width = c.method === 'prefix-tuning' ? m.config.numLayers * 2 * m.config.numKvHeads * m.config.headDim : m.config.hiddenSize;
       expect(saved.shape).toEqual([c.options.num_virtual_tokens, width]);
+      // README.md is the run's card: the method, the data, the steps and the final loss.
+      const card = new TextDecoder().decode(run.files.get('README.md')!);
+      expect(card).toBe(run.card);
+      expect(card).toContain(`# ${methodById(c.method).label} adapter for tiny-${kind}\n`);
+      expect(card).toContain(`| dataset | task.jsonl (jsonl): 4 records, 4 training and 0 validation examples of at most 32 tokens |`);
+      expect(card).toContain(`| final loss | training ${losses.at(-1)!.toFixed(4)}, validation none |`);
+      expect(card).toMatch(/\| training \| 16 steps of batch 4, learning rate [0-9.e-]+ \(constant\), AdamW; W0 in f32 \|/);
 
       // Export → import: the same logits, bit for bit.
       const probe = { inputIds: [tokenizer.encode('cat says meow')] };

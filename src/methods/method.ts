@@ -14,6 +14,7 @@ import type { ModelConfig } from '../model/config';
 import type { HostWeights } from '../model/weight-names';
 import type { TextTokenizer } from '../model-io/tokenizer';
 import type { FieldSet } from '../options/field';
+import type { SupportedPeftType } from '../peft/peft-type';
 
 export const METHOD_IDS = ['lora', 'prompt-tuning', 'p-tuning', 'prefix-tuning'] as const;
 export type MethodId = (typeof METHOD_IDS)[number];
@@ -79,7 +80,7 @@ export interface MergeResult {
 export interface PeftMethod {
   id: MethodId;
   /** adapter_config.json's peft_type. */
-  peftType: string;
+  peftType: SupportedPeftType;
   /** "LoRA", "Prompt tuning", … */
   label: string;
   /** One sentence on what the method trains and where it attaches. */

@@ -276,12 +276,21 @@ export function peftModelCardTags(opts: { baseModel: string | null; peftType?: S
  * default method is LoRA; a prompt-learning method needs `model` for its tags (peftModelCardTags).
  */
 export function peftModelCard(opts: { baseModel: string | null; peftVersion?: string; peftType?: SupportedPeftType; model?: ModelConfig }): string {
-  const version = opts.peftVersion ?? PEFT_VERSION;
+  const text = [...TEMPLATE_BODY_LINES, frameworkVersions(opts.peftVersion)].join('\n');
+  return `${frontMatter(opts)}${text}`;
+}
+
+/** The YAML metadata block the Hub reads (base_model, library_name, pipeline_tag, tags), as PEFT writes it. */
+export function frontMatter(opts: { baseModel: string | null; peftType?: SupportedPeftType; model?: ModelConfig }): string {
   const yaml: string[] = [];
   if (opts.baseModel !== null) yaml.push(`base_model: ${yamlScalar(opts.baseModel)}`);
   yaml.push('library_name: peft', 'pipeline_tag: text-generation');
   const tags = peftModelCardTags(opts);
   if (tags.length > 0) yaml.push('tags:', ...tags.map((t) => `- ${yamlScalar(t)}`));
-  const text = [...TEMPLATE_BODY_LINES, `### Framework versions\n\n- PEFT ${version}`].join('\n');
-  return `---\n${yaml.join('\n')}\n---\n${text}`;
+  return `---\n${yaml.join('\n')}\n---\n`;
+}
+
+/** The card's last section, as PEFT appends it. */
+export function frameworkVersions(peftVersion = PEFT_VERSION): string {
+  return `### Framework versions\n\n- PEFT ${peftVersion}`;
 }

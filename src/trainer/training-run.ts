@@ -12,7 +12,7 @@
  * checkpoint store, what to do with each trainer event, and what to do with the Trainer once it exists (the worker
  * pauses, resumes and stops it through `onTrainer`).
  */
-import type { GpuContext } from '../gpu/device';
+import { adapterLine, type GpuContext } from '../gpu/device';
 import { destroyQuietly } from '../gpu/errors';
 import type { GpuModel } from '../engine/gpu-model';
 import type { WeightFormat } from '../kernels/weight-format';
@@ -20,6 +20,8 @@ import type { ModelConfig } from '../model/config';
 import type { HostWeights } from '../model/weight-names';
 import type { TextTokenizer } from '../model-io/tokenizer';
 import { assertNoProblems, parseDataset, parsePastedText, splitValidation, tokenizeRecords } from '../data/index';
+import { MODEL_CARD_FILE } from '../peft/adapter-files';
+import { trainedAdapterCard } from '../peft/training-card';
 import { trainableParametersLine } from '../peft/trainable-params';
 import type { MethodBase, MethodId, TrainedAdapter } from '../methods/method';
 import { methodById } from '../methods/registry';
@@ -90,8 +92,13 @@ export interface TrainingRunResult {
   step: number;
   totalSteps: number;
   resumedFromStep: number | null;
-  /** The adapter as PEFT saves it, by file name: adapter_config.json, adapter_model.safetensors, README.md. */
+  /**
+   * The adapter as PEFT saves it, by file name: adapter_config.json, adapter_model.safetensors, and README.md, the
+   * model card of this run (`card`).
+   */
   files: Map<string, Uint8Array>;
+  /** README.md: the model card with the run's base model, method, data, settings, losses, time and GPU. */
+  card: string;
 }
 
 function plural(n: number, word: string): string {
@@ -112,6 +119,7 @@ async function startingAdapter(spec: TrainingRunSpec['adapter'], base: TrainingB
 /** Runs the whole pipeline; throws (having freed the adapter and the trainer) on any failure. */
 export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunResult> {
   const { settings, options, log } = spec;
+  const started = performance.now();
   const parsed = spec.data.fileName === undefined ? parsePastedText(spec.data.text) : parseDataset(spec.data.text, spec.data.fileName);
   assertNoProblems(parsed, { allowSkip: options.skipBadRecords });
   if (parsed.problems.length > 0) log('data', `skipped ${plural(parsed.problems.length, 'bad record')} of ${parsed.source}`);
@@ -154,6 +162,31 @@ export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunRes
 
     log('export', 'exporting the adapter');
     const files = await adapter.exportFiles();
+    const method = methodById(adapter.method);
+    const lastVal = t.log.findLast((l) => l.val_loss !== null);
+    const card = trainedAdapterCard({
+      baseModel: base.nameOrPath,
+      revision: base.revision,
+      model: c,
+      peftType: method.peftType,
+      methodLabel: method.label,
+      methodFacts: adapter.plan.facts.filter(([label]) => label !== 'method'),
+      dataset: { source: parsed.source, format: parsed.format, records: parsed.records.length, train: train.length, validation: validation.length },
+      training: {
+        steps: t.step,
+        batchSize: settings.batchSize,
+        gradAccum: settings.gradAccum,
+        lr: settings.lr,
+        schedule: settings.schedule,
+        maxLength: options.maxLength,
+        weightFormat: base.format,
+      },
+      finalLoss: t.log.at(-1)?.loss ?? null,
+      finalValLoss: lastVal?.val_loss ?? null,
+      seconds: (performance.now() - started) / 1000,
+      gpu: adapterLine(base.gpu.report),
+    });
+    files.set(MODEL_CARD_FILE, new TextEncoder().encode(card));
     return {
       base,
       adapter,
@@ -163,6 +196,7 @@ export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunRes
       totalSteps: t.totalSteps,
       resumedFromStep: resumedFrom,
       files,
+      card,
     };
   } catch (e) {
     destroyQuietly(() => adapter.destroy());

@@ -4,11 +4,14 @@
  */
 import type { TrainedAdapter } from '../methods/method';
 import { methodById } from '../methods/registry';
+import { MODEL_CARD_FILE } from '../peft/adapter-files';
 import type { AdapterInfo } from './protocol';
 
 export interface HeldAdapter {
   adapter: TrainedAdapter;
   origin: AdapterInfo['origin'];
+  /** The model card of the run that trained it (README.md); an imported adapter gets PEFT's own. */
+  card?: string;
 }
 
 export function describeAdapter(held: HeldAdapter): AdapterInfo {
@@ -25,7 +28,9 @@ export function describeAdapter(held: HeldAdapter): AdapterInfo {
 
 /** The adapter's files in PEFT's format, each in an ArrayBuffer of its own (so that it can be transferred). */
 export async function exportHeldAdapter(held: HeldAdapter): Promise<Record<string, Uint8Array>> {
-  return transferableFiles(await held.adapter.exportFiles());
+  const files = await held.adapter.exportFiles();
+  if (held.card !== undefined) files.set(MODEL_CARD_FILE, new TextEncoder().encode(held.card));
+  return transferableFiles(files);
 }
 
 /** Files by name, each copied into an ArrayBuffer of its own (so that it can be transferred to the page). */

@@ -159,7 +159,7 @@ export class TrainSession {
           if (this.isStepBoundary(event, settings.checkpointEvery)) this.atStepBoundary(trainer);
         },
       });
-      const adapter: HeldAdapter = { adapter: trained.adapter, origin: 'trained' };
+      const adapter: HeldAdapter = { adapter: trained.adapter, origin: 'trained', card: trained.card };
       if (onLoaded) {
         // On the loaded model the adapter outlives the run (the worker keeps it); otherwise it goes with the run.
         this.held.keepAdapter(adapter);
