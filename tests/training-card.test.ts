@@ -3,19 +3,11 @@
  * then the run's facts and how to load the adapter; table cells stay one cell whatever a dataset's name holds.
  */
 import { describe, expect, it } from 'vitest';
-import { parseModelConfig } from '../src/model/config';
 import { peftModelCard } from '../src/peft/model-card';
 import { trainedAdapterCard, type TrainingCardFacts } from '../src/peft/training-card';
+import { SMALL_LLAMA } from './fixtures/model-configs';
 
-const llama = parseModelConfig({
-  model_type: 'llama',
-  hidden_size: 16,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  num_hidden_layers: 3,
-  intermediate_size: 40,
-  vocab_size: 50,
-});
+const llama = SMALL_LLAMA;
 
 const facts: TrainingCardFacts = {
   baseModel: 'owner/tiny',

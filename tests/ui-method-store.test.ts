@@ -5,21 +5,11 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { availableMethods } from '../src/methods/registry';
-import { parseModelConfig } from '../src/model/config';
 import { accepts, fieldApplies, type Field } from '../src/options/field';
 import { methodSpec, OTHER_METHOD_IDS, trainableSummary, useMethod, type MethodChoice } from '../src/ui/stores/method';
+import { SMALL_LLAMA } from './fixtures/model-configs';
 
-// hidden 16, 4 heads of 4 with 2 key/value heads, 3 layers.
-const llama = parseModelConfig({
-  model_type: 'llama',
-  hidden_size: 16,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  num_hidden_layers: 3,
-  intermediate_size: 40,
-  vocab_size: 50,
-  max_position_embeddings: 64,
-});
+const llama = SMALL_LLAMA;
 const info = { config: llama, nameOrPath: 'tiny-llama' };
 
 const initial = useMethod.getState();

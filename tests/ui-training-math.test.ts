@@ -16,17 +16,10 @@ import {
   type LoraFields,
 } from '../src/ui/stores/method';
 import { estimateEtaSeconds, formatDuration, gpuMemoryBytes, parseTrainableParams, sameModel } from '../src/ui/stores/training-helpers';
+import { SMALL_LLAMA } from './fixtures/model-configs';
 
 const gpt2 = parseModelConfig({ model_type: 'gpt2', n_embd: 16, n_head: 2, n_layer: 2, vocab_size: 50, n_positions: 32 });
-const llama = parseModelConfig({
-  model_type: 'llama',
-  hidden_size: 16,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  num_hidden_layers: 3,
-  intermediate_size: 40,
-  vocab_size: 50,
-});
+const llama = SMALL_LLAMA;
 
 describe('estimateEtaSeconds', () => {
   it('multiplies the mean step time by the steps left', () => {
