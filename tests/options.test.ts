@@ -167,7 +167,11 @@ describe('CLI flags made from the schema', () => {
 
   it('lists every flag of every command in the usage, and each field with its default in `train --help`', () => {
     for (const [name, c] of Object.entries(COMMANDS)) {
-      for (const flag of Object.keys(c.flags)) expect(USAGE, `${name} --${flag}`).toMatch(new RegExp(`--${flag}\\b`));
+      for (const [flag, f] of Object.entries(c.flags)) {
+        // A positional argument appears as its value (push … DIR), a flag as --flag.
+        const text = f.positional ? ` ${f.value}` : `--${flag}`;
+        expect(USAGE, `${name} ${text}`).toMatch(new RegExp(`${text}\\b`));
+      }
     }
     expect(USAGE).toContain('--alpha 8 ');
     const help = commandHelp('train', TRAIN_FLAGS);

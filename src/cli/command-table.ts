@@ -2,6 +2,7 @@
 import { usageLines, type CliFlags, type Values } from './flags';
 import { EXPORT_FLAGS, exportCommand } from './commands/export';
 import { GENERATE_FLAGS, generateCommand } from './commands/generate';
+import { PUSH_FLAGS, pushCommand } from './commands/push';
 import { SCORE_FLAGS, scoreCommand } from './commands/score';
 import { TRAIN_FLAGS, trainCommand } from './commands/train';
 
@@ -10,6 +11,7 @@ export const COMMANDS: Readonly<Record<string, { flags: CliFlags; run: (values: 
   generate: { flags: GENERATE_FLAGS, run: generateCommand },
   score: { flags: SCORE_FLAGS, run: scoreCommand },
   export: { flags: EXPORT_FLAGS, run: exportCommand },
+  push: { flags: PUSH_FLAGS, run: pushCommand },
 };
 
 const COMMAND_COLUMN = 19;

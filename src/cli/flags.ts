@@ -17,6 +17,8 @@ export interface CliFlag {
   help: string;
   /** The default, as `--help` shows it. */
   default?: string;
+  /** Given as the command's one positional argument (`push … DIR`), not as `--name`. */
+  positional?: boolean;
 }
 
 export type CliFlags = Readonly<Record<string, CliFlag>>;
@@ -84,10 +86,16 @@ export function kernelsFlag(values: Values): KernelProfile | undefined {
 
 /** The parseArgs option table of a command's flags. */
 export function parseArgsOptions(flags: CliFlags): Record<string, { type: 'string' | 'boolean' }> {
-  return Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, { type: f.type }]));
+  return Object.fromEntries(Object.entries(flags).filter(([, f]) => !f.positional).map(([name, f]) => [name, { type: f.type }]));
+}
+
+/** The name of a command's positional argument, if it takes one. */
+export function positionalFlag(flags: CliFlags): string | undefined {
+  return Object.entries(flags).find(([, f]) => f.positional)?.[0];
 }
 
 function flagText(name: string, f: CliFlag): string {
+  if (f.positional) return f.value ?? name.toUpperCase();
   return f.type === 'boolean' ? `--${name}` : `--${name} ${f.value ?? 'VALUE'}`;
 }
 

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CliUsageError } from './errors';
-import { commandHelp, parseArgsOptions, type Values } from './flags';
+import { commandHelp, parseArgsOptions, positionalFlag, type Values } from './flags';
 import { COMMANDS, USAGE } from './command-table';
 
 export async function main(argv: string[]): Promise<number> {
@@ -22,8 +22,14 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     let values: Values;
+    const positional = positionalFlag(command.flags);
     try {
-      values = parseArgs({ args: rest, options: parseArgsOptions(command.flags), strict: true, allowPositionals: false }).values as Values;
+      const parsed = parseArgs({ args: rest, options: parseArgsOptions(command.flags), strict: true, allowPositionals: positional !== undefined });
+      values = parsed.values as Values;
+      if (positional !== undefined) {
+        if (parsed.positionals.length > 1) throw new CliUsageError(`${name} takes one ${command.flags[positional].value ?? positional}, got ${parsed.positionals.join(' ')}`);
+        values[positional] = parsed.positionals[0];
+      }
     } catch (e) {
       throw new CliUsageError((e as Error).message.split('\n')[0]);
     }

@@ -1,10 +1,11 @@
 /**
- * `peft-studio export --format merged` on the tiny GPT-2 (Conv1D, fused qkv, trained biases): the merged folder,
+ * `peft-studio export --format merged` and `peft-studio push`. Export, on the tiny GPT-2 (Conv1D, fused qkv, trained biases): the merged folder,
  * scored without an adapter on the GPU engine, gives the log-probabilities of the base model scored with the
  * adapter (f32: within 1e-4 nats per token; that the random adapter moves the log-probabilities far more is checked
- * in tests/merged-model.test.ts); a prompt-learning adapter and a non-empty --out are refused.
+ * in tests/merged-model.test.ts); a prompt-learning adapter and a non-empty --out are refused. Push: the adapter
+ * folder's files (not its checkpoint/) arrive in a new repo of the loopback Hub; no HF_TOKEN is an error.
  */
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { NodeFolderSource } from '../src/model-io/node-folder-source';
 import { linearModules } from '../src/model/weight-names';
 import { makeTinyModel } from './fixtures/tiny-models';
 import { cliAsync as cli } from './helpers/cli';
+import { startHubServer } from './helpers/hub-server';
 import { randomLoraFiles } from './helpers/random-lora-files';
 
 function writeFolder(dir: string, files: ReadonlyMap<string, Uint8Array>): void {
@@ -59,5 +61,25 @@ describe('peft-studio export --format merged', () => {
     const busy = await cli(['export', '--model', 'model', '--adapter', 'adapter', '--out', 'busy'], dir);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/--out busy is not empty \(it holds keep\.txt\); give a new or empty folder/);
+  }, 120_000);
+
+  it('push: sends the folder\'s files to a new Hub repo with the token in HF_TOKEN', async () => {
+    mkdirSync(join(dir, 'adapter', 'checkpoint'), { recursive: true });
+    writeFileSync(join(dir, 'adapter', 'checkpoint', 'step.bin'), new Uint8Array(4));
+    const hub = await startHubServer({}, { writeToken: 'hf_w' });
+    try {
+      const env = { PEFT_STUDIO_HUB_ENDPOINT: hub.endpoint };
+      const noToken = await cli(['push', '--repo', 'me/tiny-lora', 'adapter'], dir, { ...env, HF_TOKEN: '' });
+      expect(noToken.code).toBe(1);
+      expect(noToken.stderr).toContain('push needs a Hub token with write access in HF_TOKEN');
+      const pushed = await cli(['push', '--repo', 'me/tiny-lora', 'adapter'], dir, { ...env, HF_TOKEN: 'hf_w' });
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect(pushed.stdout.trim()).toBe(`${hub.endpoint}/me/tiny-lora`);
+      expect(hub.commits).toHaveLength(1);
+      expect([...hub.commits[0].files.keys()].sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+      expect(hub.commits[0].files.get('adapter_model.safetensors')).toEqual(new Uint8Array(readFileSync(join(dir, 'adapter', 'adapter_model.safetensors'))));
+    } finally {
+      await hub.close();
+    }
   }, 120_000);
 });
