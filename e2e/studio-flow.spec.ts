@@ -100,6 +100,24 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   expect(worst, `largest |W − (W0 + 2·B·A)| in ${q}`).toBeLessThan(1e-6);
   expect(moved).toBeGreaterThan(1e-3);
 
+  // Push the adapter to the (loopback) Hub: the repo is created, the files arrive, the panel links to the repo.
+  const hub = await startHubServer({}, { writeToken: 'hf_write' });
+  try {
+    await page.getByTestId('push-endpoint').fill(hub.endpoint);
+    await page.getByTestId('push-repo').fill('me/austen-pirate-lora');
+    await page.getByTestId('push-token').fill('hf_write');
+    await page.getByTestId('push-start').click();
+    await expect(page.getByTestId('push-url')).toHaveAttribute('href', `${hub.endpoint}/me/austen-pirate-lora`);
+    expect(hub.commits).toHaveLength(1);
+    expect(Object.fromEntries(hub.commits[0].files)).toEqual(files);
+    // A token the Hub refuses: the error names the repo and the status.
+    await page.getByTestId('push-token').fill('hf_read');
+    await page.getByTestId('push-start').click();
+    await expect(page.getByTestId('push-error')).toContainText('pushing to me/austen-pirate-lora: creating the repo failed with HTTP 403: the Hub refused the token');
+  } finally {
+    await hub.close();
+  }
+
   // Re-import the downloaded zip: the adapted output is the same.
   await importAdapter(page, zipPath);
   expect(await compareOnce(page)).toEqual({ base, adapted });

@@ -95,8 +95,9 @@ export async function startHubServer(repos: Record<string, HubRepo>, opts: HubSe
     if (upload) {
       if (createHash('sha256').update(body).digest('hex') !== upload[1]) return json(res, 400, { error: 'sha256 does not match the oid' });
       lfs.set(upload[1], new Uint8Array(body));
-      res.writeHead(200).end();
-      return true;
+      // With a content-length, as storage answers: @huggingface/hub's browser upload (XMLHttpRequest) rebuilds the
+      // response from the headers a page may read, and fails on a response that exposes none.
+      return json(res, 200, {});
     }
     // commit: one JSON object per line, the header first.
     const lines = body.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
@@ -122,7 +123,7 @@ export async function startHubServer(repos: Record<string, HubRepo>, opts: HubSe
     // Pages from another loopback origin (the studio in e2e tests) may read the answers and push, as to the Hub.
     res.setHeader('access-control-allow-origin', '*');
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD, POST, PUT', 'access-control-allow-headers': '*', 'access-control-max-age': '600' });
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD, POST, PUT', 'access-control-allow-headers': 'authorization, content-type, accept, x-request-id', 'access-control-max-age': '600' });
       return res.end();
     }
     if ((req.method === 'POST' || req.method === 'PUT') && (await write(req, res, path))) return;

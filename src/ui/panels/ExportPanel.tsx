@@ -5,6 +5,7 @@ import { availableMethods, methodById } from '../../methods/registry';
 import { useAdapter } from '../stores/adapter';
 import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, useExport, type ExportTarget } from '../stores/export';
 import { useModel } from '../stores/model';
+import { useHubPush, type PushWhat } from '../stores/hub-push';
 import type { AdapterInfo } from '../../worker/protocol';
 import { PanelStatus } from './PanelStatus';
 import './export.css';
@@ -83,6 +84,78 @@ function MergedDownload() {
   );
 }
 
+/** Push the adapter (or the merged model) to a Hub model repo; the token stays in memory unless remembered. */
+function HubPush() {
+  const { repo, token, remember, endpoint, what, progress, error, pushedUrl, set, setRemember, push } = useHubPush();
+  const adapter = useAdapter((s) => s.adapter);
+  const exportBusy = useExport((s) => s.busy);
+  const merge = adapter ? methodById(adapter.method).merge : null;
+  const canMerge = merge?.kind === 'merge';
+  return (
+    <>
+      <h3>Push to the Hugging Face Hub</h3>
+      <div className="row export-buttons">
+        <label>
+          repo{' '}
+          <input data-testid="push-repo" value={repo} placeholder="owner/name" onChange={(e) => set({ repo: e.target.value })} />
+        </label>
+        <label>
+          token{' '}
+          <input data-testid="push-token" type="password" autoComplete="off" value={token} placeholder="hf_…" onChange={(e) => set({ token: e.target.value })} />
+        </label>
+        <label className="check">
+          <input type="checkbox" data-testid="push-remember" checked={remember} onChange={(e) => setRemember(e.target.checked)} /> remember the token in this browser
+        </label>
+      </div>
+      <div className="row export-buttons">
+        <label>
+          push{' '}
+          <select data-testid="push-what" value={what} onChange={(e) => set({ what: e.target.value as PushWhat })}>
+            <option value="adapter">the adapter (PEFT format)</option>
+            <option value="merged" disabled={!canMerge}>
+              the merged model (dtype above)
+            </option>
+          </select>
+        </label>
+        <label>
+          Hub{' '}
+          <input data-testid="push-endpoint" value={endpoint} placeholder="https://huggingface.co" onChange={(e) => set({ endpoint: e.target.value })} />
+        </label>
+        <button
+          type="button"
+          data-testid="push-start"
+          disabled={!adapter || progress !== null || exportBusy !== null || repo.trim() === '' || token.trim() === ''}
+          onClick={() => void push()}
+        >
+          Push
+        </button>
+      </div>
+      <p className="hint">
+        The repo is created when it does not exist; the files go up in one commit. The token needs write access; it is kept in memory only,
+        unless remembered.
+      </p>
+      {progress !== null && (
+        <p className="muted" data-testid="push-progress" aria-live="polite">
+          {progress}
+        </p>
+      )}
+      {pushedUrl && (
+        <p className="export-ok" role="status" data-testid="push-done">
+          Pushed to{' '}
+          <a data-testid="push-url" href={pushedUrl} target="_blank" rel="noreferrer">
+            {pushedUrl}
+          </a>
+        </p>
+      )}
+      {error && (
+        <p className="error" role="alert" data-testid="push-error">
+          {error.message}
+        </p>
+      )}
+    </>
+  );
+}
+
 export function ExportPanel() {
   const { busy, error, exported, imported, download, importFiles } = useExport();
   const adapter = useAdapter((s) => s.adapter);
@@ -133,6 +206,8 @@ export function ExportPanel() {
       )}
 
       <MergedDownload />
+
+      <HubPush />
 
       <h3>Import a PEFT adapter</h3>
       <p className="hint">{IMPORTABLE}</p>

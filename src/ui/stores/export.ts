@@ -181,6 +181,24 @@ const EXPORT_TIMEOUT_MS = 120_000;
 const MERGE_IDLE_TIMEOUT_MS = 300_000;
 const IMPORT_TIMEOUT_MS = 300_000;
 
+/** The worker's current adapter as PEFT's folder: adapter_config.json, adapter_model.safetensors, README.md. */
+export async function workerAdapterFiles(): Promise<Record<string, Uint8Array>> {
+  const { files } = await kernelWorker().request({ kind: 'adapter-export' }, EXPORT_TIMEOUT_MS);
+  const folder: Record<string, Uint8Array> = {};
+  for (const name of ADAPTER_FOLDER_FILES) if (files[name]) folder[name] = files[name];
+  return folder;
+}
+
+/** The loaded model with the worker's current adapter merged in, as a Hugging Face folder; progress in words. */
+export async function workerMergedFiles(dtype: MergedDtype, onProgress: (text: string) => void): Promise<Record<string, Uint8Array>> {
+  const result = await kernelWorker().stream(
+    { kind: 'merged-export', dtype },
+    (m) => onProgress(`${m.message}${m.loaded !== undefined && m.total ? ` (${Math.round((100 * m.loaded) / m.total)} %)` : ''}`),
+    { idleTimeoutMs: MERGE_IDLE_TIMEOUT_MS },
+  );
+  return result.files;
+}
+
 export const useExport = create<ExportState>()((set, get) => ({
   busy: null,
   error: null,
@@ -191,15 +209,13 @@ export const useExport = create<ExportState>()((set, get) => ({
     if (get().busy) return;
     set({ busy: { kind: 'export', target }, error: null });
     try {
-      const { files } = await kernelWorker().request({ kind: 'adapter-export' }, EXPORT_TIMEOUT_MS);
+      const files = await workerAdapterFiles();
       let fileName: string;
       let bytes: Uint8Array;
       if (target === 'zip') {
         const model = useModel.getState().status;
         fileName = adapterZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora');
-        const folder: Record<string, Uint8Array> = {};
-        for (const name of ADAPTER_FOLDER_FILES) if (files[name]) folder[name] = files[name];
-        bytes = buildFolderZip(folder);
+        bytes = buildFolderZip(files);
       } else {
         fileName = EXPORT_FILE[target];
         const file = files[fileName];
@@ -221,17 +237,10 @@ export const useExport = create<ExportState>()((set, get) => ({
     const dtype = get().mergedDtype;
     set({ busy: { kind: 'merged', progress: 'merging…' }, error: null });
     try {
-      const result = await kernelWorker().stream(
-        { kind: 'merged-export', dtype },
-        (m) => {
-          const bytes = m.loaded !== undefined && m.total ? ` (${Math.round((100 * m.loaded) / m.total)} %)` : '';
-          set({ busy: { kind: 'merged', progress: `${m.message}${bytes}` } });
-        },
-        { idleTimeoutMs: MERGE_IDLE_TIMEOUT_MS },
-      );
+      const files = await workerMergedFiles(dtype, (progress) => set({ busy: { kind: 'merged', progress } }));
       const model = useModel.getState().status;
       const fileName = mergedZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora', dtype);
-      const bytes = buildFolderZip(result.files);
+      const bytes = buildFolderZip(files);
       downloadBytes(fileName, bytes);
       set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
     } catch (error) {
