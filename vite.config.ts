@@ -3,17 +3,16 @@ import { defineConfig, type Plugin } from 'vitest/config';
 import react from '@vitejs/plugin-react';
 
 /**
- * PEFT Studio uses only the tokenizers of @xenova/transformers. Its ONNX backend (onnxruntime-web 1.14, which
- * fetches wasm from a CDN when a session is created) is replaced by a stub, so it is neither bundled nor able
- * to reach the network.
+ * @xenova/transformers runs on the product's onnxruntime-web (1.30) rather than its own 1.14 copy, which would
+ * fetch its wasm from a CDN: its ONNX backend module is resolved to src/deploy/onnx/xenova-ort-backend.ts.
  */
-function xenovaWithoutOnnx(): Plugin {
-  const stub = fileURLToPath(new URL('./src/model-io/onnx-stub.ts', import.meta.url));
+function xenovaOnProductOrt(): Plugin {
+  const backend = fileURLToPath(new URL('./src/deploy/onnx/xenova-ort-backend.ts', import.meta.url));
   return {
-    name: 'xenova-without-onnx',
+    name: 'xenova-on-product-ort',
     enforce: 'pre',
     resolveId(id, importer) {
-      if (importer?.includes('@xenova/transformers/src/') && /\/backends\/onnx\.js$/.test(id)) return stub;
+      if (importer?.includes('@xenova/transformers/src/') && /\/backends\/onnx\.js$/.test(id)) return backend;
       return null;
     },
   };
@@ -27,8 +26,8 @@ function xenovaWithoutOnnx(): Plugin {
  */
 export default defineConfig(({ mode }) => ({
   define: { 'import.meta.env.TEST_BUILD': JSON.stringify(mode === 'e2e') },
-  plugins: [xenovaWithoutOnnx(), react()],
-  worker: { format: 'es', plugins: () => [xenovaWithoutOnnx()] },
+  plugins: [xenovaOnProductOrt(), react()],
+  worker: { format: 'es', plugins: () => [xenovaOnProductOrt()] },
   build: {
     target: 'es2022',
     outDir: mode === 'e2e' ? 'dist-e2e' : 'dist',

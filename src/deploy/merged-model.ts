@@ -12,7 +12,8 @@
  */
 import { methodOfFiles } from '../methods/registry';
 import type { ModelConfig } from '../model/config';
-import { loadModel, type LoadProgress } from '../model-io/load-model';
+import type { HostWeights } from '../model/weight-names';
+import { loadModel, type LoadedModel, type LoadProgress } from '../model-io/load-model';
 import type { ModelSource } from '../model-io/model-source';
 import { writeSafetensors } from '../model-io/safetensors';
 import { ADAPTER_CONFIG_FILE } from '../peft/adapter-files';
@@ -66,33 +67,52 @@ function jsonBytes(value: unknown): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** The base model's weights with the adapter merged in, read again from the model's source. */
+export interface MergedWeights {
+  loaded: LoadedModel;
+  weights: HostWeights;
+  warnings: string[];
+  method: string;
+}
+
 /**
- * The merged model's folder, from the base model's source and an adapter's PEFT files (adapter_config.json and
- * adapter_model.safetensors). Throws MergeRefusedError for a method that cannot be merged, and the adapter reader's
- * errors (naming the file and tensor) for an adapter that does not fit this model.
+ * Merges an adapter's PEFT files (adapter_config.json and adapter_model.safetensors) into the base model read from
+ * `source`. Throws MergeRefusedError for a method that cannot be merged, and the adapter reader's errors (naming
+ * the file and tensor) for an adapter that does not fit this model.
  */
+export async function mergeIntoSource(source: ModelSource, adapterFiles: ReadonlyMap<string, Uint8Array>, onProgress?: (p: LoadProgress) => void): Promise<MergedWeights> {
+  const method = methodOfFiles(adapterFiles);
+  if (method.merge.kind === 'refused') {
+    throw new MergeRefusedError(`${ADAPTER_CONFIG_FILE}: a ${method.label} adapter (peft_type ${method.peftType}) cannot be merged into the model: ${method.merge.why}`);
+  }
+  const loaded = await loadModel(source, { onProgress });
+  const { weights, warnings } = method.merge.apply(adapterFiles, loaded.config, loaded.weights);
+  return { loaded, weights, warnings, method: method.label };
+}
+
+/** What every exported folder holds besides the weights: config.json (with `extraConfig`), generation_config.json and the tokenizer files. */
+export async function modelFolderFiles(source: ModelSource, loaded: LoadedModel, extraConfig: Record<string, unknown>): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  files.set('config.json', jsonBytes({ ...loaded.rawConfig, ...extraConfig }));
+  files.set('generation_config.json', jsonBytes(loaded.generationConfig ?? derivedGenerationConfig(loaded.config)));
+  for (const name of TOKENIZER_FILES) if (await source.exists(name)) files.set(name, await source.read(name));
+  return files;
+}
+
+/** The merged model's folder, from the base model's source and an adapter's PEFT files (see mergeIntoSource). */
 export async function exportMergedModel(source: ModelSource, adapterFiles: ReadonlyMap<string, Uint8Array>, opts: MergeOptions = {}): Promise<MergedExport> {
   const dtype = opts.dtype ?? 'F32';
   if (!(MERGED_DTYPES as readonly string[]).includes(dtype)) {
     throw new RangeError(`dtype ${JSON.stringify(dtype)} is not supported for a merged export; expected one of ${MERGED_DTYPES.join(', ')}`);
   }
-  const method = methodOfFiles(adapterFiles);
-  if (method.merge.kind === 'refused') {
-    throw new MergeRefusedError(`${ADAPTER_CONFIG_FILE}: a ${method.label} adapter (peft_type ${method.peftType}) cannot be merged into the model: ${method.merge.why}`);
-  }
-  const loaded = await loadModel(source, { onProgress: opts.onProgress });
-  const { weights, warnings } = method.merge.apply(adapterFiles, loaded.config, loaded.weights);
-
-  const files = new Map<string, Uint8Array>();
-  files.set('config.json', jsonBytes({ ...loaded.rawConfig, torch_dtype: TORCH_DTYPE[dtype] }));
-  files.set('generation_config.json', jsonBytes(loaded.generationConfig ?? derivedGenerationConfig(loaded.config)));
-  for (const name of TOKENIZER_FILES) if (await source.exists(name)) files.set(name, await source.read(name));
+  const merged = await mergeIntoSource(source, adapterFiles, opts.onProgress);
+  const files = await modelFolderFiles(source, merged.loaded, { torch_dtype: TORCH_DTYPE[dtype] });
   files.set(
     'model.safetensors',
     writeSafetensors(
-      [...weights].map(([name, t]) => ({ name, dtype, shape: t.shape, data: t.data })),
+      [...merged.weights].map(([name, t]) => ({ name, dtype, shape: t.shape, data: t.data })),
       { format: 'pt' },
     ),
   );
-  return { files, warnings, method: method.label };
+  return { files, warnings: merged.warnings, method: merged.method };
 }

@@ -11,8 +11,7 @@
 import type { GpuContext } from '../gpu/device';
 import { readBack } from '../gpu/buffers';
 import { checkIndicesBelow } from '../kernels/index-tensor';
-import { sampleNextToken, type SamplingOptions } from '../model/sampling';
-import { mulberry32 } from '../util/random';
+import { checkDecodeOptions, decodeAll, decodeLoop, type DecodeOptions, type StopReason } from '../model/decode-loop';
 import { ActivationPool } from './activation-pool';
 import { CachedAttention } from './attention-modes';
 import { modelForward } from './forward';
@@ -20,22 +19,14 @@ import type { GpuModel } from './gpu-model';
 import type { MethodHooks } from './method-hooks';
 import { Pass } from './pass';
 
-export interface GenerateOptions extends SamplingOptions {
-  maxNewTokens: number;
-  /** Seed of the sampler; the same seed, prompt and options give the same tokens. */
-  seed?: number;
+export interface GenerateOptions extends DecodeOptions {
   /** 1 = the adapter as trained, 0 = the base model. */
   adapterScale?: number;
-  /** Stop ids; the model's eos ids when left out. */
-  eosTokenIds?: number[];
-  /** Called with each token as it is chosen. */
-  onToken?: (id: number) => void;
-  signal?: AbortSignal;
 }
 
 export interface GenerateResult {
   tokens: number[];
-  stopReason: 'eos' | 'length' | 'context' | 'aborted';
+  stopReason: StopReason;
 }
 
 /**
@@ -79,11 +70,10 @@ export async function* generateTokens(
   adapter: MethodHooks | null,
   promptIds: number[],
   opts: GenerateOptions,
-): AsyncGenerator<number, GenerateResult['stopReason']> {
+): AsyncGenerator<number, StopReason> {
   const c = model.config;
-  if (promptIds.length === 0) throw new RangeError('generate: the prompt is empty; give at least one token (e.g. BOS)');
+  checkDecodeOptions(promptIds, opts, 'generate');
   checkIndicesBelow(promptIds, c.vocabSize, 'generate prompt', 'token id', 'vocabulary size');
-  if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${opts.maxNewTokens}`);
   const adapterScale = opts.adapterScale ?? 1;
   const on = adapter !== null && adapterScale !== 0;
   // Positions the method takes in front of the prompt.
@@ -93,25 +83,20 @@ export async function* generateTokens(
       `generate: the prompt has ${promptIds.length} tokens${extra > 0 ? ` (plus ${extra} positions of the adapter's prefix or virtual tokens)` : ''}, the model's context is ${c.maxPositions}`,
     );
   }
-  const eos = new Set(opts.eosTokenIds ?? c.eosTokenIds);
-  const rng = mulberry32(opts.seed ?? 0);
   const maxT = Math.min(c.maxPositions, extra + promptIds.length + opts.maxNewTokens);
   const cache = new CachedAttention(gpu.device, c, maxT);
   const pool = new ActivationPool(gpu.device);
-  const sequence = [...promptIds];
   try {
-    let logits = await step(gpu, model, adapter, adapterScale, cache, pool, promptIds);
-    for (let produced = 0; ; produced++) {
-      if (opts.signal?.aborted) return 'aborted';
-      if (produced >= opts.maxNewTokens) return 'length';
-      const next = sampleNextToken(logits, sequence, opts, rng);
-      sequence.push(next);
-      opts.onToken?.(next);
-      yield next;
-      if (eos.has(next)) return 'eos';
-      if (cache.length >= maxT) return produced + 1 >= opts.maxNewTokens ? 'length' : 'context';
-      logits = await step(gpu, model, adapter, adapterScale, cache, pool, [next]);
-    }
+    return yield* decodeLoop(
+      {
+        step: (ids) => step(gpu, model, adapter, adapterScale, cache, pool, ids),
+        cacheLength: () => cache.length,
+        maxLength: maxT,
+        eosTokenIds: c.eosTokenIds,
+      },
+      promptIds,
+      opts,
+    );
   } finally {
     cache.destroy();
     pool.destroy();
@@ -125,11 +110,5 @@ export async function generate(
   promptIds: number[],
   opts: GenerateOptions,
 ): Promise<GenerateResult> {
-  const tokens: number[] = [];
-  const it = generateTokens(gpu, model, adapter, promptIds, opts);
-  for (;;) {
-    const r = await it.next();
-    if (r.done) return { tokens, stopReason: r.value };
-    tokens.push(r.value);
-  }
+  return decodeAll(generateTokens(gpu, model, adapter, promptIds, opts));
 }

@@ -1,5 +1,6 @@
-// Types for the parts of @xenova/transformers 2.17.2 that src/model-io uses, imported from its source modules
-// (the package's own .d.ts files describe only the package entry).
+// Types for the parts of @xenova/transformers 2.17.2 that the studio uses (the tokenizers in src/model-io, the
+// text-generation pipeline in src/deploy), imported from its source modules (the package's own .d.ts files
+// describe only the package entry).
 
 declare module '@xenova/transformers/src/tokenizers.js' {
   export interface XenovaAddedToken {
@@ -40,6 +41,20 @@ declare module '@xenova/transformers/src/env.js' {
     allowLocalModels: boolean;
     useBrowserCache: boolean;
     useFSCache: boolean;
+    useCustomCache: boolean;
+    customCache: { match(key: string): Promise<Response | undefined>; put(key: string, response: Response): Promise<void> } | null;
     [key: string]: unknown;
   };
+}
+
+declare module '@xenova/transformers/src/pipelines.js' {
+  export interface TextGenerationPipeline {
+    (text: string, options?: { max_new_tokens?: number; do_sample?: boolean; return_full_text?: boolean }): Promise<{ generated_text: string }[]>;
+    dispose(): Promise<void>;
+  }
+  export function pipeline(
+    task: 'text-generation',
+    model: string,
+    options?: { quantized?: boolean; local_files_only?: boolean },
+  ): Promise<TextGenerationPipeline>;
 }
