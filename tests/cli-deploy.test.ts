@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { OnnxCausalLM } from '../src/deploy/onnx/onnx-causal-lm';
 import { loadModel } from '../src/model-io/load-model';
 import { NodeFolderSource } from '../src/model-io/node-folder-source';
 import { linearModules } from '../src/model/weight-names';
@@ -34,7 +35,7 @@ describe('peft-studio export --format merged', () => {
   it('writes a model that scores without the adapter as the base model scores with it', async () => {
     const out = await cli(['export', '--model', 'model', '--adapter', 'adapter', '--out', 'merged'], dir);
     expect(out.code, out.stderr).toBe(0);
-    expect(out.stderr).toMatch(/LoRA adapter merged into model; wrote config\.json, generation_config\.json, .*model\.safetensors to merged \(model\.safetensors F32/);
+    expect(out.stderr).toMatch(/LoRA adapter merged into model; wrote config\.json, generation_config\.json, .*model\.safetensors to merged \(F32: model\.safetensors [\d.]+ MiB\)/);
     expect(readdirSync(join(dir, 'merged'))).toEqual(expect.arrayContaining(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json']));
 
     const score = async (args: string[]) => {
@@ -48,6 +49,28 @@ describe('peft-studio export --format merged', () => {
     expect(merged.logprobs.length).toBeGreaterThan(5);
     merged.logprobs.forEach((lp, i) => expect(Math.abs(lp - adapted.logprobs[i]), `token ${i}: merged ${lp}, adapted ${adapted.logprobs[i]}`).toBeLessThan(1e-4));
   }, 400_000);
+
+  it('--format onnx writes the transformers.js folder with the q8 and q4 variants, which onnxruntime-web runs', async () => {
+    const out = await cli(['export', '--model', 'model', '--adapter', 'adapter', '--out', 'onnx', '--format', 'onnx', '--quant', 'q8,q4'], dir);
+    expect(out.code, out.stderr).toBe(0);
+    expect(readdirSync(join(dir, 'onnx')).sort()).toEqual(['config.json', 'generation_config.json', 'onnx', 'tokenizer.json', 'tokenizer_config.json']);
+    const onnxFiles = readdirSync(join(dir, 'onnx', 'onnx')).sort();
+    expect(onnxFiles).toEqual(['decoder_model_merged.onnx', 'decoder_model_merged_quantized.onnx', 'model.onnx', 'model_q4.onnx', 'model_quantized.onnx']);
+    const config = (await loadModel(new NodeFolderSource(join(dir, 'model')))).config;
+    for (const file of onnxFiles) {
+      const lm = await OnnxCausalLM.create({ model: readFileSync(join(dir, 'onnx', 'onnx', file)) }, config);
+      const logits = await lm.logits([[1, 2, 3]], [[1, 1, 1]]);
+      expect(logits.length).toBe(3 * config.vocabSize);
+      expect(logits.every(Number.isFinite), file).toBe(true);
+      await lm.release();
+    }
+
+    const bad = await cli(['export', '--model', 'model', '--adapter', 'adapter', '--out', 'onnx-bad', '--format', 'onnx', '--quant', 'q3'], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--quant q3: "q3" is not a quantization; expected q8 or q4/);
+    const f16 = await cli(['export', '--model', 'model', '--adapter', 'adapter', '--out', 'onnx-bad', '--format', 'onnx', '--dtype', 'F16'], dir);
+    expect(f16.stderr).toMatch(/--dtype F16 applies to --format merged; ONNX is written in float32/);
+  }, 200_000);
 
   it('refuses a prompt-learning adapter and a folder that is not empty, saying why', async () => {
     writeFolder(join(dir, 'prompt'), new Map([['adapter_config.json', new TextEncoder().encode(JSON.stringify({ peft_type: 'PROMPT_TUNING' }))]]));
