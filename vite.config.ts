@@ -39,6 +39,8 @@ export default defineConfig(({ mode }) => ({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Through Vite, so that its ONNX backend is the product's here too (xenovaOnProductOrt), as in the studio.
+    server: { deps: { inline: [/@xenova\/transformers/] } },
     // Two cores: run files two at a time.
     maxWorkers: 2,
   },

@@ -9,7 +9,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { parseSafetensors, tensorToFloat32 } from '../src/model-io/safetensors';
 import { makeTinyModel } from '../tests/fixtures/tiny-models';
 import { startHubServer } from '../tests/helpers/hub-server';
-import { compareOnce, downloadAdapterZip, downloadMergedZip, expectRunDone, firstAndLastLoss, importAdapter, openWithDefaultModel, screenshotPanels } from './studio-helpers';
+import { compareOnce, downloadAdapterZip, downloadMergedZip, downloadOnnxZip, expectRunDone, firstAndLastLoss, importAdapter, openWithDefaultModel, screenshotPanels } from './studio-helpers';
 
 /** A short run that SwiftShader finishes in about a minute (about 9 s a step). */
 async function setShortRun(page: Page, steps: number, checkpointEvery: number): Promise<void> {
@@ -45,9 +45,12 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   await expect(page.getByTestId('compare-prompt')).toHaveValue('Sir Thomas Bertram said, "');
   await page.getByTestId('compare-seed').fill('2');
   await page.getByTestId('compare-max-new-tokens').fill('24');
-  const { base, adapted } = await compareOnce(page);
+  const { base, adapted, deployed } = await compareOnce(page);
   expect(adapted.length).toBeGreaterThan(0);
   expect(adapted).not.toBe(base);
+  // The third column: the adapter merged, exported as ONNX and run by onnxruntime-web, with the same seed.
+  expect(deployed).toBe(adapted);
+  await expect(page.getByTestId('compare-deployed-stop')).toContainText(/onnxruntime-web 1\.30\.\d+ \((webgpu|wasm)\)/);
   await screenshotPanels(page, testInfo, 'trained');
 
   // Download the adapter as one zip and check it as PEFT would read it.
@@ -100,6 +103,28 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   expect(worst, `largest |W − (W0 + 2·B·A)| in ${q}`).toBeLessThan(1e-6);
   expect(moved).toBeGreaterThan(1e-3);
 
+  // The ONNX folder for transformers.js, with its q8 variant; then @xenova/transformers itself loads it in the page
+  // and writes, greedily, what the deployed column writes greedily.
+  await page.getByTestId('export-onnx-q8').check();
+  const onnx = await downloadOnnxZip(page, testInfo);
+  expect(onnx.fileName).toBe('austen-2m-lora-onnx.zip');
+  expect(Object.keys(onnx.files).sort()).toEqual([
+    'config.json',
+    'generation_config.json',
+    'onnx/decoder_model_merged.onnx',
+    'onnx/decoder_model_merged_quantized.onnx',
+    'onnx/model.onnx',
+    'onnx/model_quantized.onnx',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
+  await page.getByTestId('compare-do-sample').uncheck();
+  const greedy = await compareOnce(page);
+  expect(greedy.deployed).toBe(greedy.adapted);
+  await page.getByTestId('export-transformers-js').click();
+  await expect(page.getByTestId('export-transformers-js-text')).toHaveText(`Sir Thomas Bertram said, "${greedy.deployed}`, { timeout: 120_000 });
+  await page.getByTestId('compare-do-sample').check();
+
   // Push the adapter to the (loopback) Hub: the repo is created, the files arrive, the panel links to the repo.
   const hub = await startHubServer({}, { writeToken: 'hf_write' });
   try {
@@ -114,13 +139,21 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
     await page.getByTestId('push-token').fill('hf_read');
     await page.getByTestId('push-start').click();
     await expect(page.getByTestId('push-error')).toContainText('pushing to me/austen-pirate-lora: creating the repo failed with HTTP 403: the Hub refused the token');
+    // The ONNX folder goes up as one commit too, onnx/ and all.
+    await page.getByTestId('push-token').fill('hf_write');
+    await page.getByTestId('push-repo').fill('me/austen-pirate-onnx');
+    await page.getByTestId('push-what').selectOption('onnx');
+    await page.getByTestId('push-start').click();
+    await expect(page.getByTestId('push-url')).toHaveAttribute('href', `${hub.endpoint}/me/austen-pirate-onnx`, { timeout: 60_000 });
+    expect(hub.commits).toHaveLength(2);
+    expect(Object.fromEntries(hub.commits[1].files)).toEqual(onnx.files);
   } finally {
     await hub.close();
   }
 
   // Re-import the downloaded zip: the adapted output is the same.
   await importAdapter(page, zipPath);
-  expect(await compareOnce(page)).toEqual({ base, adapted });
+  expect(await compareOnce(page)).toEqual({ base, adapted, deployed });
   expect(pageErrors).toEqual([]);
 });
 

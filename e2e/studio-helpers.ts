@@ -38,13 +38,25 @@ export async function firstAndLastLoss(page: Page): Promise<{ first: number; las
 }
 
 /** Runs the Compare panel's generation (its current prompt and settings) and returns both sides. */
-export async function compareOnce(page: Page): Promise<{ base: string; adapted: string }> {
+export async function compareOnce(page: Page): Promise<{ base: string; adapted: string; deployed: string }> {
   const status = page.getByTestId('compare-status');
   await page.getByTestId('compare-run').click();
   // This run's end, not the last one's: generating takes seconds on SwiftShader.
   await expect(status).toHaveAttribute('data-state', 'running');
-  await expect(status).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
-  return { base: await page.getByTestId('compare-base').innerText(), adapted: await page.getByTestId('compare-adapted').innerText() };
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  return {
+    base: await page.getByTestId('compare-base').innerText(),
+    adapted: await page.getByTestId('compare-adapted').innerText(),
+    deployed: await page.getByTestId('compare-deployed').innerText(),
+  };
+}
+
+/** Downloads the ONNX folder's zip from the Export panel (variants as chosen there) and unpacks it. */
+export async function downloadOnnxZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; files: Record<string, Uint8Array> }> {
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByTestId('export-onnx').click()]);
+  const path = testInfo.outputPath('onnx.zip');
+  await download.saveAs(path);
+  return { fileName: download.suggestedFilename(), files: unzipSync(new Uint8Array(readFileSync(path))) };
 }
 
 /** Downloads the adapter as the Export panel's zip: its file name, where it was saved, and its files. */

@@ -15,6 +15,7 @@ const facts: TrainingCardFacts = {
   model: llama,
   peftType: 'LORA',
   methodLabel: 'LoRA',
+  mergeable: true,
   methodFacts: [['r', '8'], ['lora_alpha', '16']],
   dataset: { source: 'pirate.jsonl', format: 'jsonl', records: 120, train: 108, validation: 12 },
   training: { steps: 30, batchSize: 8, gradAccum: 2, lr: 0.005, schedule: 'constant', maxLength: 64, weightFormat: 'nf4' },
@@ -40,6 +41,14 @@ describe('the model card of a trained adapter', () => {
     expect(card).toContain('| GPU | Google / swiftshader (SwiftShader) |');
     expect(card).toContain('base = AutoModelForCausalLM.from_pretrained("owner/tiny", revision="v1")');
     expect(card.endsWith('### Framework versions\n\n- PEFT 0.21.0')).toBe(true);
+    expect(card).toContain("const generator = await pipeline('text-generation', 'path/or/repo/of/the/onnx/export');");
+    expect(card).toContain('peft-studio export --format onnx');
+  });
+
+  it('offers transformers.js only for an adapter that can be merged', () => {
+    const card = trainedAdapterCard({ ...facts, peftType: 'PROMPT_TUNING', methodLabel: 'Prompt tuning', mergeable: false });
+    expect(card).not.toContain('transformers.js');
+    expect(card).toContain('PeftModel.from_pretrained(base, "path/to/this/folder")');
   });
 
   it('keeps a cell one cell, and says when there was no validation', () => {

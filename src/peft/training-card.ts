@@ -17,6 +17,8 @@ export interface TrainingCardFacts {
   peftType: SupportedPeftType;
   /** "LoRA", "Prompt tuning", … */
   methodLabel: string;
+  /** Whether the adapter can be merged into the model (and so exported as ONNX for transformers.js). */
+  mergeable: boolean;
   /** The method's config as the studio shows it, e.g. ['r', '8']. */
   methodFacts: readonly (readonly [string, string])[];
   dataset: { source: string; format: string; records: number; train: number; validation: number };
@@ -86,6 +88,20 @@ export function trainedAdapterCard(f: TrainingCardFacts): string {
     'model = PeftModel.from_pretrained(base, "path/to/this/folder")',
     '```',
     '',
+    ...(f.mergeable
+      ? [
+          "In a web page with transformers.js: export the merged model as ONNX (the studio's Export panel, or",
+          '`peft-studio export --format onnx --model <base> --adapter <this folder> --out <dir>`), then:',
+          '',
+          '```js',
+          "import { pipeline } from '@huggingface/transformers';",
+          '',
+          "const generator = await pipeline('text-generation', 'path/or/repo/of/the/onnx/export');",
+          "const [out] = await generator('Once upon a time', { max_new_tokens: 40 });",
+          '```',
+          '',
+        ]
+      : []),
     frameworkVersions(),
   ];
   return `${frontMatter({ baseModel: f.baseModel, peftType: f.peftType, model: f.model })}${body.join('\n')}`;

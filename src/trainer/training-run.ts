@@ -170,6 +170,7 @@ export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunRes
       model: c,
       peftType: method.peftType,
       methodLabel: method.label,
+      mergeable: method.merge.kind === 'merge',
       methodFacts: adapter.plan.facts.filter(([label]) => label !== 'method'),
       dataset: { source: parsed.source, format: parsed.format, records: parsed.records.length, train: train.length, validation: validation.length },
       training: {

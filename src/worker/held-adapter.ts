@@ -16,10 +16,12 @@ export interface HeldAdapter {
 
 export function describeAdapter(held: HeldAdapter): AdapterInfo {
   const a = held.adapter;
+  const method = methodById(a.method);
   return {
     origin: held.origin,
     method: a.method,
-    label: methodById(a.method).label,
+    label: method.label,
+    mergeRefusal: method.merge.kind === 'refused' ? method.merge.why : null,
     facts: a.plan.facts.filter(([label]) => label !== 'method').map(([label, value]) => [label, value]),
     trainableParameters: a.plan.counts.trainable,
     options: { ...a.options },

@@ -12,6 +12,7 @@ import {
   type AdapterImportRequest,
   type GenerateRequest,
   type MergedExportRequest,
+  type OnnxExportRequest,
   type ModelLoadRequest,
   type TrainControlRequest,
   type TrainStartRequest,
@@ -27,6 +28,7 @@ import { describeAdapter, exportHeldAdapter, transferableFiles, type HeldAdapter
 import { resolveModelSpec } from './model-spec';
 import { exportMergedModel } from '../deploy/merged-model';
 import { generate } from '../engine/generate';
+import { deployedExport, deployedModel, dropDeployed } from './deployed-model';
 import { loadAdapterFiles } from '../methods/runtimes';
 import { BrowserFilesSource } from '../model-io/model-source';
 import { readAdapterFiles } from '../peft/adapter-files';
@@ -68,6 +70,7 @@ let base: LoadedBase | null = null;
 let adapter: HeldAdapter | null = null;
 
 function dropAdapter(): void {
+  dropDeployed();
   const held = adapter;
   if (held) destroyQuietly(() => held.adapter.destroy());
   adapter = null;
@@ -92,15 +95,15 @@ async function generateRequest(request: GenerateRequest): Promise<WorkerResponse
   if (session && !session.finished && !session.paused) {
     throw new TrainingBusyError(`generate cannot run while training run ${session.runId} is stepping; pause it first`);
   }
-  const lora = request.side === 'adapted' ? requireAdapter("generate with side 'adapted'").adapter : null;
+  const held = request.side === 'base' ? null : requireAdapter(`generate with side '${request.side}'`);
   const promptIds = b.tokenizer.encode(request.prompt);
   const tokens: number[] = [];
   let sent = '';
-  const result = await generate(b.gpu, b.model, lora, promptIds, {
+  const opts = {
     ...request.sampling,
     maxNewTokens: request.maxNewTokens,
     seed: request.seed,
-    onToken: (t) => {
+    onToken: (t: number) => {
       tokens.push(t);
       const text = b.tokenizer.decode(tokens, { skipSpecialTokens: true });
       if (!text.endsWith('\uFFFD') && text !== sent) {
@@ -108,8 +111,18 @@ async function generateRequest(request: GenerateRequest): Promise<WorkerResponse
         post({ id: request.id, kind: 'generate-token', text, tokens: tokens.length });
       }
     },
-  });
-  return { id: request.id, kind: 'generate-result', text: b.tokenizer.decode(result.tokens, { skipSpecialTokens: true }), tokens: result.tokens, stopReason: result.stopReason };
+  };
+  let runtime: string | undefined;
+  let result;
+  if (request.side === 'deployed') {
+    const lm = await deployedModel(b, held!, progressPoster(request.id));
+    runtime = lm.runtime;
+    result = await lm.generate(promptIds, opts);
+  } else {
+    result = await generate(b.gpu, b.model, held?.adapter ?? null, promptIds, opts);
+  }
+  const text = b.tokenizer.decode(result.tokens, { skipSpecialTokens: true });
+  return { id: request.id, kind: 'generate-result', text, tokens: result.tokens, stopReason: result.stopReason, ...(runtime ? { runtime } : {}) };
 }
 
 async function importAdapterRequest(request: AdapterImportRequest): Promise<WorkerResponse> {
@@ -134,11 +147,21 @@ async function mergedExportRequest(request: MergedExportRequest): Promise<Worker
   const held = requireAdapter('merged-export');
   const adapterFiles = await held.adapter.exportFiles();
   const { source } = await resolveModelSpec(b.spec, (message) => post({ id: request.id, kind: 'model-progress', message }));
-  const merged = await exportMergedModel(source, adapterFiles, {
-    dtype: request.dtype,
-    onProgress: (p) => post({ id: request.id, kind: 'model-progress', message: p.message, file: p.file, loaded: p.loaded, total: p.total }),
-  });
+  const merged = await exportMergedModel(source, adapterFiles, { dtype: request.dtype, onProgress: progressPoster(request.id) });
   return { id: request.id, kind: 'merged-export-result', files: transferableFiles(merged.files), warnings: merged.warnings };
+}
+
+/** Posts a request's progress as `model-progress` messages. */
+function progressPoster(id: number): (p: { message: string; file?: string; loaded?: number; total?: number | null }) => void {
+  return (p) => post({ id, kind: 'model-progress', message: p.message, file: p.file, loaded: p.loaded, total: p.total });
+}
+
+/** The current adapter merged and exported as ONNX for transformers.js (kept for Compare's deployed column). */
+async function onnxExportRequest(request: OnnxExportRequest): Promise<WorkerResponse> {
+  const b = requireBase('onnx-export');
+  const held = requireAdapter('onnx-export');
+  const exported = await deployedExport(b, held, request.quants, progressPoster(request.id));
+  return { id: request.id, kind: 'onnx-export-result', files: transferableFiles(exported.files), warnings: exported.warnings };
 }
 
 async function loadModelRequest(request: ModelLoadRequest): Promise<WorkerResponse> {
@@ -228,6 +251,8 @@ async function dispatch(request: WorkerRequest): Promise<WorkerResponse> {
       return exportAdapterRequest(request);
     case 'merged-export':
       return mergedExportRequest(request);
+    case 'onnx-export':
+      return onnxExportRequest(request);
     case 'train-pause':
     case 'train-resume':
     case 'train-stop':
@@ -244,7 +269,7 @@ function post(message: WorkerMessage): void {
   const files =
     message.kind === 'train-start-result'
       ? message.adapterFiles
-      : message.kind === 'adapter-export-result' || message.kind === 'merged-export-result'
+      : message.kind === 'adapter-export-result' || message.kind === 'merged-export-result' || message.kind === 'onnx-export-result'
         ? message.files
         : null;
   const transfer = files ? Object.values(files).map((b) => b.buffer as ArrayBuffer) : [];

@@ -12,6 +12,7 @@
  * and each answered with its own `-result`. A worker trains one run at a time.
  */
 import { MERGED_DTYPES, type MergedDtype } from '../deploy/merged-dtype';
+import { ONNX_QUANTS, type OnnxQuant } from '../deploy/onnx/onnx-quant';
 import type { AdapterReport } from '../gpu/device';
 import type { WeightFormat, WeightLayout } from '../kernels/weight-format';
 import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from '../model/config';
@@ -127,15 +128,20 @@ export interface TrainStartRequest extends RunOptions {
   fromCurrentAdapter?: boolean;
 }
 
+/** The model a `generate` runs: the base model, the adapted one, or the adapted one deployed as ONNX. */
+export const GENERATE_SIDES = ['base', 'adapted', 'deployed'] as const;
+export type GenerateSide = (typeof GENERATE_SIDES)[number];
+
 /**
- * Generates a continuation of `prompt` with the loaded model, either the base model or with the worker's current
- * adapter. Streams `generate-token` messages, then answers with `generate-result`.
+ * Generates a continuation of `prompt` with the loaded model: the base model, the model with the worker's current
+ * adapter, or that adapter merged and exported as ONNX, run by onnxruntime-web (built on first use, streaming
+ * `model-progress` meanwhile). Streams `generate-token` messages, then answers with `generate-result`.
  */
 export interface GenerateRequest {
   id: number;
   kind: 'generate';
   prompt: string;
-  side: 'base' | 'adapted';
+  side: GenerateSide;
   maxNewTokens: number;
   sampling: SamplingOptions;
   seed: number;
@@ -155,6 +161,16 @@ export interface MergedExportRequest {
   id: number;
   kind: 'merged-export';
   dtype: MergedDtype;
+}
+
+/**
+ * The current adapter merged and exported as ONNX for transformers.js (src/deploy/onnx-export.ts), with the
+ * quantized variants asked for. Streams `model-progress` while the source is read and the files are built.
+ */
+export interface OnnxExportRequest {
+  id: number;
+  kind: 'onnx-export';
+  quants: OnnxQuant[];
 }
 
 /** Makes a PEFT LoRA adapter (adapter_config.json and adapter_model.safetensors) the worker's current adapter. */
@@ -197,6 +213,7 @@ export type WorkerRequest =
   | GenerateRequest
   | AdapterExportRequest
   | MergedExportRequest
+  | OnnxExportRequest
   | AdapterImportRequest;
 export type WorkerRequestKind = WorkerRequest['kind'];
 export const WORKER_REQUEST_KINDS: readonly WorkerRequestKind[] = [
@@ -211,6 +228,7 @@ export const WORKER_REQUEST_KINDS: readonly WorkerRequestKind[] = [
   'generate',
   'adapter-export',
   'merged-export',
+  'onnx-export',
   'adapter-import',
 ];
 
@@ -308,6 +326,8 @@ export interface AdapterInfo {
   trainableParameters: number;
   /** The method's options that rebuild an adapter of its configuration. */
   options: Record<string, unknown>;
+  /** Why the adapter cannot be merged into the model (and so not exported merged or as ONNX); null when it can. */
+  mergeRefusal: string | null;
 }
 
 export interface GenerateResponse {
@@ -316,6 +336,8 @@ export interface GenerateResponse {
   text: string;
   tokens: number[];
   stopReason: 'eos' | 'length' | 'context' | 'aborted';
+  /** What ran a deployed model, e.g. "onnxruntime-web 1.30.0 (webgpu)". */
+  runtime?: string;
 }
 
 export interface AdapterExportResponse {
@@ -331,6 +353,14 @@ export interface MergedExportResponse {
   kind: 'merged-export-result';
   files: Record<string, Uint8Array>;
   /** What merging let pass with a warning. */
+  warnings: string[];
+}
+
+/** The ONNX folder for transformers.js: config, tokenizer and onnx/*.onnx files by path. */
+export interface OnnxExportResponse {
+  id: number;
+  kind: 'onnx-export-result';
+  files: Record<string, Uint8Array>;
   warnings: string[];
 }
 
@@ -441,6 +471,7 @@ export type WorkerResponse =
   | GenerateResponse
   | AdapterExportResponse
   | MergedExportResponse
+  | OnnxExportResponse
   | AdapterImportResponse
   | ErrorResponse;
 
@@ -498,8 +529,9 @@ export type WorkerMessage = WorkerResponse | WorkerStreamMessage;
 export interface StreamMessagesOf {
   'model-load': ModelProgressMessage;
   'merged-export': ModelProgressMessage;
+  'onnx-export': ModelProgressMessage;
   'train-start': TrainProgressMessage | TrainLogMessage;
-  generate: GenerateTokenMessage;
+  generate: GenerateTokenMessage | ModelProgressMessage;
 }
 export type StreamingRequestKind = keyof StreamMessagesOf & WorkerRequestKind;
 export type StreamMessageFor<K extends StreamingRequestKind> = StreamMessagesOf[K];
@@ -548,6 +580,12 @@ export function parseRequest(data: unknown): WorkerRequest {
       throw new TypeError(`merged-export: dtype = ${JSON.stringify(dtype)}: expected one of ${MERGED_DTYPES.join(', ')}`);
     }
   }
+  if (kind === 'onnx-export') {
+    const quants = (data as { quants?: unknown }).quants;
+    if (!Array.isArray(quants) || !quants.every((q) => (ONNX_QUANTS as readonly unknown[]).includes(q) && q !== 'none')) {
+      throw new TypeError(`onnx-export: quants = ${JSON.stringify(quants)}: expected a list of ${ONNX_QUANTS.filter((q) => q !== 'none').join(', ')}`);
+    }
+  }
   if (kind === 'adapter-import') {
     const files = (data as { files?: unknown }).files;
     if (!Array.isArray(files) || files.length === 0 || !files.every((f) => f instanceof File)) {
@@ -577,7 +615,7 @@ function checkRunOption(r: Record<string, unknown>, key: keyof typeof RUN_FIELDS
 function checkGenerate(r: Record<string, unknown>): void {
   const bad = badField('generate', r);
   if (typeof r.prompt !== 'string') bad('prompt', 'a string');
-  if (r.side !== 'base' && r.side !== 'adapted') bad('side', "'base' or 'adapted'");
+  if (!(GENERATE_SIDES as readonly unknown[]).includes(r.side)) bad('side', GENERATE_SIDES.map((x) => `'${x}'`).join(', '));
   if (!Number.isInteger(r.maxNewTokens) || (r.maxNewTokens as number) < 0) bad('maxNewTokens', 'an integer ≥ 0');
   if (!Number.isInteger(r.seed) || (r.seed as number) < 0) bad('seed', 'an integer ≥ 0');
   if (!isPlainObject(r.sampling)) bad('sampling', '{ doSample?, temperature?, topK?, topP?, repetitionPenalty? }');

@@ -8,7 +8,8 @@
  *   tensors keep their data behind a getter, so tensors cross this boundary as plain objects ({type, data, dims,
  *   size}) and are rebuilt as onnxruntime tensors for each run;
  * - onnxruntime loads lazily (InferenceSession.create awaits it), so importing the tokenizers costs nothing.
- * Sessions run on the wasm EP.
+ * Sessions run on the wasm EP. The tests load @xenova/transformers through Vite too (vite.config.ts), so they run
+ * this module, not onnxruntime-node.
  */
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-web';
 import { loadOrt, type Ort } from './ort-runtime';
@@ -27,11 +28,22 @@ class PlainTensor {
   }
 }
 
+/** A session as transformers.js sees one: `instanceof InferenceSession`, with `handler.dispose()` (its dispose path). */
 class XenovaSession {
+  readonly handler: { dispose(): Promise<void> };
+
   constructor(
     private readonly ort: Ort,
     private readonly session: InferenceSession,
-  ) {}
+  ) {
+    this.handler = { dispose: () => session.release() };
+  }
+
+  static async create(model: Uint8Array): Promise<XenovaSession> {
+    const ort = await loadOrt();
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    return new XenovaSession(ort, session);
+  }
 
   get inputNames(): readonly string[] {
     return this.session.inputNames;
@@ -59,13 +71,7 @@ export const ONNX = {
   /** transformers.js writes its CDN wasm path here at import; nothing reads it (ort-runtime.ts serves the wasm). */
   env: { wasm: {} } as Record<string, Record<string, unknown>>,
   Tensor: PlainTensor,
-  InferenceSession: {
-    async create(model: Uint8Array): Promise<XenovaSession> {
-      const ort = await loadOrt();
-      const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-      return new XenovaSession(ort, session);
-    },
-  },
+  InferenceSession: XenovaSession,
 };
 
 export const executionProviders = ['wasm'];

@@ -91,10 +91,10 @@ function Output({ title, side, prompt, testId }: { title: string; side: SideStat
         {side.status === 'running' && <span className="compare-caret" aria-hidden="true" />}
       </pre>
       <p className="hint" data-testid={`${testId}-stop`}>
-        {side.status === 'running' && `generating… ${side.tokens} token${side.tokens === 1 ? '' : 's'}`}
-        {side.status === 'done' && side.stopReason && `${side.tokens} token${side.tokens === 1 ? '' : 's'}, ${STOP_TEXT[side.stopReason]}`}
-        {side.status === 'error' && 'failed'}
-        {side.status === 'skipped' && 'not generated: there is no adapter'}
+        {side.status === 'running' && (side.tokens === 0 && side.note ? `${side.note}…` : `generating… ${side.tokens} token${side.tokens === 1 ? '' : 's'}`)}
+        {side.status === 'done' && side.stopReason && `${side.tokens} token${side.tokens === 1 ? '' : 's'}, ${STOP_TEXT[side.stopReason]}${side.note ? `; ${side.note}` : ''}`}
+        {side.status === 'error' && (side.note ? `failed: ${side.note}` : 'failed')}
+        {side.status === 'skipped' && (side.note || 'not generated: there is no adapter')}
       </p>
     </div>
   );
@@ -150,7 +150,7 @@ function BatchSection({ busy }: { busy: boolean }) {
 }
 
 export function ComparePanel() {
-  const { prompt, promptEdited, status, error, base, adapted, lastRun, setPrompt, resetPrompt, run } = useCompare();
+  const { prompt, promptEdited, status, error, base, adapted, deployed, includeDeployed, setIncludeDeployed, lastRun, setPrompt, resetPrompt, run } = useCompare();
   const adapter = useAdapter((s) => s.adapter);
   const modelReady = useModel((s) => s.status.state === 'ready');
   const busy = status === 'running';
@@ -191,7 +191,11 @@ export function ComparePanel() {
             Dataset's prompt
           </button>
         )}
-        <span className="hint">Ctrl+Enter in the prompt. Base first, then the adapter, with the same seed.</span>
+        <label className="compare-check">
+          <input type="checkbox" data-testid="compare-deployed-on" checked={includeDeployed} disabled={busy} onChange={(e) => setIncludeDeployed(e.target.checked)} />
+          Also the deployed model (ONNX, onnxruntime-web)
+        </label>
+        <span className="hint">Ctrl+Enter in the prompt. Base first, then the adapter, then its ONNX export, with the same seed.</span>
       </div>
       {error && (
         <p className="error" role="alert" data-testid="compare-error">
@@ -201,6 +205,7 @@ export function ComparePanel() {
       <div className="compare-columns">
         <Output title="Base model" side={base} prompt={shownPrompt} testId="compare-base" />
         <Output title={adapter ? `With the ${adapter.origin} adapter` : 'With an adapter (none yet)'} side={adapted} prompt={adapted.status === 'skipped' ? '' : shownPrompt} testId="compare-adapted" />
+        <Output title="Deployed (ONNX)" side={deployed} prompt={deployed.status === 'skipped' ? '' : shownPrompt} testId="compare-deployed" />
       </div>
       <BatchSection busy={busy} />
     </section>

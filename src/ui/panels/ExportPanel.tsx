@@ -3,6 +3,7 @@ import { adapterSummary, formatBytes } from '../format';
 import { MERGED_DTYPES, type MergedDtype } from '../../deploy/merged-dtype';
 import { availableMethods, methodById } from '../../methods/registry';
 import { useAdapter } from '../stores/adapter';
+import { useCompare } from '../stores/compare';
 import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, useExport, type ExportTarget } from '../stores/export';
 import { useModel } from '../stores/model';
 import { useHubPush, type PushWhat } from '../stores/hub-push';
@@ -84,6 +85,66 @@ function MergedDownload() {
   );
 }
 
+/** The merged model as ONNX for transformers.js, and transformers.js itself run on it in this page. */
+function OnnxDownload() {
+  const { busy, onnxVariants, setOnnxVariant, downloadOnnx, transformersJs, runTransformersJs } = useExport();
+  const adapter = useAdapter((s) => s.adapter);
+  const modelReady = useModel((s) => s.status.state === 'ready');
+  const prompt = useCompare((s) => s.prompt);
+  const maxNewTokens = useCompare((s) => s.settings.maxNewTokens);
+  const refused = adapter?.mergeRefusal ?? null;
+  const unavailable = !adapter || !modelReady || refused !== null;
+  return (
+    <>
+      <h3>ONNX for transformers.js</h3>
+      <div className="row export-buttons">
+        {(['q8', 'q4'] as const).map((q) => (
+          <label className="check" key={q}>
+            <input type="checkbox" data-testid={`export-onnx-${q}`} checked={onnxVariants[q]} disabled={busy !== null} onChange={(e) => setOnnxVariant(q, e.target.checked)} /> {q}
+          </label>
+        ))}
+        <button type="button" data-testid="export-onnx" disabled={unavailable || busy !== null} onClick={() => void downloadOnnx()}>
+          ONNX folder (.zip)
+        </button>
+        <button
+          type="button"
+          className="secondary"
+          data-testid="export-transformers-js"
+          disabled={unavailable || transformersJs.state === 'running' || prompt.trim() === ''}
+          onClick={() => void runTransformersJs(prompt, maxNewTokens)}
+        >
+          Run it in transformers.js
+        </button>
+        {busy?.kind === 'onnx' && (
+          <span className="muted" data-testid="export-onnx-progress" aria-live="polite">
+            {busy.progress}
+          </span>
+        )}
+      </div>
+      {transformersJs.state === 'running' && (
+        <p className="muted" aria-live="polite">
+          {transformersJs.progress}
+        </p>
+      )}
+      {transformersJs.state === 'done' && (
+        <pre className="export-transformers-js" data-testid="export-transformers-js-text">
+          {transformersJs.text}
+        </pre>
+      )}
+      {transformersJs.state === 'error' && (
+        <p className="error" role="alert" data-testid="export-transformers-js-error">
+          {transformersJs.message}
+        </p>
+      )}
+      <p className="hint" data-testid="export-onnx-hint">
+        {refused
+          ? `A ${adapter!.label} adapter cannot be exported as ONNX: ${refused}.`
+          : "The merged model as one ONNX graph with a KV cache, in the folders @huggingface/transformers (onnx/model.onnx) and @xenova/transformers 2 (onnx/decoder_model_merged.onnx) load for pipeline('text-generation'); q8 and q4 add the quantized files under their names. \"Run it\" loads the folder with @xenova/transformers in this page, on the Compare prompt, greedy."}
+      </p>
+    </>
+  );
+}
+
 /** Push the adapter (or the merged model) to a Hub model repo; the token stays in memory unless remembered. */
 function HubPush() {
   const { repo, token, remember, endpoint, what, progress, error, pushedUrl, set, setRemember, push } = useHubPush();
@@ -114,6 +175,9 @@ function HubPush() {
             <option value="adapter">the adapter (PEFT format)</option>
             <option value="merged" disabled={!canMerge}>
               the merged model (dtype above)
+            </option>
+            <option value="onnx" disabled={!canMerge}>
+              the ONNX folder (variants above)
             </option>
           </select>
         </label>
@@ -206,6 +270,7 @@ export function ExportPanel() {
       )}
 
       <MergedDownload />
+      <OnnxDownload />
 
       <HubPush />
 

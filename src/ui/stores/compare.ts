@@ -1,13 +1,14 @@
 /**
- * The Compare panel's state: a prompt, sampling settings and a seed, and the base model's and the adapted model's
- * continuations of it, generated one after the other (one GPU) with exactly the same prompt, settings and seed.
- * Batch mode runs a list of validation prompts (by default taken from the chosen dataset) through both sides.
+ * The Compare panel's state: a prompt, sampling settings and a seed, and the continuations of it by the base model,
+ * the adapted model, and the adapted model deployed (merged, exported as ONNX and run by onnxruntime-web), generated
+ * one after the other with exactly the same prompt, settings and seed. Batch mode runs a list of validation prompts
+ * (by default taken from the chosen dataset) through the base and adapted models.
  */
 import { create } from 'zustand';
 import { parseDataset, parsePastedText, type DataRecord } from '../../data/index';
 import { sampleDataset } from '../../model-io/embedded';
 import { validateSamplingOptions, type GenerationDefaults, type SamplingOptions } from '../../model/sampling';
-import type { GenerateResponse, TrainDataSpec } from '../../worker/protocol';
+import type { GenerateResponse, GenerateSide, TrainDataSpec } from '../../worker/protocol';
 import { useAdapter } from './adapter';
 import { useData } from './data';
 import { useModel } from './model';
@@ -148,6 +149,8 @@ export interface SideState {
   text: string;
   tokens: number;
   stopReason: StopReason | null;
+  /** What the side is doing before its first token (building the ONNX export), what ran it, or why it failed. */
+  note?: string;
 }
 
 export interface BatchRow {
@@ -171,6 +174,10 @@ export interface CompareState {
   error: ErrorInfo | null;
   base: SideState;
   adapted: SideState;
+  /** The adapted model merged, exported as ONNX and run by onnxruntime-web. */
+  deployed: SideState;
+  /** Whether Generate also runs the deployed model (when the adapter can be merged). */
+  includeDeployed: boolean;
   /** What the shown outputs were generated from. */
   lastRun: { prompt: string; settings: CompareSettings; seed: number; adapterVersion: number | null } | null;
 
@@ -185,6 +192,7 @@ export interface CompareState {
   setSetting<K extends keyof CompareSettings>(key: K, value: CompareSettings[K]): void;
   resetSettings(): void;
   setSeed(seed: number): void;
+  setIncludeDeployed(on: boolean): void;
   setBatchText(text: string): void;
   resetBatchPrompts(): void;
   /** Generates the prompt's continuation with the base model, then with the adapter (when there is one). */
@@ -211,15 +219,18 @@ function suggestedPrompt(): string | null {
 
 function generateOne(
   prompt: string,
-  side: 'base' | 'adapted',
+  side: GenerateSide,
   settings: CompareSettings,
   seed: number,
   onText: (text: string, tokens: number) => void,
+  onNote?: (note: string) => void,
 ): Promise<GenerateResponse> {
   const { maxNewTokens, ...sampling } = settings;
-  return kernelWorker().stream({ kind: 'generate', prompt, side, maxNewTokens, sampling, seed }, (m) => onText(m.text, m.tokens), {
-    idleTimeoutMs: IDLE_TIMEOUT_MS,
-  });
+  return kernelWorker().stream(
+    { kind: 'generate', prompt, side, maxNewTokens, sampling, seed },
+    (m) => (m.kind === 'generate-token' ? onText(m.text, m.tokens) : onNote?.(m.message)),
+    { idleTimeoutMs: IDLE_TIMEOUT_MS },
+  );
 }
 
 export const useCompare = create<CompareState>()((set, get) => ({
@@ -232,6 +243,8 @@ export const useCompare = create<CompareState>()((set, get) => ({
   error: null,
   base: IDLE_SIDE,
   adapted: IDLE_SIDE,
+  deployed: IDLE_SIDE,
+  includeDeployed: true,
   lastRun: null,
   batchText: formatBatchPrompts(datasetValidationPrompts(useData.getState().spec)),
   batchEdited: false,
@@ -253,6 +266,9 @@ export const useCompare = create<CompareState>()((set, get) => ({
   setSeed(seed) {
     set({ seed });
   },
+  setIncludeDeployed(includeDeployed) {
+    set({ includeDeployed });
+  },
   setBatchText(batchText) {
     set({ batchText, batchEdited: true });
   },
@@ -269,24 +285,41 @@ export const useCompare = create<CompareState>()((set, get) => ({
       return;
     }
     const { adapter, version } = useAdapter.getState();
+    const deploy = adapter !== null && adapter.mergeRefusal === null && get().includeDeployed;
+    const skippedDeployed: SideState = { ...IDLE_SIDE, status: 'skipped', note: deployedSkipReason(adapter, get().includeDeployed) };
     set({
       status: 'running',
       error: null,
       base: { ...IDLE_SIDE, status: 'running' },
       adapted: { ...IDLE_SIDE, status: adapter ? 'idle' : 'skipped' },
+      deployed: deploy ? IDLE_SIDE : skippedDeployed,
       lastRun: { prompt, settings, seed, adapterVersion: adapter ? version : null },
     });
-    const sides: ('base' | 'adapted')[] = adapter ? ['base', 'adapted'] : ['base'];
-    const setSide = (side: 'base' | 'adapted', state: SideState) => set(side === 'base' ? { base: state } : { adapted: state });
+    const sides: GenerateSide[] = adapter ? ['base', 'adapted', ...(deploy ? (['deployed'] as const) : [])] : ['base'];
+    const setSide = (side: GenerateSide, state: SideState) => set({ [side]: state });
     for (const side of sides) {
       setSide(side, { ...IDLE_SIDE, status: 'running' });
       try {
-        const result = await generateOne(prompt, side, settings, seed, (text, tokens) => setSide(side, { status: 'running', text, tokens, stopReason: null }));
-        setSide(side, { status: 'done', text: result.text, tokens: result.tokens.length, stopReason: result.stopReason });
+        const result = await generateOne(
+          prompt,
+          side,
+          settings,
+          seed,
+          (text, tokens) => setSide(side, { status: 'running', text, tokens, stopReason: null, note: get()[side].note }),
+          (note) => setSide(side, { ...get()[side], note }),
+        );
+        setSide(side, { status: 'done', text: result.text, tokens: result.tokens.length, stopReason: result.stopReason, note: result.runtime });
       } catch (error) {
+        const info = toErrorInfo(error);
+        if (side === 'deployed') {
+          // The deployed side fails alone: the other two columns stand.
+          setSide(side, { ...get()[side], status: 'error', note: info.message });
+          continue;
+        }
         setSide(side, { ...get()[side], status: 'error' });
         if (side === 'base' && adapter) setSide('adapted', { ...IDLE_SIDE, status: 'skipped' });
-        set({ status: 'error', error: toErrorInfo(error) });
+        if (deploy) setSide('deployed', skippedDeployed);
+        set({ status: 'error', error: info });
         return;
       }
     }
@@ -329,6 +362,13 @@ export const useCompare = create<CompareState>()((set, get) => ({
     }
   },
 }));
+
+/** Why the deployed column is not generated. */
+function deployedSkipReason(adapter: ReturnType<typeof useAdapter.getState>['adapter'], included: boolean): string {
+  if (!adapter) return 'not generated: there is no adapter';
+  if (adapter.mergeRefusal) return `not deployable: ${adapter.mergeRefusal}`;
+  return included ? '' : 'not generated: the deployed model is switched off';
+}
 
 // A newly loaded model brings its generation defaults (the fields the user has not changed).
 useModel.subscribe((state, prev) => {

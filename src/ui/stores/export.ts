@@ -7,6 +7,7 @@ import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { create } from 'zustand';
 import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, MODEL_CARD_FILE } from '../../peft/adapter-files';
 import type { MergedDtype } from '../../deploy/merged-dtype';
+import type { OnnxQuant } from '../../deploy/onnx/onnx-quant';
 import type { MethodId } from '../../methods/method';
 import type { AdapterInfo } from '../../worker/protocol';
 import { useAdapter } from './adapter';
@@ -31,6 +32,11 @@ export class AdapterZipError extends Error {
  */
 export function adapterZipName(modelNameOrPath: string, method: MethodId): string {
   return `${safeModelName(modelNameOrPath)}-${method}-adapter.zip`;
+}
+
+/** `<model name>-<method id>-onnx.zip` (austen-2m-lora-onnx.zip): the ONNX folder for transformers.js. */
+export function onnxZipName(modelNameOrPath: string, method: MethodId): string {
+  return `${safeModelName(modelNameOrPath)}-${method}-onnx.zip`;
 }
 
 /** `<model name>-<method id>-merged-<dtype>.zip` (austen-2m-lora-merged-f16.zip): the merged model's folder. */
@@ -156,7 +162,13 @@ export const EXPORT_FILE: Record<Exclude<ExportTarget, 'zip'>, string> = {
   card: MODEL_CARD_FILE,
 };
 
-export type ExportBusy = { kind: 'export'; target: ExportTarget } | { kind: 'merged'; progress: string } | { kind: 'import' } | null;
+export type ExportBusy = { kind: 'export'; target: ExportTarget } | { kind: 'merged' | 'onnx'; progress: string } | { kind: 'import' } | null;
+
+/** The ONNX download's quantized variants (next to the float32 model). */
+export type OnnxVariants = Record<Exclude<OnnxQuant, 'none'>, boolean>;
+
+/** transformers.js run on the ONNX export in this page. */
+export type TransformersJsRun = { state: 'idle' } | { state: 'running'; progress: string } | { state: 'done'; prompt: string; text: string } | { state: 'error'; message: string };
 
 export interface ExportState {
   busy: ExportBusy;
@@ -172,6 +184,13 @@ export interface ExportState {
   setMergedDtype(dtype: MergedDtype): void;
   /** Downloads the loaded model with the current adapter merged in (Hugging Face's layout) as one zip. */
   downloadMerged(): Promise<void>;
+  onnxVariants: OnnxVariants;
+  setOnnxVariant(quant: keyof OnnxVariants, on: boolean): void;
+  /** Downloads the merged model as ONNX for transformers.js (both layouts, with the chosen variants) as one zip. */
+  downloadOnnx(): Promise<void>;
+  transformersJs: TransformersJsRun;
+  /** Loads the ONNX export with @xenova/transformers' pipeline('text-generation') in this page and runs `prompt` greedily. */
+  runTransformersJs(prompt: string, maxNewTokens: number): Promise<void>;
   /** Makes the adapter in these files (adapter_config.json + adapter_model.safetensors, or their zip) the current one. */
   importFiles(files: readonly File[]): Promise<void>;
 }
@@ -193,6 +212,17 @@ export async function workerAdapterFiles(): Promise<Record<string, Uint8Array>> 
 export async function workerMergedFiles(dtype: MergedDtype, onProgress: (text: string) => void): Promise<Record<string, Uint8Array>> {
   const result = await kernelWorker().stream(
     { kind: 'merged-export', dtype },
+    (m) => onProgress(`${m.message}${m.loaded !== undefined && m.total ? ` (${Math.round((100 * m.loaded) / m.total)} %)` : ''}`),
+    { idleTimeoutMs: MERGE_IDLE_TIMEOUT_MS },
+  );
+  return result.files;
+}
+
+/** The ONNX export of the worker's current adapter (built once per adapter and variants); progress in words. */
+export async function workerOnnxFiles(variants: OnnxVariants, onProgress: (text: string) => void): Promise<Record<string, Uint8Array>> {
+  const quants = (Object.keys(variants) as (keyof OnnxVariants)[]).filter((q) => variants[q]);
+  const result = await kernelWorker().stream(
+    { kind: 'onnx-export', quants },
     (m) => onProgress(`${m.message}${m.loaded !== undefined && m.total ? ` (${Math.round((100 * m.loaded) / m.total)} %)` : ''}`),
     { idleTimeoutMs: MERGE_IDLE_TIMEOUT_MS },
   );
@@ -248,6 +278,39 @@ export const useExport = create<ExportState>()((set, get) => ({
     }
   },
 
+  onnxVariants: { q8: false, q4: false },
+  setOnnxVariant: (quant, on) => set({ onnxVariants: { ...get().onnxVariants, [quant]: on } }),
+
+  async downloadOnnx() {
+    if (get().busy) return;
+    set({ busy: { kind: 'onnx', progress: 'exporting…' }, error: null });
+    try {
+      const files = await workerOnnxFiles(get().onnxVariants, (progress) => set({ busy: { kind: 'onnx', progress } }));
+      const model = useModel.getState().status;
+      const fileName = onnxZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora');
+      const bytes = buildFolderZip(files);
+      downloadBytes(fileName, bytes);
+      set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
+    } catch (error) {
+      set({ busy: null, error: toErrorInfo(error) });
+    }
+  },
+
+  transformersJs: { state: 'idle' },
+  async runTransformersJs(prompt, maxNewTokens) {
+    if (get().transformersJs.state === 'running') return;
+    set({ transformersJs: { state: 'running', progress: 'exporting…' } });
+    try {
+      const files = await workerOnnxFiles(get().onnxVariants, (progress) => set({ transformersJs: { state: 'running', progress } }));
+      set({ transformersJs: { state: 'running', progress: 'transformers.js is loading the folder…' } });
+      const { transformersJsGenerate } = await import('../../deploy/transformers-js');
+      const text = await transformersJsGenerate(new Map(Object.entries(files)), prompt, { maxNewTokens });
+      set({ transformersJs: { state: 'done', prompt, text } });
+    } catch (error) {
+      set({ transformersJs: { state: 'error', message: toErrorInfo(error).message } });
+    }
+  },
+
   async importFiles(picked) {
     if (get().busy || picked.length === 0) return;
     set({ busy: { kind: 'import' }, error: null, imported: null });
@@ -266,6 +329,6 @@ export const useExport = create<ExportState>()((set, get) => ({
 useAdapter.subscribe((state, prev) => {
   if (state.version === prev.version) return;
   const { imported } = useExport.getState();
-  if (imported && imported.adapter !== state.adapter) useExport.setState({ imported: null, exported: null });
-  else useExport.setState({ exported: null });
+  if (imported && imported.adapter !== state.adapter) useExport.setState({ imported: null, exported: null, transformersJs: { state: 'idle' } });
+  else useExport.setState({ exported: null, transformersJs: { state: 'idle' } });
 });

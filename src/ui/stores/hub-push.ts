@@ -6,13 +6,13 @@
  */
 import { create } from 'zustand';
 import { checkRepoId, DEFAULT_HUB_ENDPOINT, pushToHub } from '../../deploy/hub-push';
-import { useExport, workerAdapterFiles, workerMergedFiles } from './export';
+import { useExport, workerAdapterFiles, workerMergedFiles, workerOnnxFiles } from './export';
 import { toErrorInfo, type ErrorInfo } from './worker';
 
 /** Where a remembered token is kept (only when the person asks for it). */
 export const TOKEN_KEY = 'peft-studio:hf-token';
 
-export type PushWhat = 'adapter' | 'merged';
+export type PushWhat = 'adapter' | 'merged' | 'onnx';
 
 export interface HubPushState {
   repo: string;
@@ -72,7 +72,9 @@ export const useHubPush = create<HubPushState>()((set, get) => ({
       const files =
         what === 'adapter'
           ? await workerAdapterFiles()
-          : await workerMergedFiles(useExport.getState().mergedDtype, (text) => set({ progress: `merging: ${text}` }));
+          : what === 'merged'
+            ? await workerMergedFiles(useExport.getState().mergedDtype, (text) => set({ progress: `merging: ${text}` }))
+            : await workerOnnxFiles(useExport.getState().onnxVariants, (text) => set({ progress: `exporting ONNX: ${text}` }));
       const result = await pushToHub({
         repo: repo.trim(),
         token,
