@@ -3,7 +3,9 @@
  * scored without an adapter on the GPU engine, gives the log-probabilities of the base model scored with the
  * adapter (f32: within 1e-4 nats per token; that the random adapter moves the log-probabilities far more is checked
  * in tests/merged-model.test.ts); a prompt-learning adapter and a non-empty --out are refused. Push: the adapter
- * folder's files (not its checkpoint/) arrive in a new repo of the loopback Hub; no HF_TOKEN is an error.
+ * folder's files (not its checkpoint/) arrive in a new repo of the loopback Hub, an ONNX folder with its onnx/; no
+ * HF_TOKEN is an error. ONNX: `export --format onnx --quant q8,q4` writes transformers.js's files, which
+ * onnxruntime-web runs.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,6 +103,12 @@ describe('peft-studio export --format merged', () => {
       expect(hub.commits).toHaveLength(1);
       expect([...hub.commits[0].files.keys()].sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
       expect(hub.commits[0].files.get('adapter_model.safetensors')).toEqual(new Uint8Array(readFileSync(join(dir, 'adapter', 'adapter_model.safetensors'))));
+
+      // An ONNX export goes up with its onnx/ folder, where transformers.js looks for it.
+      const onnx = await cli(['push', '--repo', 'me/tiny-onnx', 'onnx'], dir, { ...env, HF_TOKEN: 'hf_w' });
+      expect(onnx.code, onnx.stderr).toBe(0);
+      expect([...hub.commits[1].files.keys()].filter((n) => n.startsWith('onnx/')).sort()).toEqual(readdirSync(join(dir, 'onnx', 'onnx')).map((n) => `onnx/${n}`).sort());
+      expect(Buffer.from(hub.commits[1].files.get('onnx/model.onnx')!).equals(readFileSync(join(dir, 'onnx', 'onnx', 'model.onnx')))).toBe(true);
     } finally {
       await hub.close();
     }

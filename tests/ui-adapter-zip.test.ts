@@ -1,6 +1,6 @@
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { AdapterZipError, adapterFilesFromZip, adapterZipName, buildFolderZip, expandAdapterUpload, mergedZipName } from '../src/ui/stores/export';
+import { AdapterZipError, adapterFilesFromZip, adapterZipName, buildFolderZip, expandAdapterUpload, mergedZipName, onnxZipName } from '../src/ui/stores/export';
 import { parseRequest } from '../src/worker/protocol';
 
 const config = strToU8('{"r": 8, "peft_type": "LORA"}');
@@ -88,5 +88,22 @@ describe('the merged download', () => {
     for (const dtype of ['F32', 'F16', 'BF16']) expect(parseRequest({ id: 1, kind: 'merged-export', dtype })).toEqual({ id: 1, kind: 'merged-export', dtype });
     expect(() => parseRequest({ id: 1, kind: 'merged-export', dtype: 'f16' })).toThrow('merged-export: dtype = "f16": expected one of F32, F16, BF16');
     expect(() => parseRequest({ id: 1, kind: 'merged-export' })).toThrow('merged-export: dtype = undefined: expected one of F32, F16, BF16');
+  });
+});
+
+describe('the ONNX download and the deployed column', () => {
+  it('names the zip after the model and the method', () => {
+    expect(onnxZipName('austen-2m', 'lora')).toBe('austen-2m-lora-onnx.zip');
+    expect(onnxZipName('HuggingFaceTB/SmolLM2-135M', 'lora')).toBe('SmolLM2-135M-lora-onnx.zip');
+  });
+
+  it('asks the worker for quantized variants it can write, and generates on any of the three sides', () => {
+    expect(parseRequest({ id: 1, kind: 'onnx-export', quants: ['q8', 'q4'] })).toEqual({ id: 1, kind: 'onnx-export', quants: ['q8', 'q4'] });
+    expect(parseRequest({ id: 1, kind: 'onnx-export', quants: [] }).kind).toBe('onnx-export');
+    expect(() => parseRequest({ id: 1, kind: 'onnx-export', quants: ['int8'] })).toThrow('onnx-export: quants = ["int8"]: expected a list of q8, q4');
+    expect(() => parseRequest({ id: 1, kind: 'onnx-export', quants: ['none'] })).toThrow('expected a list of q8, q4');
+    const generate = { id: 2, kind: 'generate', prompt: 'hi', maxNewTokens: 4, seed: 1, sampling: {} };
+    for (const side of ['base', 'adapted', 'deployed']) expect(parseRequest({ ...generate, side }).kind).toBe('generate');
+    expect(() => parseRequest({ ...generate, side: 'onnx' })).toThrow("side");
   });
 });
