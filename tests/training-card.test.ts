@@ -41,7 +41,7 @@ describe('the model card of a trained adapter', () => {
     expect(card).toContain('| GPU | Google / swiftshader (SwiftShader) |');
     expect(card).toContain('base = AutoModelForCausalLM.from_pretrained("owner/tiny", revision="v1")');
     expect(card.endsWith('### Framework versions\n\n- PEFT 0.21.0')).toBe(true);
-    expect(card).toContain("const generator = await pipeline('text-generation', 'path/or/repo/of/the/onnx/export');");
+    expect(card).toContain("const generator = await pipeline('text-generation', 'path/or/repo/of/the/onnx/export', { dtype: 'fp32' });");
     expect(card).toContain('peft-studio export --format onnx');
   });
 
