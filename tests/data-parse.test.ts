@@ -159,11 +159,20 @@ describe('parseDataset: problems carry line numbers', () => {
     expect(p.problems.map((q) => q.line)).toEqual([3, 5, 6, 7, 8, 9]);
     const byLine = new Map(p.problems.map((q) => [q.line, q.message]));
     expect(byLine.get(3)).toMatch(/^invalid JSON/);
+    // The column is within the record's own line, and JSON.parse's position (which counts within that line as if
+    // it were line 1) is not repeated.
+    expect(byLine.get(3)).not.toMatch(/position|line 1 column/);
+    expect(byLine.get(3)).toMatch(/^invalid JSON at column 32: /);
     expect(byLine.get(5)).toBe('missing field "completion"');
     expect(byLine.get(6)).toMatch(/record is text .*first valid record \(line 1\) is prompt-completion/);
     expect(byLine.get(7)).toBe('field "completion" must be a string, got a number');
     expect(byLine.get(8)).toBe('field "prompt" is empty');
     expect(byLine.get(9)).toMatch(/expected a JSON object, got an array/);
+  });
+
+  it('points at the column of a JSON error within its line', () => {
+    const q = parseDataset(jsonl({ text: 'a' }, '{"text": "b" "c"}'), 'd.jsonl');
+    expect(q.problems).toEqual([{ line: 2, message: expect.stringMatching(/^invalid JSON at column 14: /) }]);
   });
 
   it('takes the shape from the first valid record, not the first line', () => {

@@ -86,8 +86,13 @@ function result(c: RecordCollector, format: DatasetFormat, source: string): Pars
   return { records: c.records, problems: c.problems, shape: c.shape, format, source, lineUnit: format === 'json' ? 'index' : 'line' };
 }
 
+/**
+ * JSON.parse's message without the position it appends ("in JSON at position 30", "(line 1 column 31)"), which
+ * counts within the text it was given (one line of a .jsonl), not the file: the callers say where, themselves.
+ */
 function jsonErrorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.replace(/\s*\(line \d+ column \d+\)$/, '').replace(/\s+in JSON at position \d+$/, '');
 }
 
 function parseJsonl(text: string, source: string): ParsedDataset {
@@ -99,7 +104,8 @@ function parseJsonl(text: string, source: string): ParsedDataset {
     try {
       value = JSON.parse(raw);
     } catch (e) {
-      c.problem(line, `invalid JSON: ${jsonErrorMessage(e)}`);
+      const offset = jsonErrorOffset(raw);
+      c.problem(line, `invalid JSON${offset === null ? '' : ` at column ${offset + 1}`}: ${jsonErrorMessage(e)}`);
       return;
     }
     c.add(recordFromObject(value, line), line);
