@@ -24,6 +24,7 @@ export function describeAdapter(held: HeldAdapter): AdapterInfo {
     mergeRefusal: method.merge.kind === 'refused' ? method.merge.why : null,
     facts: a.plan.facts.filter(([label]) => label !== 'method').map(([label, value]) => [label, value]),
     trainableParameters: a.plan.counts.trainable,
+    allParameters: a.plan.counts.all,
     options: { ...a.options },
   };
 }

@@ -324,6 +324,8 @@ export interface AdapterInfo {
   /** What the studio shows of it, [label, value] (r, lora_alpha, target_modules, …). */
   facts: [string, string][];
   trainableParameters: number;
+  /** PEFT's "all params" (the base model's and the adapter's), for print_trainable_parameters' trainable%. */
+  allParameters: number;
   /** The method's options that rebuild an adapter of its configuration. */
   options: Record<string, unknown>;
   /** Why the adapter cannot be merged into the model (and so not exported merged or as ONNX); null when it can. */

@@ -5,7 +5,7 @@
 import type { ModelConfig } from '../../model/config';
 import { LORA_FIELDS } from '../../options/lora-fields';
 import { makeLoraConfig, type LoraConfig } from '../../peft/lora-config';
-import { resolveLoraTargets, type ResolvedTarget } from '../../peft/lora-targets';
+import { effectiveTargetModules, resolveLoraTargets, type ResolvedTarget } from '../../peft/lora-targets';
 import { countParameters } from '../../peft/trainable-params';
 import type { BaseModelName, MethodPlan, PeftMethod } from '../method';
 import { mergeLora } from './merge';
@@ -18,7 +18,10 @@ export function loraOptions(config: LoraConfig): Record<string, unknown> {
 
 export function loraPlan(config: LoraConfig, targets: ResolvedTarget[], model: ModelConfig): MethodPlan {
   const scale = config.use_rslora ? `lora_alpha / √r = ${config.lora_alpha} / √${config.r}` : `lora_alpha / r = ${config.lora_alpha} / ${config.r}`;
-  const tm = config.target_modules;
+  // What adapter_config.json will hold (PEFT saves "all-linear" expanded), so that the panels, the export and an
+  // import all show the same names.
+  const saved = effectiveTargetModules(config, model);
+  const tm = Array.isArray(saved) ? saved.join(', ') : saved;
   return {
     counts: countParameters(model, targets, config.bias),
     facts: [
@@ -27,7 +30,7 @@ export function loraPlan(config: LoraConfig, targets: ResolvedTarget[], model: M
       ['lora_alpha', String(config.lora_alpha)],
       ['scaling', `${scale} = ${Number(targets[0]?.scale.toPrecision(4))}`],
       ['use_rslora', config.use_rslora ? 'yes' : 'no'],
-      ['target_modules', Array.isArray(tm) ? tm.join(', ') : tm],
+      ['target_modules', tm],
       ['modules adapted', String(targets.length)],
       ['bias', config.bias],
     ],

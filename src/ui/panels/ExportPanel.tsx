@@ -2,6 +2,7 @@ import { Fragment } from 'react';
 import { adapterSummary, formatBytes } from '../format';
 import { MERGED_DTYPES, type MergedDtype } from '../../deploy/merged-dtype';
 import { availableMethods, methodById } from '../../methods/registry';
+import { trainableParametersLine } from '../../peft/trainable-params';
 import { useAdapter } from '../stores/adapter';
 import { useCompare } from '../stores/compare';
 import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, useExport, type ExportTarget } from '../stores/export';
@@ -11,7 +12,7 @@ import type { AdapterInfo } from '../../worker/protocol';
 import { PanelStatus } from './PanelStatus';
 import './export.css';
 
-function AdapterFacts({ adapter, modelParameters }: { adapter: AdapterInfo; modelParameters: number | null }) {
+function AdapterFacts({ adapter }: { adapter: AdapterInfo }) {
   return (
     <dl className="facts" data-testid="adapter-info">
       <dt>Origin</dt>
@@ -28,8 +29,7 @@ function AdapterFacts({ adapter, modelParameters }: { adapter: AdapterInfo; mode
       ))}
       <dt>Trainable parameters</dt>
       <dd data-testid="adapter-params">
-        {adapter.trainableParameters.toLocaleString('en-US')}
-        {modelParameters ? ` (${((100 * adapter.trainableParameters) / modelParameters).toPrecision(2)}% of the base model's ${modelParameters.toLocaleString('en-US')})` : ''}
+        <code>{trainableParametersLine(adapter.trainableParameters, adapter.allParameters)}</code>
       </dd>
     </dl>
   );
@@ -235,7 +235,7 @@ export function ExportPanel() {
         <PanelStatus status={status} testId="export-status" text={statusText} />
       </header>
       {adapter ? (
-        <AdapterFacts adapter={adapter} modelParameters={info?.parameters ?? null} />
+        <AdapterFacts adapter={adapter} />
       ) : (
         <p className="muted" data-testid="adapter-none">
           No adapter yet: train one in the Training panel, or import one below.
