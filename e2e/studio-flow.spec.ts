@@ -40,6 +40,8 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   const { first, last } = await firstAndLastLoss(page);
   expect(first).toBeGreaterThan(4);
   expect(last, `loss ${first} → ${last}`).toBeLessThan(0.75 * first);
+  // With the pointer away from the chart, its legend shows the latest train loss, not "—".
+  await expect(page.getByTestId('train-chart').locator('.u-legend')).toContainText(last.toFixed(4));
 
   // Compare: the same prompt, settings and seed on both sides.
   await expect(page.getByTestId('compare-prompt')).toHaveValue('Sir Thomas Bertram said, "');

@@ -23,6 +23,8 @@ test('studio opens and reports a WebGPU adapter', async ({ page }) => {
     return {
       vendor: info.vendor,
       architecture: info.architecture,
+      device: info.device,
+      description: info.description,
       isFallbackAdapter: Boolean(fallback),
       features: {
         'shader-f16': adapter.features.has('shader-f16'),
@@ -45,6 +47,11 @@ test('studio opens and reports a WebGPU adapter', async ({ page }) => {
   expect(architecture).not.toBe('');
   expect(vendor).toBe(direct.vendor || 'unknown');
   expect(architecture).toBe(direct.architecture || 'unknown');
+  // A field the browser keeps empty is not an empty row: the card says it is not reported.
+  if (direct.device) await expect(page.getByTestId('gpu-device')).toHaveText(direct.device);
+  if (direct.description) await expect(page.getByTestId('gpu-description')).toHaveText(direct.description);
+  if (!direct.device || !direct.description) await expect(page.getByTestId('gpu-unreported')).toContainText('this browser keeps them private');
+  else await expect(page.getByTestId('gpu-unreported')).toHaveCount(0);
 
   const yn = (v: boolean) => (v ? 'yes' : 'no');
   await expect(page.getByTestId('gpu-fallback')).toHaveText(yn(direct.isFallbackAdapter));

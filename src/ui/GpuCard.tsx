@@ -27,10 +27,26 @@ function AdapterDetails({ report }: { report: AdapterReport }) {
         <dd data-testid="gpu-vendor">{report.vendor}</dd>
         <dt>Architecture</dt>
         <dd data-testid="gpu-architecture">{report.architecture}</dd>
-        <dt>Device</dt>
-        <dd data-testid="gpu-device">{report.device || '—'}</dd>
-        <dt>Description</dt>
-        <dd data-testid="gpu-description">{report.description || '—'}</dd>
+        {report.device && (
+          <>
+            <dt>Device</dt>
+            <dd data-testid="gpu-device">{report.device}</dd>
+          </>
+        )}
+        {report.description && (
+          <>
+            <dt>Description</dt>
+            <dd data-testid="gpu-description">{report.description}</dd>
+          </>
+        )}
+        {(!report.device || !report.description) && (
+          <>
+            <dt>Not reported</dt>
+            <dd className="hint" data-testid="gpu-unreported">
+              {[!report.device && 'device name', !report.description && 'description'].filter(Boolean).join(' and ')}: this browser keeps them private
+            </dd>
+          </>
+        )}
         <dt>Fallback adapter</dt>
         <dd>
           <Flag testId="gpu-fallback" value={report.isFallbackAdapter} />

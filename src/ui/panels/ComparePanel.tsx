@@ -63,7 +63,7 @@ function SamplingControls({ disabled }: { disabled: boolean }) {
   const num = (key: Exclude<keyof CompareSettings, 'doSample'>) => (v: number) => setSetting(key, v);
   return (
     <fieldset className="compare-sampling" disabled={disabled}>
-      <legend>Sampling (the same for both sides)</legend>
+      <legend>Sampling (the same for every side)</legend>
       <label className="compare-check">
         <input type="checkbox" data-testid="compare-do-sample" checked={settings.doSample} onChange={(e) => setSetting('doSample', e.target.checked)} />
         Sample (off: greedy)
@@ -184,7 +184,7 @@ export function ComparePanel() {
       <SamplingControls disabled={busy} />
       <div className="row">
         <button type="button" data-testid="compare-run" disabled={busy} onClick={() => void run()}>
-          {busy ? 'Generating…' : adapter ? 'Generate both' : 'Generate'}
+          {busy ? 'Generating…' : !adapter ? 'Generate' : includeDeployed && adapter.mergeRefusal === null ? 'Generate all three' : 'Generate both'}
         </button>
         {promptEdited && (
           <button type="button" className="secondary" data-testid="compare-prompt-reset" onClick={resetPrompt} disabled={busy}>

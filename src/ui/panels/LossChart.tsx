@@ -13,8 +13,23 @@ export function chartData(steps: readonly StepLog[]): uPlot.AlignedData {
   return [steps.map((s) => s.step), steps.map((s) => s.loss), steps.map((s) => s.val_loss)];
 }
 
+/**
+ * The data index the legend shows for each series when the pointer is away from the chart: the latest point of each
+ * (the last step for the train loss, the last evaluation for the validation loss); null for a series with none.
+ */
+export function latestLegendIdxs(data: uPlot.AlignedData): (number | null)[] {
+  return data.map((column) => {
+    for (let i = column.length - 1; i >= 0; i--) if (column[i] !== null && column[i] !== undefined) return i;
+    return null;
+  });
+}
+
 function fmt(x: number | null | undefined): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(4);
+}
+
+function showLatest(u: uPlot): void {
+  if (u.cursor.idx === null || u.cursor.idx === undefined) u.setLegend({ idxs: latestLegendIdxs(u.data) }, false);
 }
 
 export function LossChart({ steps, totalSteps }: { steps: readonly StepLog[]; totalSteps: number }) {
@@ -54,6 +69,10 @@ export function LossChart({ steps, totalSteps }: { steps: readonly StepLog[]; to
           value: (_u, v) => fmt(v),
         },
       ],
+      hooks: {
+        // The pointer left the chart: the legend shows the latest values again, not "—".
+        setCursor: [(self) => showLatest(self)],
+      },
     };
     const u = new uPlot(opts, [[], [], []], el);
     plot.current = u;
@@ -67,7 +86,10 @@ export function LossChart({ steps, totalSteps }: { steps: readonly StepLog[]; to
   }, []);
 
   useEffect(() => {
-    plot.current?.setData(chartData(steps));
+    const u = plot.current;
+    if (!u) return;
+    u.setData(chartData(steps));
+    showLatest(u);
   }, [steps, totalSteps]);
 
   const first = steps[0];
