@@ -188,9 +188,16 @@ test('a bad dataset and a corrupted checkpoint each show their error, and the st
     mimeType: 'application/json',
     buffer: Buffer.from('{"text": "one"}\n{"text": "two"}\n{"text": oops}\n{"text": "four"}\n'),
   });
-  await expect(page.getByTestId('data-problems')).toContainText('line 3');
+  await expect(page.getByTestId('data-problems')).toContainText('line 3: invalid JSON at column 10');
   await expect(page.getByTestId('data-records')).toHaveText('3');
+  // Start waits for a choice, says why, and the choice is next to the list, in the option's one wording.
+  await expect(page.getByTestId('train-start')).toBeDisabled();
+  await expect(page.getByTestId('train-start-why')).toHaveText('The data has 1 bad record: fix it, or tick "Skip bad records" in the Data panel.');
+  await expect(page.getByTestId('data-problems').getByLabel('Skip bad records')).not.toBeChecked();
   await page.getByTestId('panel-data').screenshot({ path: testInfo.outputPath('bad-data.png') });
+  await page.getByTestId('data-skip-bad').check();
+  await expect(page.getByTestId('train-start')).toBeEnabled();
+  await expect(page.getByTestId('train-start-why')).toHaveCount(0);
 
   // A model whose safetensors file is cut short.
   const tiny = makeTinyModel('gpt2');

@@ -74,7 +74,7 @@ export class DatasetError extends Error {
 
 export const SKIP_BAD_RECORDS_HINT =
   'To leave these records out and train on the rest, pass --skip-bad-records on the command line, ' +
-  'or choose "Skip bad records" in the studio.';
+  'or tick "Skip bad records" in the studio\'s Data panel.';
 
 const MAX_LISTED_PROBLEMS = 10;
 

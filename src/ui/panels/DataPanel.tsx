@@ -50,10 +50,11 @@ function Preview() {
             ))}
             {p.problems.length > 20 && <li>… and {p.problems.length - 20} more</li>}
           </ul>
-          <label>
+          <label className="check">
             <input type="checkbox" data-testid="data-skip-bad" checked={skipBadRecords} onChange={(e) => setSkipBadRecords(e.target.checked)} />
-            Skip the bad records and train on the rest
+            {RUN_FIELDS.skipBadRecords.label}
           </label>
+          <p className="hint">{RUN_FIELDS.skipBadRecords.help}</p>
         </div>
       )}
       <h3>As the model sees it</h3>

@@ -6,6 +6,7 @@ import { useEffect, useRef } from 'react';
 import { formatBytes } from '../format';
 import { useStudio } from '../store';
 import { useAdapter } from '../stores/adapter';
+import { RUN_FIELDS } from '../../options/run-fields';
 import { useData } from '../stores/data';
 import { trainingFieldsError, useMethod } from '../stores/method';
 import { useModel } from '../stores/model';
@@ -178,8 +179,17 @@ export function TrainingPanel() {
   const adapter = useAdapter((s) => s.adapter);
   const methodError = trainingFieldsError(useMethod());
   const busy = t.state === 'starting' || t.state === 'running' || t.state === 'paused' || t.state === 'stopping';
-  const canStart = modelReady && hasData && !busy;
-  const why = busy ? null : !modelReady ? 'Load a model to train.' : !hasData ? 'Choose a dataset to train on.' : null;
+  const badRecords = useData((s) => (s.status.state === 'ready' && !s.skipBadRecords ? s.status.preview.problems.length : 0));
+  const canStart = modelReady && hasData && !busy && badRecords === 0;
+  const why = busy
+    ? null
+    : !modelReady
+      ? 'Load a model to train.'
+      : !hasData
+        ? 'Choose a dataset to train on.'
+        : badRecords > 0
+          ? `The data has ${badRecords} bad record${badRecords === 1 ? '' : 's'}: fix ${badRecords === 1 ? 'it' : 'them'}, or tick "${RUN_FIELDS.skipBadRecords.label}" in the Data panel.`
+          : null;
   return (
     <section className="card panel" data-testid="panel-training" aria-labelledby="training-title">
       <header className="card-header">
@@ -225,7 +235,11 @@ export function TrainingPanel() {
           </label>
         )}
       </div>
-      {why && <p className="muted">{why}</p>}
+      {why && (
+        <p className="muted" data-testid="train-start-why">
+          {why}
+        </p>
+      )}
       {methodError && !busy && <p className="hint">The Method panel has an invalid setting: {methodError}</p>}
       {t.error && (
         <p className="error" role="alert" data-testid="train-error" data-name={t.error.name}>
