@@ -234,6 +234,10 @@ test('a reload in the middle of training resumes from the checkpoint', async ({ 
   await page.reload();
 
   await expect(page.getByTestId('train-resume-offer')).toBeVisible();
+  // One way to resume (the offer), and the chart keeps the run's history up to its checkpoint.
+  await expect(page.getByTestId('train-resume')).toHaveCount(0);
+  await expect(page.getByTestId('train-chart')).toHaveAttribute('data-points', '2');
+  await expect(page.getByTestId('train-chart')).toContainText('at step 2');
   await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready');
   await page.getByTestId('train-resume-last').click();
   await expect(page.getByTestId('train-log')).toContainText('resuming from step 2', { timeout: 200_000 });

@@ -207,12 +207,16 @@ export function TrainingPanel() {
         <button type="button" data-testid="train-start" disabled={!canStart} onClick={() => void t.start()}>
           {t.state === 'done' || t.state === 'error' ? 'Start a new run' : 'Start'}
         </button>
-        <button type="button" className="secondary" data-testid="train-pause" disabled={t.state !== 'running' || t.control !== null} onClick={() => void t.pause()}>
-          {t.control === 'pause' ? 'Pausing…' : 'Pause'}
-        </button>
-        <button type="button" className="secondary" data-testid="train-resume" disabled={t.state !== 'paused' || t.control !== null} onClick={() => void t.resume()}>
-          Resume
-        </button>
+        {/* One button that pauses a running run and resumes a paused one: never a second Resume next to the offer above. */}
+        {t.state === 'paused' ? (
+          <button type="button" className="secondary" data-testid="train-resume" disabled={t.control !== null} onClick={() => void t.resume()}>
+            Resume
+          </button>
+        ) : (
+          <button type="button" className="secondary" data-testid="train-pause" disabled={t.state !== 'running' || t.control !== null} onClick={() => void t.pause()}>
+            {t.control === 'pause' ? 'Pausing…' : 'Pause'}
+          </button>
+        )}
         <button
           type="button"
           className="secondary"

@@ -397,12 +397,15 @@ export const useTraining = create<TrainingState>()((set, get) => {
     });
   }
 
+  // An unfinished run's chart shows its history up to the checkpoint before it is resumed.
+  const initialProgress = initialOffer ? readProgress(initialOffer.runName) : null;
   return {
     ...NO_RUN,
+    ...(initialProgress ? { steps: initialProgress.steps, totalSteps: initialOffer?.settings.maxSteps ?? 0 } : {}),
     log: [],
     fromCurrentAdapter: false,
     resumeOffer: initialOffer,
-    resumeCheckpointStep: initialOffer ? (readProgress(initialOffer.runName)?.checkpointStep ?? null) : null,
+    resumeCheckpointStep: initialProgress?.checkpointStep ?? null,
     reloadBeforeResume: false,
     resumeWaiting: null,
 
@@ -568,7 +571,9 @@ export const useTraining = create<TrainingState>()((set, get) => {
       const saved = get().resumeOffer;
       if (saved) markFinished(saved.runName);
       writeProgress(null);
-      set({ resumeOffer: null, resumeCheckpointStep: null, reloadBeforeResume: false });
+      // The history shown for the offer goes with it (a run that is going on keeps its own).
+      const chart = get().state === 'idle' ? { steps: [], totalSteps: 0 } : {};
+      set({ resumeOffer: null, resumeCheckpointStep: null, reloadBeforeResume: false, ...chart });
     },
   };
 });
