@@ -190,6 +190,8 @@ test('a bad dataset and a corrupted checkpoint each show their error, and the st
   });
   await expect(page.getByTestId('data-problems')).toContainText('line 3: invalid JSON at column 10');
   await expect(page.getByTestId('data-records')).toHaveText('3');
+  // The length histogram has a y axis, topped by the tallest bar's count: the three records have three lengths.
+  await expect(page.getByTestId('data-histogram-top')).toHaveText('1');
   // Start waits for a choice, says why, and the choice is next to the list, in the option's one wording.
   await expect(page.getByTestId('train-start')).toBeDisabled();
   await expect(page.getByTestId('train-start-why')).toHaveText('The data has 1 bad record: fix it, or tick "Skip bad records" in the Data panel.');

@@ -14,30 +14,39 @@ export function LengthHistogram({ lengths, maxLength, truncated }: { lengths: re
   const bins = histogramBins(lengths, 16);
   if (bins.length === 0) return null;
   const top = Math.max(...bins.map((b) => b.count));
+  // The y axis: the example count at the top and 0, in a left margin wide enough for the count's digits.
+  const Y = 8 + 7 * String(top).length;
   const W = 320;
   const H = 90;
-  const bw = W / bins.length;
+  const bw = (W - Y) / bins.length;
   return (
     <figure className="histogram" data-testid="data-histogram">
-      <svg viewBox={`0 0 ${W} ${H + 16}`} role="img" aria-label={`Token lengths of ${lengths.length} examples, from ${bins[0].from} to ${Math.max(...lengths)}`}>
+      <svg viewBox={`0 0 ${W} ${H + 16}`} role="img" aria-label={`Token lengths of ${lengths.length} examples, from ${bins[0].from} to ${Math.max(...lengths)}; the tallest bar holds ${top}`}>
+        <line x1={Y - 3} y1={0} x2={Y - 3} y2={H} className="axis-line" />
+        <text x={Y - 6} y={9} textAnchor="end" className="axis" data-testid="data-histogram-top">
+          {top}
+        </text>
+        <text x={Y - 6} y={H} textAnchor="end" className="axis">
+          0
+        </text>
         {bins.map((b, i) => {
           const h = (b.count / top) * H;
           return (
-            <rect key={b.from} x={i * bw + 1} y={H - h} width={bw - 2} height={h} className={truncated > 0 && b.from <= maxLength && b.to >= maxLength ? 'bar bar-cut' : 'bar'}>
+            <rect key={b.from} x={Y + i * bw + 1} y={H - h} width={bw - 2} height={h} className={truncated > 0 && b.from <= maxLength && b.to >= maxLength ? 'bar bar-cut' : 'bar'}>
               <title>
                 {b.from === b.to ? b.from : `${b.from}–${b.to}`} tokens: {b.count}
               </title>
             </rect>
           );
         })}
-        <text x={0} y={H + 13} className="axis">
+        <text x={Y} y={H + 13} className="axis">
           {bins[0].from}
         </text>
         <text x={W} y={H + 13} textAnchor="end" className="axis">
           {Math.max(...lengths)} tokens
         </text>
       </svg>
-      <figcaption className="muted">Tokens per example{truncated > 0 ? ` (${truncated} cut at ${maxLength})` : ''}</figcaption>
+      <figcaption className="muted">Examples by length in tokens{truncated > 0 ? ` (${truncated} cut at ${maxLength})` : ''}</figcaption>
     </figure>
   );
 }
