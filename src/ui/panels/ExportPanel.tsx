@@ -1,7 +1,7 @@
 import { Fragment } from 'react';
 import { adapterSummary, formatBytes } from '../format';
 import { MERGED_DTYPES, type MergedDtype } from '../../deploy/merged-dtype';
-import { availableMethods, methodById } from '../../methods/registry';
+import { availableMethods } from '../../methods/registry';
 import { trainableParametersLine } from '../../peft/trainable-params';
 import { useAdapter } from '../stores/adapter';
 import { useCompare } from '../stores/compare';
@@ -51,8 +51,7 @@ function MergedDownload() {
   const { busy, mergedDtype, setMergedDtype, downloadMerged } = useExport();
   const adapter = useAdapter((s) => s.adapter);
   const modelReady = useModel((s) => s.status.state === 'ready');
-  const merge = adapter ? methodById(adapter.method).merge : null;
-  const refused = merge?.kind === 'refused' ? merge.why : null;
+  const refused = adapter?.mergeRefusal ?? null;
   return (
     <>
       <h3>Download the merged model</h3>
@@ -78,7 +77,7 @@ function MergedDownload() {
       </div>
       <p className="hint" data-testid="export-merged-hint">
         {refused
-          ? `A ${methodById(adapter!.method).label} adapter cannot be merged: ${refused}.`
+          ? `A ${adapter!.label} adapter cannot be merged: ${refused}.`
           : 'The base model with the adapter folded into its weights, as PEFT\'s merge_and_unload does, read again from the model\'s source: config.json, generation_config.json, the tokenizer files and model.safetensors, which AutoModelForCausalLM.from_pretrained (and this studio) load without PEFT.'}
       </p>
     </>
@@ -150,8 +149,7 @@ function HubPush() {
   const { repo, token, remember, endpoint, what, progress, error, pushedUrl, set, setRemember, push } = useHubPush();
   const adapter = useAdapter((s) => s.adapter);
   const exportBusy = useExport((s) => s.busy);
-  const merge = adapter ? methodById(adapter.method).merge : null;
-  const canMerge = merge?.kind === 'merge';
+  const canMerge = adapter !== null && adapter.mergeRefusal === null;
   return (
     <>
       <h3>Push to the Hugging Face Hub</h3>

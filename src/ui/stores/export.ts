@@ -229,101 +229,103 @@ export async function workerOnnxFiles(variants: OnnxVariants, onProgress: (text:
   return result.files;
 }
 
-export const useExport = create<ExportState>()((set, get) => ({
-  busy: null,
-  error: null,
-  exported: null,
-  imported: null,
-
-  async download(target) {
+export const useExport = create<ExportState>()((set, get) => {
+  /** Builds a model folder in the worker (progress in the busy state) and downloads it as one zip. */
+  async function downloadFolder(
+    kind: 'merged' | 'onnx',
+    starting: string,
+    build: (onProgress: (text: string) => void) => Promise<Record<string, Uint8Array>>,
+    zipName: (modelNameOrPath: string, method: MethodId) => string,
+  ): Promise<void> {
     if (get().busy) return;
-    set({ busy: { kind: 'export', target }, error: null });
+    set({ busy: { kind, progress: starting }, error: null });
     try {
-      const files = await workerAdapterFiles();
-      let fileName: string;
-      let bytes: Uint8Array;
-      if (target === 'zip') {
-        const model = useModel.getState().status;
-        fileName = adapterZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora');
-        bytes = buildFolderZip(files);
-      } else {
-        fileName = EXPORT_FILE[target];
-        const file = files[fileName];
-        if (!file) throw new Error(`the worker's export has no ${fileName} (it sent ${Object.keys(files).join(', ') || 'nothing'})`);
-        bytes = file;
+      const files = await build((progress) => set({ busy: { kind, progress } }));
+      const model = useModel.getState().status;
+      const fileName = zipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora');
+      const bytes = buildFolderZip(files);
+      downloadBytes(fileName, bytes);
+      set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
+    } catch (error) {
+      set({ busy: null, error: toErrorInfo(error) });
+    }
+  }
+
+  return {
+    busy: null,
+    error: null,
+    exported: null,
+    imported: null,
+
+    async download(target) {
+      if (get().busy) return;
+      set({ busy: { kind: 'export', target }, error: null });
+      try {
+        const files = await workerAdapterFiles();
+        let fileName: string;
+        let bytes: Uint8Array;
+        if (target === 'zip') {
+          const model = useModel.getState().status;
+          fileName = adapterZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora');
+          bytes = buildFolderZip(files);
+        } else {
+          fileName = EXPORT_FILE[target];
+          const file = files[fileName];
+          if (!file) throw new Error(`the worker's export has no ${fileName} (it sent ${Object.keys(files).join(', ') || 'nothing'})`);
+          bytes = file;
+        }
+        downloadBytes(fileName, bytes);
+        set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
+      } catch (error) {
+        set({ busy: null, error: toErrorInfo(error) });
       }
-      downloadBytes(fileName, bytes);
-      set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
-    } catch (error) {
-      set({ busy: null, error: toErrorInfo(error) });
-    }
-  },
+    },
 
-  mergedDtype: 'F32',
-  setMergedDtype: (mergedDtype) => set({ mergedDtype }),
+    mergedDtype: 'F32',
+    setMergedDtype: (mergedDtype) => set({ mergedDtype }),
 
-  async downloadMerged() {
-    if (get().busy) return;
-    const dtype = get().mergedDtype;
-    set({ busy: { kind: 'merged', progress: 'merging…' }, error: null });
-    try {
-      const files = await workerMergedFiles(dtype, (progress) => set({ busy: { kind: 'merged', progress } }));
-      const model = useModel.getState().status;
-      const fileName = mergedZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora', dtype);
-      const bytes = buildFolderZip(files);
-      downloadBytes(fileName, bytes);
-      set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
-    } catch (error) {
-      set({ busy: null, error: toErrorInfo(error) });
-    }
-  },
+    downloadMerged() {
+      const dtype = get().mergedDtype;
+      return downloadFolder('merged', 'merging…', (onProgress) => workerMergedFiles(dtype, onProgress), (model, method) => mergedZipName(model, method, dtype));
+    },
 
-  onnxVariants: { q8: false, q4: false },
-  setOnnxVariant: (quant, on) => set({ onnxVariants: { ...get().onnxVariants, [quant]: on } }),
+    onnxVariants: { q8: false, q4: false },
+    setOnnxVariant: (quant, on) => set({ onnxVariants: { ...get().onnxVariants, [quant]: on } }),
 
-  async downloadOnnx() {
-    if (get().busy) return;
-    set({ busy: { kind: 'onnx', progress: 'exporting…' }, error: null });
-    try {
-      const files = await workerOnnxFiles(get().onnxVariants, (progress) => set({ busy: { kind: 'onnx', progress } }));
-      const model = useModel.getState().status;
-      const fileName = onnxZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora');
-      const bytes = buildFolderZip(files);
-      downloadBytes(fileName, bytes);
-      set({ busy: null, exported: { fileName, bytes: bytes.byteLength } });
-    } catch (error) {
-      set({ busy: null, error: toErrorInfo(error) });
-    }
-  },
+    downloadOnnx() {
+      const variants = get().onnxVariants;
+      return downloadFolder('onnx', 'exporting…', (onProgress) => workerOnnxFiles(variants, onProgress), onnxZipName);
+    },
 
-  transformersJs: { state: 'idle' },
-  async runTransformersJs(prompt, maxNewTokens) {
-    if (get().transformersJs.state === 'running') return;
-    set({ transformersJs: { state: 'running', progress: 'exporting…' } });
-    try {
-      const files = await workerOnnxFiles(get().onnxVariants, (progress) => set({ transformersJs: { state: 'running', progress } }));
-      set({ transformersJs: { state: 'running', progress: 'transformers.js is loading the folder…' } });
-      const { transformersJsGenerate } = await import('../../deploy/transformers-js');
-      const text = await transformersJsGenerate(new Map(Object.entries(files)), prompt, { maxNewTokens });
-      set({ transformersJs: { state: 'done', prompt, text } });
-    } catch (error) {
-      set({ transformersJs: { state: 'error', message: toErrorInfo(error).message } });
-    }
-  },
+    transformersJs: { state: 'idle' },
+    async runTransformersJs(prompt, maxNewTokens) {
+      if (get().transformersJs.state === 'running') return;
+      set({ transformersJs: { state: 'running', progress: 'exporting…' } });
+      try {
+        const files = await workerOnnxFiles(get().onnxVariants, (progress) => set({ transformersJs: { state: 'running', progress } }));
+        set({ transformersJs: { state: 'running', progress: 'transformers.js is loading the folder…' } });
+        const { transformersJsGenerate } = await import('../../deploy/transformers-js');
+        const text = await transformersJsGenerate(new Map(Object.entries(files)), prompt, { maxNewTokens });
+        set({ transformersJs: { state: 'done', prompt, text } });
+      } catch (error) {
+        set({ transformersJs: { state: 'error', message: toErrorInfo(error).message } });
+      }
+    },
 
-  async importFiles(picked) {
-    if (get().busy || picked.length === 0) return;
-    set({ busy: { kind: 'import' }, error: null, imported: null });
-    try {
-      const files = await expandAdapterUpload(picked);
-      const result = await kernelWorker().request({ kind: 'adapter-import', files }, IMPORT_TIMEOUT_MS);
-      useAdapter.getState().setAdapter(result.adapter);
-      set({ busy: null, imported: { files: picked.map((f) => f.name), adapter: result.adapter } });
-    } catch (error) {
-      set({ busy: null, error: toErrorInfo(error) });
-    }
-  },
-}));
+    async importFiles(picked) {
+      if (get().busy || picked.length === 0) return;
+      set({ busy: { kind: 'import' }, error: null, imported: null });
+      try {
+        const files = await expandAdapterUpload(picked);
+        const result = await kernelWorker().request({ kind: 'adapter-import', files }, IMPORT_TIMEOUT_MS);
+        useAdapter.getState().setAdapter(result.adapter);
+        set({ busy: null, imported: { files: picked.map((f) => f.name), adapter: result.adapter } });
+      } catch (error) {
+        set({ busy: null, error: toErrorInfo(error) });
+      }
+    },
+  };
+});
 
 // A new model or a new adapter makes the last export/import message stale.
 useAdapter.subscribe((state, prev) => {
