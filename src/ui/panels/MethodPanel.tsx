@@ -4,11 +4,11 @@
  * PEFT would print for the loaded model. Every field is rendered from the option schema (src/options): its label,
  * help, bounds and the test id data-testid="method-<CLI flag>".
  */
-import { Fragment, useEffect, useId, useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useId, useMemo, useState, type ReactNode } from 'react';
 import type { MethodId } from '../../methods/method';
 import { availableMethods, methodById } from '../../methods/registry';
 import { ALL_LINEAR } from '../../peft/lora-config';
-import { codeSpans, fieldApplies, pickFields, type Field, type FieldSet, type TargetsField } from '../../options/field';
+import { fieldApplies, pickFields, type Field, type FieldSet, type TargetsField } from '../../options/field';
 import { LORA_FIELDS } from '../../options/lora-fields';
 import { RUN_FIELDS } from '../../options/run-fields';
 import { TRAINING_FIELDS } from '../../options/training-fields';
@@ -26,6 +26,7 @@ import {
   type OtherMethodId,
 } from '../stores/method';
 import { useModel } from '../stores/model';
+import { Rich } from '../Rich';
 import './method.css';
 
 /** Other PEFT methods, shown as coming later (LoRA+ and rsLoRA are LoRA options). */
@@ -51,15 +52,6 @@ function sameNumber(a: number | null, b: number | null): boolean {
 
 function numberText(value: number | null): string {
   return value === null || Number.isNaN(value) ? '' : String(value);
-}
-
-/** Schema text: `code` spans as <code>. */
-function Rich({ text }: { text: string }) {
-  return (
-    <>
-      {codeSpans(text).map((p, i) => (p.code ? <code key={i}>{p.text}</code> : <Fragment key={i}>{p.text}</Fragment>))}
-    </>
-  );
 }
 
 interface FieldProps {
