@@ -14,6 +14,7 @@ test('the studio opens with the embedded default model loaded and the sample dat
   await expect(page.getByTestId('model-vocab')).toHaveText('2,048');
 
   // The first sample dataset is picked and tokenized with the model's tokenizer.
+  await page.getByTestId('step-data').click();
   await expect(page.getByTestId('data-status')).toHaveAttribute('data-state', 'ready');
   await expect(page.getByTestId('data-records')).toHaveText('320');
   await expect(page.getByTestId('data-preview').locator('li').first()).toContainText('"');

@@ -61,6 +61,7 @@ function checkAgainstReference(result: LoraSelfTestResult): void {
 
 test('the self-test runs one fused LoRA forward in the Web Worker and matches the CPU reference', async ({ page }) => {
   await page.goto('/');
+  await page.getByTestId('about-device').locator('summary').click();
   await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-state', 'ready');
   await expect(page.getByTestId('selftest-run')).toBeEnabled();
 

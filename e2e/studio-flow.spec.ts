@@ -9,10 +9,11 @@ import { expect, test, type Page } from '@playwright/test';
 import { parseSafetensors, tensorToFloat32 } from '../src/model-io/safetensors';
 import { makeTinyModel } from '../tests/fixtures/tiny-models';
 import { startHubServer } from '../tests/helpers/hub-server';
-import { compareOnce, downloadAdapterZip, downloadMergedZip, downloadOnnxZip, expectRunDone, firstAndLastLoss, importAdapter, openWithDefaultModel, screenshotPanels } from './studio-helpers';
+import { compareOnce, downloadAdapterZip, downloadMergedZip, downloadOnnxZip, expectRunDone, firstAndLastLoss, goStep, importAdapter, openWithDefaultModel, screenshotSteps } from './studio-helpers';
 
 /** A short run that SwiftShader finishes in about a minute (about 9 s a step). */
 async function setShortRun(page: Page, steps: number, checkpointEvery: number): Promise<void> {
+  await goStep(page, 'method');
   await page.getByTestId('method-preset-demo').click();
   await page.getByTestId('method-steps').fill(String(steps));
   await page.getByTestId('method-batch').fill('4');
@@ -34,6 +35,7 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   await expect(page.getByTestId('data-records')).toHaveText('320');
   await setShortRun(page, 8, 0);
 
+  await goStep(page, 'train');
   await page.getByTestId('train-start').click();
   await expectRunDone(page);
   await expect(page.getByTestId('train-step')).toHaveText(/8 \/ 8/);
@@ -44,6 +46,7 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   await expect(page.getByTestId('train-chart').locator('.u-legend')).toContainText(last.toFixed(4));
 
   // Compare: the same prompt, settings and seed on both sides.
+  await goStep(page, 'compare');
   await expect(page.getByTestId('compare-prompt')).toHaveValue('Sir Thomas Bertram said, "');
   await page.getByTestId('compare-seed').fill('2');
   await page.getByTestId('compare-max-new-tokens').fill('24');
@@ -53,7 +56,7 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
   // The third column: the adapter merged, exported as ONNX and run by onnxruntime-web, with the same seed.
   expect(deployed).toBe(adapted);
   await expect(page.getByTestId('compare-deployed-stop')).toContainText(/onnxruntime-web 1\.30\.\d+ \((webgpu|wasm)\)/);
-  await screenshotPanels(page, testInfo, 'trained');
+  await screenshotSteps(page, testInfo, 'trained');
 
   // Download the adapter as one zip and check it as PEFT would read it.
   const { fileName, path: zipPath, files } = await downloadAdapterZip(page, testInfo);
@@ -107,6 +110,7 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
 
   // The ONNX folder for transformers.js, with its q8 variant; then @xenova/transformers itself loads it in the page
   // and writes, greedily, what the deployed column writes greedily.
+  await goStep(page, 'export');
   await page.getByTestId('export-onnx-q8').check();
   const onnx = await downloadOnnxZip(page, testInfo);
   expect(onnx.fileName).toBe('austen-2m-lora-onnx.zip');
@@ -120,16 +124,20 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
     'tokenizer.json',
     'tokenizer_config.json',
   ]);
+  await goStep(page, 'compare');
   await page.getByTestId('compare-do-sample').uncheck();
   const greedy = await compareOnce(page);
   expect(greedy.deployed).toBe(greedy.adapted);
+  await goStep(page, 'export');
   await page.getByTestId('export-transformers-js').click();
   await expect(page.getByTestId('export-transformers-js-text')).toHaveText(`Sir Thomas Bertram said, "${greedy.deployed}`, { timeout: 120_000 });
+  await goStep(page, 'compare');
   await page.getByTestId('compare-do-sample').check();
 
   // Push the adapter to the (loopback) Hub: the repo is created, the files arrive, the panel links to the repo.
   const hub = await startHubServer({}, { writeToken: 'hf_write' });
   try {
+    await goStep(page, 'export');
     await page.getByTestId('push-endpoint').fill(hub.endpoint);
     await page.getByTestId('push-repo').fill('me/austen-pirate-lora');
     await page.getByTestId('push-token').fill('hf_write');
@@ -163,6 +171,7 @@ test('a model from a loopback Hub loads through the Model panel, with progress p
   const hub = await startHubServer({ 'peft-studio/tiny-llama': { files: makeTinyModel('llama') } });
   try {
     await openWithDefaultModel(page);
+    await goStep(page, 'model');
     await page.getByTestId('model-source-hub').check();
     await page.getByTestId('hub-repo').fill('peft-studio/tiny-llama');
     await page.getByTestId('hub-endpoint').fill(hub.endpoint);
@@ -182,6 +191,7 @@ test('a model from a loopback Hub loads through the Model panel, with progress p
 test('a bad dataset and a corrupted checkpoint each show their error, and the studio keeps working', async ({ page }, testInfo) => {
   await openWithDefaultModel(page);
   // A dataset with a broken third line.
+  await goStep(page, 'data');
   await page.getByTestId('data-source-file').check();
   await page.getByTestId('data-file').setInputFiles({
     name: 'broken.jsonl',
@@ -194,7 +204,10 @@ test('a bad dataset and a corrupted checkpoint each show their error, and the st
   await expect(page.getByTestId('data-histogram-top')).toHaveText('1');
   // Start waits for a choice, says why, and the choice is next to the list, in the option's one wording.
   await expect(page.getByTestId('train-start')).toBeDisabled();
-  await expect(page.getByTestId('train-start-why')).toHaveText('The data has 1 bad record: fix it, or tick "Skip bad records" in the Data panel.');
+  await expect(page.getByTestId('train-start-why')).toHaveText('The data has 1 bad record: fix it, or tick "Skip bad records" in the Data step.');
+  // The Data tab says it needs attention; the bar above every step counts the bad record.
+  await expect(page.getByTestId('step-data')).toHaveAttribute('data-mark', 'attention');
+  await expect(page.getByTestId('bar-data')).toContainText('broken.jsonl · 3 records · 1 bad');
   await expect(page.getByTestId('data-problems').getByLabel('Skip bad records')).not.toBeChecked();
   await page.getByTestId('panel-data').screenshot({ path: testInfo.outputPath('bad-data.png') });
   await page.getByTestId('data-skip-bad').check();
@@ -202,6 +215,7 @@ test('a bad dataset and a corrupted checkpoint each show their error, and the st
   await expect(page.getByTestId('train-start-why')).toHaveCount(0);
 
   // A model whose safetensors file is cut short.
+  await goStep(page, 'model');
   const tiny = makeTinyModel('gpt2');
   const weights = tiny.get('model.safetensors')!;
   const modelFiles = [...tiny].map(([name, bytes]) => ({
@@ -220,6 +234,7 @@ test('a bad dataset and a corrupted checkpoint each show their error, and the st
   await page.getByTestId('model-source-default').check();
   await page.getByTestId('model-load').click();
   await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready');
+  await goStep(page, 'data');
   await page.getByTestId('data-source-sample').check();
   await page.getByTestId('sample-butler').check();
   await expect(page.getByTestId('data-status')).toHaveAttribute('data-state', 'ready');
@@ -229,6 +244,7 @@ test('a bad dataset and a corrupted checkpoint each show their error, and the st
 test('a reload in the middle of training resumes from the checkpoint', async ({ page }) => {
   await openWithDefaultModel(page);
   await setShortRun(page, 5, 2);
+  await goStep(page, 'train');
   await page.getByTestId('train-start').click();
   // Wait for the checkpoint of step 2, then a step beyond it, and reload.
   await expect(page.getByTestId('train-log')).toContainText('checkpoint', { timeout: 200_000 });

@@ -7,13 +7,22 @@ import { readFileSync } from 'node:fs';
 import { expect, type Page, type TestInfo } from '@playwright/test';
 import { unzipSync } from 'fflate';
 
-const PANELS = ['model', 'data', 'method', 'training', 'compare', 'export'] as const;
+export const STEPS = ['model', 'data', 'method', 'train', 'compare', 'export'] as const;
+export type Step = (typeof STEPS)[number];
 
-export async function screenshotPanels(page: Page, testInfo: TestInfo, prefix: string): Promise<void> {
-  for (const panel of PANELS) {
-    const path = testInfo.outputPath(`${prefix}-${panel}.png`);
-    await page.getByTestId(`panel-${panel}`).screenshot({ path });
-    await testInfo.attach(`${prefix}-${panel}`, { path, contentType: 'image/png' });
+/** Opens a step of the workflow by its tab, as a person does; the other steps' panels are hidden. */
+export async function goStep(page: Page, step: Step): Promise<void> {
+  await page.getByTestId(`step-${step}`).click();
+  await expect(page.getByTestId(`step-${step}`)).toHaveAttribute('aria-selected', 'true');
+}
+
+/** Photographs every step of the workflow as the page shows it (the viewport, so the bar at the top is in each). */
+export async function screenshotSteps(page: Page, testInfo: TestInfo, prefix: string, fullPage = false): Promise<void> {
+  for (const step of STEPS) {
+    await goStep(page, step);
+    const path = testInfo.outputPath(`${prefix}-${step}.png`);
+    await page.screenshot({ path, fullPage });
+    await testInfo.attach(`${prefix}-${step}`, { path, contentType: 'image/png' });
   }
 }
 
@@ -39,6 +48,7 @@ export async function firstAndLastLoss(page: Page): Promise<{ first: number; las
 
 /** Runs the Compare panel's generation (its current prompt and settings) and returns both sides. */
 export async function compareOnce(page: Page): Promise<{ base: string; adapted: string; deployed: string }> {
+  await goStep(page, 'compare');
   const status = page.getByTestId('compare-status');
   await page.getByTestId('compare-run').click();
   // This run's end, not the last one's: generating takes seconds on SwiftShader.
@@ -53,6 +63,7 @@ export async function compareOnce(page: Page): Promise<{ base: string; adapted: 
 
 /** Downloads the ONNX folder's zip from the Export panel (variants as chosen there) and unpacks it. */
 export async function downloadOnnxZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; files: Record<string, Uint8Array> }> {
+  await goStep(page, 'export');
   const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByTestId('export-onnx').click()]);
   const path = testInfo.outputPath('onnx.zip');
   await download.saveAs(path);
@@ -61,6 +72,7 @@ export async function downloadOnnxZip(page: Page, testInfo: TestInfo): Promise<{
 
 /** Downloads the adapter as the Export panel's zip: its file name, where it was saved, and its files. */
 export async function downloadAdapterZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; path: string; files: Record<string, Uint8Array> }> {
+  await goStep(page, 'export');
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-zip').click()]);
   const path = testInfo.outputPath('adapter.zip');
   await download.saveAs(path);
@@ -69,6 +81,7 @@ export async function downloadAdapterZip(page: Page, testInfo: TestInfo): Promis
 
 /** Downloads the merged model's zip from the Export panel (dtype as chosen there) and unpacks it. */
 export async function downloadMergedZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; files: Record<string, Uint8Array> }> {
+  await goStep(page, 'export');
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-merged').click()]);
   const path = testInfo.outputPath('merged.zip');
   await download.saveAs(path);
@@ -77,6 +90,7 @@ export async function downloadMergedZip(page: Page, testInfo: TestInfo): Promise
 
 /** Imports adapter files (or their zip) in the Export panel and waits until the adapter is the imported one. */
 export async function importAdapter(page: Page, paths: string | string[]): Promise<void> {
+  await goStep(page, 'export');
   await page.getByTestId('import-files').setInputFiles(paths);
   await expect(page.getByTestId('import-status')).toBeVisible();
   await expect(page.getByTestId('adapter-origin')).toContainText('imported');

@@ -6,7 +6,7 @@
  */
 import { expect, test } from '@playwright/test';
 import { parseSafetensors } from '../src/model-io/safetensors';
-import { compareOnce, downloadAdapterZip, expectRunDone, firstAndLastLoss, importAdapter, openWithDefaultModel, screenshotPanels } from './studio-helpers';
+import { compareOnce, downloadAdapterZip, expectRunDone, firstAndLastLoss, goStep, importAdapter, openWithDefaultModel, screenshotSteps } from './studio-helpers';
 
 const HARD_PROMPT = 'Answer like a pirate:';
 const VIRTUAL_TOKENS = 6;
@@ -21,6 +21,7 @@ test('prompt tuning from a hard prompt trains in the page, compares, downloads i
   await openWithDefaultModel(page);
 
   // The method: prompt tuning, its fields rendered from the schema, the hard prompt only with TEXT init.
+  await goStep(page, 'method');
   const kind = page.getByTestId('method-kind');
   await expect(kind.locator('option:not([disabled])')).toHaveText(['LoRA', 'Prompt tuning', 'P-tuning', 'Prefix tuning']);
   await kind.selectOption('prompt-tuning');
@@ -44,6 +45,7 @@ test('prompt tuning from a hard prompt trains in the page, compares, downloads i
   await page.getByTestId('method-val-split').fill('0');
   await page.getByTestId('method-save-every').fill('0');
   await page.getByTestId('method-seq').fill('48');
+  await goStep(page, 'train');
   await page.getByTestId('train-start').click();
   await expectRunDone(page);
   await expect(page.getByTestId('train-step')).toHaveText(/4 \/ 4/);
@@ -53,12 +55,13 @@ test('prompt tuning from a hard prompt trains in the page, compares, downloads i
   await expect(page.getByTestId('adapter-method')).toHaveText('Prompt tuning');
 
   // Compare: the soft prompt changes what the model writes.
+  await goStep(page, 'compare');
   await page.getByTestId('compare-seed').fill('2');
   await page.getByTestId('compare-max-new-tokens').fill('16');
   const compared = await compareOnce(page);
   expect(compared.adapted.length).toBeGreaterThan(0);
   expect(compared.adapted).not.toBe(compared.base);
-  await screenshotPanels(page, testInfo, 'prompt-tuning');
+  await screenshotSteps(page, testInfo, 'prompt-tuning');
 
   // The download, as PEFT reads it.
   const { fileName, path: zipPath, files } = await downloadAdapterZip(page, testInfo);

@@ -8,6 +8,10 @@ test('studio opens and reports a WebGPU adapter', async ({ page }) => {
   await expect(page).toHaveTitle('PEFT Studio');
   await expect(page.getByRole('heading', { level: 1, name: 'PEFT Studio' })).toBeVisible();
 
+  // The GPU's details are for developers: they sit in a collapsed "About this device" section below the workflow.
+  const about = page.getByTestId('about-device');
+  await expect(about).not.toHaveAttribute('open');
+  await about.locator('summary').click();
   const status = page.getByTestId('gpu-status');
   await expect(status).not.toHaveAttribute('data-state', 'detecting');
   if ((await status.getAttribute('data-state')) !== 'ready') {
@@ -66,8 +70,11 @@ test('studio opens and reports a WebGPU adapter', async ({ page }) => {
   await expect(page.getByTestId('worker-gpu')).toHaveAttribute('data-state', 'ready');
   await expect(page.getByTestId('worker-gpu')).toContainText(`${vendor} / ${architecture}`);
 
-  for (const panel of ['model', 'data', 'method', 'training', 'compare', 'export']) {
+  // One step of the workflow at a time, each reached by its tab.
+  for (const [step, panel] of [['model', 'model'], ['data', 'data'], ['method', 'method'], ['train', 'training'], ['compare', 'compare'], ['export', 'export']]) {
+    await page.getByTestId(`step-${step}`).click();
     await expect(page.getByTestId(`panel-${panel}`)).toBeVisible();
+    await expect(page.getByTestId('panel-model')).toBeVisible({ visible: step === 'model' });
   }
   expect(pageErrors).toEqual([]);
 });

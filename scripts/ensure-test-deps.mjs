@@ -3,7 +3,9 @@
  * `pretest`: makes sure what `npm test` needs is here, installing it where that is safe.
  *  - node_modules, installed from package-lock.json (`npm ci` when missing or older than the lock file);
  *  - the system Chromium at /usr/bin/chromium (Playwright cannot download browsers here) and the Vulkan
- *    loader libvulkan.so.1 (WebGPU in Node via the `webgpu` package, SwiftShader in Chromium).
+ *    loader libvulkan.so.1 (WebGPU in Node via the `webgpu` package, SwiftShader in Chromium);
+ *  - a font with Chinese glyphs (fonts-wqy-microhei), so that the e2e walk's 中文 screenshots show text, not boxes
+ *    (wanted, not required: the tests pass without it).
  * On Debian/Ubuntu as root the system packages are installed with apt-get; elsewhere it stops and says
  * what to install. Plain Node, no dependencies.
  */
@@ -15,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CHROMIUM = '/usr/bin/chromium';
 const APT_GET = '/usr/bin/apt-get';
-const APT_PACKAGES = ['chromium', 'libvulkan1'];
+const APT_PACKAGES = ['chromium', 'libvulkan1', 'fonts-wqy-microhei'];
 const VULKAN_PATHS = [
   '/usr/lib/x86_64-linux-gnu/libvulkan.so.1',
   '/lib/x86_64-linux-gnu/libvulkan.so.1',
@@ -77,12 +79,17 @@ function missingSystemDeps() {
   return missing;
 }
 
+function hasChineseFont() {
+  const out = spawnSync('fc-list', [':lang=zh'], { encoding: 'utf8' });
+  return out.status === 0 && `${out.stdout ?? ''}`.trim() !== '';
+}
+
 let missing = missingSystemDeps();
 let installedSystem = false;
-if (missing.length > 0) {
+if (missing.length > 0 || !hasChineseFont()) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (process.platform === 'linux' && isRoot && existsSync(APT_GET)) {
-    console.log(`ensure-test-deps: missing ${missing.join(' and ')}; installing ${APT_PACKAGES.join(' ')} with apt-get`);
+    console.log(`ensure-test-deps: missing ${[...missing, ...(hasChineseFont() ? [] : ['a Chinese font'])].join(' and ')}; installing ${APT_PACKAGES.join(' ')} with apt-get`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     run(APT_GET, ['update'], { env });
     run(APT_GET, ['install', '-y', '--no-install-recommends', ...APT_PACKAGES], { env });
@@ -108,6 +115,7 @@ function chromiumVersion() {
   return line ? line.trim() : 'version unknown';
 }
 
+if (!hasChineseFont()) console.warn('ensure-test-deps: no font with Chinese glyphs (fonts-wqy-microhei): the 中文 screenshots will show boxes');
 console.log(
   `ensure-test-deps: ${nodeModules}; ${CHROMIUM} (${chromiumVersion()})${installedSystem ? ' installed' : ''}; ` +
     `Vulkan loader ${findVulkanLoader()}${installedSystem ? ' installed' : ''}`,

@@ -21,7 +21,8 @@ import { initLoraWeights } from '../src/peft/lora-init';
 import { makeLoraConfig, type LoraConfig } from '../src/peft/lora-config';
 import { resolveLoraTargets, type ResolvedTarget } from '../src/peft/lora-targets';
 import type { CheckpointStore } from '../src/trainer/checkpoint';
-import { DEFAULT_TRAINING, Trainer, type TrainingSettings } from '../src/trainer/trainer';
+import { DEFAULT_TRAINING, Trainer, type TrainerEvent, type TrainingSettings } from '../src/trainer/trainer';
+import { PipelineCache } from '../src/gpu/pipeline-cache';
 import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
 import { MemoryCheckpointStore } from './helpers/memory-checkpoint-store';
@@ -232,4 +233,54 @@ describe('divergence guard', () => {
       model.destroy();
     }
   });
+});
+
+describe("the first step's shader compiles", () => {
+  it('are reported as they happen and counted; a second run on the same device compiles none and uses as many', async () => {
+    const s = setups.get('gpt2')!;
+    const { examples } = tokenizeRecords(records, s.tokenizer, { maxLength: 32 });
+    // A cache of its own: every pipeline the step uses is compiled in this test.
+    const gpu = { ...ctx.gpu, pipelines: new PipelineCache(ctx.gpu.device) };
+    const model = GpuModel.upload(gpu, s.loaded.config, s.loaded.weights, 'f32');
+    const run = async () => {
+      const lora = newLora(s, model, 5);
+      const trainer = new Trainer(gpu, model, lora, examples, [], { ...SETTINGS, maxSteps: 2, batchSize: 3 }, s.tokenizer.padTokenId ?? 0);
+      const events: TrainerEvent[] = [];
+      try {
+        await trainer.run((e) => {
+          events.push(e);
+        });
+        return events;
+      } finally {
+        trainer.destroy();
+        lora.destroy();
+      }
+    };
+    try {
+      const first = await run();
+      const compiling = first.filter((e) => e.kind === 'compiling');
+      const stepsOf = (events: TrainerEvent[]) => events.filter((e) => e.kind === 'step');
+      const [step1, step2] = stepsOf(first);
+      expect(compiling.length).toBeGreaterThan(3);
+      // One event per compile, in order, all before step 1 ended, counting up to the pipelines step 1 used.
+      expect(compiling.map((e) => e.compiled)).toEqual(compiling.map((_, i) => i + 1));
+      expect(first.indexOf(compiling.at(-1)!)).toBeLessThan(first.indexOf(step1));
+      expect(compiling.every((e) => e.step === 1)).toBe(true);
+      expect(compiling.at(-1)!.used).toBe(step1.timing.pipelines);
+      // (The model's upload and the adapter's init compiled a few of their own.)
+      expect(gpu.pipelines.size).toBeGreaterThanOrEqual(step1.timing.pipelines!);
+      expect(step1.timing.compileSeconds).toBeGreaterThan(0);
+      expect(step1.timing.compileSeconds).toBeLessThanOrEqual(step1.timing.seconds);
+      expect(step1.timing.tokens).toBeGreaterThan(0);
+      expect(step2.timing.pipelines).toBeNull();
+      expect(step2.timing.compileSeconds).toBe(0);
+
+      const second = await run();
+      expect(second.some((e) => e.kind === 'compiling')).toBe(false);
+      expect(stepsOf(second)[0].timing.pipelines).toBe(step1.timing.pipelines);
+      expect(stepsOf(second)[0].timing.compileSeconds).toBe(0);
+    } finally {
+      model.destroy();
+    }
+  }, HEAVY_TIMEOUT_MS);
 });

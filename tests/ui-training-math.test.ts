@@ -15,7 +15,7 @@ import {
   DEFAULT_LORA_FIELDS,
   type LoraFields,
 } from '../src/ui/stores/method';
-import { estimateEtaSeconds, formatDuration, gpuMemoryBytes, parseTrainableParams, sameModel } from '../src/ui/stores/training-helpers';
+import { estimateEtaSeconds, formatDuration, timedSeconds, gpuMemoryBytes, parseTrainableParams, sameModel } from '../src/ui/stores/training-helpers';
 import { SMALL_LLAMA } from './fixtures/model-configs';
 
 const gpt2 = parseModelConfig({ model_type: 'gpt2', n_embd: 16, n_head: 2, n_layer: 2, vocab_size: 50, n_positions: 32 });
@@ -23,21 +23,29 @@ const llama = SMALL_LLAMA;
 
 describe('estimateEtaSeconds', () => {
   it('multiplies the mean step time by the steps left', () => {
-    // Steps finished at 0, 1, 2 and 3 s: 1 s per step, 7 of 10 steps left.
-    expect(estimateEtaSeconds([0, 1000, 2000, 3000], 3, 10)).toBeCloseTo(7, 10);
+    // 1 s per step, 7 of 10 steps left.
+    expect(estimateEtaSeconds([1, 1, 1], 3, 10)).toBeCloseTo(7, 10);
   });
 
   it('averages only the recent steps', () => {
-    // A slow first step (pipeline compiles) then 0.5 s steps; a window of 3 intervals ignores the first.
-    expect(estimateEtaSeconds([0, 10_000, 10_500, 11_000, 11_500], 4, 6, 3)).toBeCloseTo(1, 10);
-    // With every interval: (11.5 s / 4) × 2.
-    expect(estimateEtaSeconds([0, 10_000, 10_500, 11_000, 11_500], 4, 6, 10)).toBeCloseTo(5.75, 10);
+    // A slow step then 0.5 s steps; a window of 3 steps ignores the slow one.
+    expect(estimateEtaSeconds([10, 0.5, 0.5, 0.5], 4, 6, 3)).toBeCloseTo(1, 10);
+    // With every step: (11.5 s / 4) × 2.
+    expect(estimateEtaSeconds([10, 0.5, 0.5, 0.5], 4, 6, 10)).toBeCloseTo(5.75, 10);
   });
 
-  it('needs two steps to estimate, and is 0 at the end', () => {
+  it('estimates from the first timed step, and is 0 at the end', () => {
     expect(estimateEtaSeconds([], 0, 10)).toBeNull();
-    expect(estimateEtaSeconds([1234], 1, 10)).toBeNull();
-    expect(estimateEtaSeconds([0, 1000], 10, 10)).toBe(0);
+    expect(estimateEtaSeconds([2], 1, 10)).toBeCloseTo(18, 10);
+    expect(estimateEtaSeconds([1], 10, 10)).toBe(0);
+  });
+});
+
+describe('timedSeconds', () => {
+  it('takes the shader compiles out of a step', () => {
+    // A first step of 44 s of which 41.5 s compiled shaders: 2.5 s of training.
+    expect(timedSeconds({ seconds: 44, compileSeconds: 41.5 })).toBeCloseTo(2.5, 10);
+    expect(timedSeconds({ seconds: 1, compileSeconds: 0 })).toBe(1);
   });
 });
 

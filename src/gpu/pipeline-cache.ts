@@ -39,8 +39,16 @@ function hashString(s: string): string {
   return (h >>> 0).toString(16);
 }
 
+/** One request for a pipeline: whether it had to be compiled, and how long that took. */
+export interface PipelineUse {
+  key: string;
+  compiled: boolean;
+  ms: number;
+}
+
 export class PipelineCache {
   private readonly entries = new Map<string, CachedPipeline>();
+  private readonly observers = new Set<(use: PipelineUse) => void>();
   private readonly modules = new Map<string, GPUShaderModule>();
   /** Number of pipelines compiled so far; tests use it to see that the cache hits. */
   compiled = 0;
@@ -51,10 +59,20 @@ export class PipelineCache {
     return this.entries.size;
   }
 
+  /** Calls `observer` on every request until the returned function is called (progress of a first step's compiles). */
+  observe(observer: (use: PipelineUse) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
   get(spec: PipelineSpec): CachedPipeline {
     const key = pipelineKey(spec);
     const hit = this.entries.get(key);
-    if (hit) return hit;
+    if (hit) {
+      if (this.observers.size > 0) for (const o of this.observers) o({ key, compiled: false, ms: 0 });
+      return hit;
+    }
+    const t0 = performance.now();
 
     const codeKey = `${spec.name}|${hashString(spec.code)}`;
     let module = this.modules.get(codeKey);
@@ -81,6 +99,10 @@ export class PipelineCache {
     this.compiled++;
     const entry = { pipeline, layout };
     this.entries.set(key, entry);
+    if (this.observers.size > 0) {
+      const ms = performance.now() - t0;
+      for (const o of this.observers) o({ key, compiled: true, ms });
+    }
     return entry;
   }
 }

@@ -66,10 +66,26 @@ export interface StepLog {
   grad_norm: number;
 }
 
+/** What a step spent its time on: the whole step, and the part of it that compiled shaders (the first step's). */
+export interface StepTiming {
+  seconds: number;
+  compileSeconds: number;
+  /** Tokens the step trained on. */
+  tokens: number;
+  /** Distinct pipelines the step used (set on the run's first step, whose compiles the `compiling` events count). */
+  pipelines: number | null;
+}
+
 export type TrainerEvent =
-  | { kind: 'started'; totalSteps: number; resumedFromStep: number | null }
+  /** stepsPerEpoch: optimizer steps per pass over the training examples (fractional when gradAccum does not divide it). */
+  | { kind: 'started'; totalSteps: number; resumedFromStep: number | null; stepsPerEpoch: number }
+  /**
+   * A shader pipeline of the run's first step was compiled: `used` distinct pipelines so far in the step, `compiled`
+   * of them compiled now (the others were compiled earlier in this worker), `seconds` spent compiling.
+   */
+  | { kind: 'compiling'; step: number; used: number; compiled: number; seconds: number }
   /** activationBytes: the largest activation memory a micro-batch of this step allocated on the GPU. */
-  | { kind: 'step'; log: StepLog; totalSteps: number; activationBytes: number }
+  | { kind: 'step'; log: StepLog; totalSteps: number; activationBytes: number; timing: StepTiming }
   | { kind: 'eval'; step: number; valLoss: number }
   | { kind: 'checkpoint'; step: number; where: string }
   | { kind: 'done'; step: number; reason: 'completed' | 'stopped' };
@@ -250,21 +266,40 @@ export class Trainer {
   /** Runs from the current step to the end (or until stopped), reporting through `onEvent`. */
   async run(onEvent: (e: TrainerEvent) => void | Promise<void> = () => {}, resumedFromStep: number | null = null): Promise<StepLog[]> {
     const s = this.settings;
-    await onEvent({ kind: 'started', totalSteps: this.totalSteps, resumedFromStep });
+    await onEvent({ kind: 'started', totalSteps: this.totalSteps, resumedFromStep, stepsPerEpoch: this.batchesPerEpoch / s.gradAccum });
+    let firstStep = true;
     while (this.step < this.totalSteps) {
       if (this.pauseGate) await this.pauseGate.promise;
       if (this.stopRequested) break;
       const t0 = performance.now();
+      // The run's first step compiles its shaders (seconds each on a CPU driver): say so as it happens.
+      const used = new Set<string>();
+      let compiled = 0;
+      let compileMs = 0;
+      const stepNumber = this.step + 1;
+      const unobserve = firstStep
+        ? this.gpu.pipelines.observe((use) => {
+            used.add(use.key);
+            if (!use.compiled) return;
+            compiled++;
+            compileMs += use.ms;
+            void onEvent({ kind: 'compiling', step: stepNumber, used: used.size, compiled, seconds: compileMs / 1000 });
+          })
+        : null;
       let lossSum = 0;
       let tokens = 0;
       let activationBytes = 0;
-      for (let micro = 0; micro < s.gradAccum; micro++) {
-        const batch = this.microBatch(this.step * s.gradAccum + micro);
-        const dropoutSeed = pcgHash((s.seed ^ Math.imul(this.step * s.gradAccum + micro + 1, 0x85ebca6b)) >>> 0);
-        const r = await lossAndGrads(this.gpu, this.model, this.adapter, batch, { dropoutSeed, accumulateGrads: micro > 0, pool: this.pool });
-        lossSum += r.loss;
-        tokens += r.tokens;
-        activationBytes = Math.max(activationBytes, r.activationBytes);
+      try {
+        for (let micro = 0; micro < s.gradAccum; micro++) {
+          const batch = this.microBatch(this.step * s.gradAccum + micro);
+          const dropoutSeed = pcgHash((s.seed ^ Math.imul(this.step * s.gradAccum + micro + 1, 0x85ebca6b)) >>> 0);
+          const r = await lossAndGrads(this.gpu, this.model, this.adapter, batch, { dropoutSeed, accumulateGrads: micro > 0, pool: this.pool });
+          lossSum += r.loss;
+          tokens += r.tokens;
+          activationBytes = Math.max(activationBytes, r.activationBytes);
+        }
+      } finally {
+        unobserve?.();
       }
       const loss = lossSum / s.gradAccum;
       // Global gradient norm of the averaged gradients (the sums divided by gradAccum).
@@ -302,7 +337,9 @@ export class Trainer {
       }
       const log: StepLog = { step: this.step, loss, val_loss: valLoss, lr, tokens_per_s: tokens / seconds, grad_norm: clip.norm };
       this.log.push(log);
-      await onEvent({ kind: 'step', log, totalSteps: this.totalSteps, activationBytes });
+      const timing: StepTiming = { seconds, compileSeconds: compileMs / 1000, tokens, pipelines: firstStep ? used.size : null };
+      firstStep = false;
+      await onEvent({ kind: 'step', log, totalSteps: this.totalSteps, activationBytes, timing });
       if (s.checkpointEvery > 0 && this.step % s.checkpointEvery === 0 && this.checkpoints) {
         await onEvent({ kind: 'checkpoint', step: this.step, where: (await this.saveCheckpoint())! });
       }

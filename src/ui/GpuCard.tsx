@@ -1,61 +1,66 @@
 import type { AdapterReport } from '../gpu/device';
 import { useStudio } from './store';
 import { formatBytes, yesNo } from './format';
+import { useT, type MessagesOf } from './i18n';
 
-const LIMITS: ReadonlyArray<{ key: keyof AdapterReport['limits']; label: string; bytes: boolean }> = [
-  { key: 'maxStorageBufferBindingSize', label: 'Max storage binding', bytes: true },
-  { key: 'maxBufferSize', label: 'Max buffer size', bytes: true },
-  { key: 'maxComputeWorkgroupStorageSize', label: 'Workgroup storage', bytes: true },
-  { key: 'maxComputeInvocationsPerWorkgroup', label: 'Invocations / workgroup', bytes: false },
-  { key: 'maxStorageBuffersPerShaderStage', label: 'Storage buffers / stage', bytes: false },
-  { key: 'maxComputeWorkgroupsPerDimension', label: 'Workgroups / dim', bytes: false },
+type DeviceMessages = MessagesOf<'device'>;
+
+const LIMITS: ReadonlyArray<{ key: keyof AdapterReport['limits']; label: (t: DeviceMessages) => string; bytes: boolean }> = [
+  { key: 'maxStorageBufferBindingSize', label: (t) => t.limitMaxStorageBinding, bytes: true },
+  { key: 'maxBufferSize', label: (t) => t.limitMaxBuffer, bytes: true },
+  { key: 'maxComputeWorkgroupStorageSize', label: (t) => t.limitWorkgroupStorage, bytes: true },
+  { key: 'maxComputeInvocationsPerWorkgroup', label: (t) => t.limitInvocations, bytes: false },
+  { key: 'maxStorageBuffersPerShaderStage', label: (t) => t.limitStorageBuffers, bytes: false },
+  { key: 'maxComputeWorkgroupsPerDimension', label: (t) => t.limitWorkgroupsPerDim, bytes: false },
 ];
 
 function Flag({ testId, value }: { testId: string; value: boolean }) {
+  const t = useT('common');
   return (
     <span className={`flag flag-${yesNo(value)}`} data-testid={testId}>
-      {yesNo(value)}
+      {value ? t.yes : t.no}
     </span>
   );
 }
 
 function AdapterDetails({ report }: { report: AdapterReport }) {
+  const t = useT('device');
   return (
     <>
       <dl className="facts">
-        <dt>Vendor</dt>
+        <dt>{t.vendor}</dt>
         <dd data-testid="gpu-vendor">{report.vendor}</dd>
-        <dt>Architecture</dt>
+        <dt>{t.architecture}</dt>
         <dd data-testid="gpu-architecture">{report.architecture}</dd>
         {report.device && (
           <>
-            <dt>Device</dt>
+            <dt>{t.device}</dt>
             <dd data-testid="gpu-device">{report.device}</dd>
           </>
         )}
         {report.description && (
           <>
-            <dt>Description</dt>
+            <dt>{t.description}</dt>
             <dd data-testid="gpu-description">{report.description}</dd>
           </>
         )}
         {(!report.device || !report.description) && (
           <>
-            <dt>Not reported</dt>
+            <dt>{t.notReported}</dt>
             <dd className="hint" data-testid="gpu-unreported">
-              {[!report.device && 'device name', !report.description && 'description'].filter(Boolean).join(' and ')}: this browser keeps them private
+              {t.unreported(!report.device, !report.description)}
             </dd>
           </>
         )}
-        <dt>Fallback adapter</dt>
+        <dt>{t.fallbackAdapter}</dt>
         <dd>
           <Flag testId="gpu-fallback" value={report.isFallbackAdapter} />
-          {report.isFallbackAdapter && <span className="hint"> a CPU fallback: training will be slow</span>}
+          {report.isFallbackAdapter && <span className="hint">{t.fallbackSlow}</span>}
         </dd>
-        <dt>Feature level</dt>
+        <dt>{t.featureLevel}</dt>
         <dd data-testid="gpu-feature-level">{report.featureLevel}</dd>
       </dl>
-      <h3>Features</h3>
+      <h3>{t.features}</h3>
       <dl className="facts">
         <dt>shader-f16</dt>
         <dd>
@@ -70,11 +75,11 @@ function AdapterDetails({ report }: { report: AdapterReport }) {
           <Flag testId="feature-timestamp-query" value={report.timestampQuery} />
         </dd>
       </dl>
-      <h3>Limits</h3>
+      <h3>{t.limits}</h3>
       <dl className="facts">
         {LIMITS.map(({ key, label, bytes }) => (
           <div className="fact-row" key={key}>
-            <dt title={key}>{label}</dt>
+            <dt title={key}>{label(t)}</dt>
             <dd data-testid={`limit-${key}`} data-value={report.limits[key]}>
               {bytes ? formatBytes(report.limits[key]) : report.limits[key].toLocaleString('en-US')}
             </dd>
@@ -86,17 +91,18 @@ function AdapterDetails({ report }: { report: AdapterReport }) {
 }
 
 function WorkerLine() {
+  const t = useT('device');
   const worker = useStudio((s) => s.worker);
   let text: string;
   switch (worker.state) {
     case 'idle':
-      text = 'not started';
+      text = t.workerIdle;
       break;
     case 'probing':
-      text = 'starting…';
+      text = t.workerStarting;
       break;
     case 'ready':
-      text = `WebGPU available (${worker.report.vendor} / ${worker.report.architecture})`;
+      text = t.workerReady(worker.report.vendor, worker.report.architecture);
       break;
     case 'error':
       text = `${worker.error.name}: ${worker.error.message}`;
@@ -104,7 +110,7 @@ function WorkerLine() {
   }
   return (
     <p className="worker-line">
-      <span className="label">Web Worker</span>{' '}
+      <span className="label">{t.workerLabel}</span>{' '}
       <span data-testid="worker-gpu" data-state={worker.state}>
         {text}
       </span>
@@ -113,20 +119,21 @@ function WorkerLine() {
 }
 
 export function GpuCard() {
+  const t = useT('device');
   const gpu = useStudio((s) => s.gpu);
   return (
     <section className="card gpu-card" aria-labelledby="gpu-title">
       <header className="card-header">
-        <h2 id="gpu-title">GPU</h2>
+        <h2 id="gpu-title">{t.gpuTitle}</h2>
         <span className={`status status-${gpu.state}`} data-testid="gpu-status" data-state={gpu.state}>
-          {gpu.state === 'detecting' ? 'detecting…' : gpu.state === 'ready' ? 'WebGPU ready' : 'unavailable'}
+          {gpu.state === 'detecting' ? t.detecting : gpu.state === 'ready' ? t.webgpuReady : t.unavailable}
         </span>
       </header>
-      {gpu.state === 'detecting' && <p className="muted">Requesting a WebGPU adapter…</p>}
+      {gpu.state === 'detecting' && <p className="muted">{t.requesting}</p>}
       {gpu.state === 'ready' && <AdapterDetails report={gpu.report} />}
       {gpu.state === 'unavailable' && (
         <div className="error-box" role="alert" data-testid="gpu-error">
-          <strong>{gpu.error.name === 'WebGpuUnavailableError' ? 'WebGPU is not available' : gpu.error.name}</strong>
+          <strong>{gpu.error.name === 'WebGpuUnavailableError' ? t.notAvailable : gpu.error.name}</strong>
           <p>{gpu.error.message}</p>
         </div>
       )}

@@ -1,8 +1,11 @@
 import { WEIGHT_FORMATS, type WeightFormat } from '../kernels/weight-format';
 import { useStudio } from './store';
 import { formatError } from './format';
+import { useT } from './i18n';
 
 export function SelfTestCard() {
+  const t = useT('device');
+  const common = useT('common');
   const selfTest = useStudio((s) => s.selfTest);
   const seed = useStudio((s) => s.selfTestSeed);
   const format = useStudio((s) => s.selfTestFormat);
@@ -14,19 +17,19 @@ export function SelfTestCard() {
   let statusClass: string;
   switch (selfTest.state) {
     case 'idle':
-      statusText = 'not run';
+      statusText = t.notRun;
       statusClass = 'idle';
       break;
     case 'running':
-      statusText = 'running…';
+      statusText = common.statusRunning;
       statusClass = 'detecting';
       break;
     case 'done':
-      statusText = selfTest.result.check.pass ? 'passed' : 'mismatch';
+      statusText = selfTest.result.check.pass ? t.passed : t.mismatch;
       statusClass = selfTest.result.check.pass ? 'ready' : 'unavailable';
       break;
     case 'error':
-      statusText = 'error';
+      statusText = common.statusError;
       statusClass = 'unavailable';
       break;
   }
@@ -34,7 +37,7 @@ export function SelfTestCard() {
   return (
     <section className="card" aria-labelledby="selftest-title">
       <header className="card-header">
-        <h2 id="selftest-title">Kernel self-test</h2>
+        <h2 id="selftest-title">{t.selfTestTitle}</h2>
         <span
           className={`status status-${statusClass}`}
           data-testid="selftest-status"
@@ -44,13 +47,10 @@ export function SelfTestCard() {
           {statusText}
         </span>
       </header>
-      <p className="muted">
-        One fused LoRA-linear forward (quantized W0, bias, dropout) on a small ragged problem, run on the GPU in a
-        Web Worker and compared with the CPU reference.
-      </p>
+      <p className="muted">{t.selfTestIntro}</p>
       <div className="controls">
         <label>
-          Seed{' '}
+          {t.seed}{' '}
           <input
             type="number"
             min={0}
@@ -61,7 +61,7 @@ export function SelfTestCard() {
           />
         </label>
         <label>
-          W0 format{' '}
+          {t.w0Format}{' '}
           <select
             value={format}
             data-testid="selftest-format"
@@ -76,27 +76,21 @@ export function SelfTestCard() {
           </select>
         </label>
         <button type="button" data-testid="selftest-run" onClick={() => void runSelfTest()} disabled={running || !gpuReady}>
-          {running ? 'Running…' : 'Run GPU self-test in a worker'}
+          {running ? t.runningButton : t.runSelfTest}
         </button>
       </div>
       {selfTest.state === 'done' && (
         <dl className="facts">
-          <dt>Problem</dt>
-          <dd data-testid="selftest-problem">
-            M {selfTest.result.M}, K {selfTest.result.K}, N {selfTest.result.N}, r {selfTest.result.r}, {selfTest.result.format}{' '}
-            {selfTest.result.layout}, dropout {selfTest.result.dropoutP}, seed {selfTest.result.seed}
-          </dd>
-          <dt>Max |Δy|</dt>
+          <dt>{t.problem}</dt>
+          <dd data-testid="selftest-problem">{t.problemValue(selfTest.result)}</dd>
+          <dt>{t.maxErrorY}</dt>
           <dd data-testid="selftest-max-error-y">{formatError(selfTest.result.check.maxAbsErrorY)}</dd>
-          <dt>Max |Δ(x·Aᵀ)|</dt>
+          <dt>{t.maxErrorXa}</dt>
           <dd data-testid="selftest-max-error-xa">{formatError(selfTest.result.check.maxAbsErrorXa)}</dd>
-          <dt>Tolerance</dt>
-          <dd>
-            atol {selfTest.result.check.atol}, rtol {selfTest.result.check.rtol} (worst ratio{' '}
-            {selfTest.result.check.worstRatio.toPrecision(2)} of the bound)
-          </dd>
-          <dt>GPU call</dt>
-          <dd>{selfTest.result.gpuMs.toFixed(1)} ms (includes pipeline compiles on a first run)</dd>
+          <dt>{t.tolerance}</dt>
+          <dd>{t.toleranceValue(selfTest.result.check.atol, selfTest.result.check.rtol, selfTest.result.check.worstRatio.toPrecision(2))}</dd>
+          <dt>{t.gpuCall}</dt>
+          <dd>{t.gpuCallValue(selfTest.result.gpuMs.toFixed(1))}</dd>
         </dl>
       )}
       {selfTest.state === 'error' && (

@@ -101,7 +101,12 @@ export async function trainCommand(values: Values): Promise<void> {
         await appendFile(logPath, `${JSON.stringify(e.log)}\n`);
         const { bar } = held;
         if (bar) bar.update(e.log.step, { loss: e.log.loss.toFixed(4), lr: e.log.lr.toExponential(2), tps: e.log.tokens_per_s.toFixed(0) });
-        else say(`step ${e.log.step}/${e.totalSteps} loss ${e.log.loss.toFixed(4)}${e.log.val_loss !== null ? ` val_loss ${e.log.val_loss.toFixed(4)}` : ''}`);
+        else {
+          if (e.timing.compileSeconds > 0) {
+            say(`step ${e.log.step} compiled shader pipelines: ${e.timing.compileSeconds.toFixed(1)} s of its ${e.timing.seconds.toFixed(1)} s`);
+          }
+          say(`step ${e.log.step}/${e.totalSteps} loss ${e.log.loss.toFixed(4)}${e.log.val_loss !== null ? ` val_loss ${e.log.val_loss.toFixed(4)}` : ''}`);
+        }
       },
     });
     for (const [name, bytes] of result.files) await writeFile(join(out, name), bytes);

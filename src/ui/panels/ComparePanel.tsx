@@ -1,17 +1,11 @@
 import { adapterSummary } from '../format';
 import { useEffect, useState, type KeyboardEvent } from 'react';
 import { useAdapter } from '../stores/adapter';
-import { BATCH_PROMPT_COUNT, parseBatchPrompts, useCompare, type CompareSettings, type SideState, type StopReason } from '../stores/compare';
+import { useT } from '../i18n';
+import { BATCH_PROMPT_COUNT, parseBatchPrompts, useCompare, type CompareSettings, type SideState } from '../stores/compare';
 import { useModel } from '../stores/model';
 import { PanelStatus } from './PanelStatus';
 import './compare.css';
-
-const STOP_TEXT: Record<StopReason, string> = {
-  eos: 'stopped at the end-of-text token',
-  length: 'reached max new tokens',
-  context: "reached the model's context length",
-  aborted: 'aborted',
-};
 
 /**
  * A number input that keeps what is typed while it is not a valid value yet (an empty field, "0."), and commits
@@ -59,29 +53,31 @@ function NumberField(props: {
 }
 
 function SamplingControls({ disabled }: { disabled: boolean }) {
+  const t = useT('compare');
   const { settings, seed, setSetting, setSeed, resetSettings } = useCompare();
   const num = (key: Exclude<keyof CompareSettings, 'doSample'>) => (v: number) => setSetting(key, v);
   return (
     <fieldset className="compare-sampling" disabled={disabled}>
-      <legend>Sampling (the same for every side)</legend>
+      <legend>{t.samplingLegend}</legend>
       <label className="compare-check">
         <input type="checkbox" data-testid="compare-do-sample" checked={settings.doSample} onChange={(e) => setSetting('doSample', e.target.checked)} />
-        Sample (off: greedy)
+        {t.doSample}
       </label>
-      <NumberField label="Temperature" testId="compare-temperature" value={settings.temperature} min={0} step={0.05} onCommit={num('temperature')} />
-      <NumberField label="Top-k (0 = off)" testId="compare-top-k" value={settings.topK} min={0} step={1} integer onCommit={num('topK')} />
-      <NumberField label="Top-p" testId="compare-top-p" value={settings.topP} min={0.01} max={1} step={0.01} onCommit={num('topP')} />
-      <NumberField label="Repetition penalty" testId="compare-repetition-penalty" value={settings.repetitionPenalty} min={0.01} step={0.05} onCommit={num('repetitionPenalty')} />
-      <NumberField label="Max new tokens" testId="compare-max-new-tokens" value={settings.maxNewTokens} min={1} max={4096} step={1} integer onCommit={num('maxNewTokens')} />
-      <NumberField label="Seed" testId="compare-seed" value={seed} min={0} step={1} integer onCommit={setSeed} />
+      <NumberField label={t.temperature} testId="compare-temperature" value={settings.temperature} min={0} step={0.05} onCommit={num('temperature')} />
+      <NumberField label={t.topK} testId="compare-top-k" value={settings.topK} min={0} step={1} integer onCommit={num('topK')} />
+      <NumberField label={t.topP} testId="compare-top-p" value={settings.topP} min={0.01} max={1} step={0.01} onCommit={num('topP')} />
+      <NumberField label={t.repetitionPenalty} testId="compare-repetition-penalty" value={settings.repetitionPenalty} min={0.01} step={0.05} onCommit={num('repetitionPenalty')} />
+      <NumberField label={t.maxNewTokens} testId="compare-max-new-tokens" value={settings.maxNewTokens} min={1} max={4096} step={1} integer onCommit={num('maxNewTokens')} />
+      <NumberField label={t.seed} testId="compare-seed" value={seed} min={0} step={1} integer onCommit={setSeed} />
       <button type="button" className="secondary" data-testid="compare-reset-settings" onClick={resetSettings}>
-        Model defaults
+        {t.modelDefaults}
       </button>
     </fieldset>
   );
 }
 
 function Output({ title, side, prompt, testId }: { title: string; side: SideState; prompt: string; testId: string }) {
+  const t = useT('compare');
   return (
     <div className="compare-column">
       <h3 id={`${testId}-title`}>{title}</h3>
@@ -91,35 +87,36 @@ function Output({ title, side, prompt, testId }: { title: string; side: SideStat
         {side.status === 'running' && <span className="compare-caret" aria-hidden="true" />}
       </pre>
       <p className="hint" data-testid={`${testId}-stop`}>
-        {side.status === 'running' && (side.tokens === 0 && side.note ? `${side.note}…` : `generating… ${side.tokens} token${side.tokens === 1 ? '' : 's'}`)}
-        {side.status === 'done' && side.stopReason && `${side.tokens} token${side.tokens === 1 ? '' : 's'}, ${STOP_TEXT[side.stopReason]}${side.note ? `; ${side.note}` : ''}`}
-        {side.status === 'error' && (side.note ? `failed: ${side.note}` : 'failed')}
-        {side.status === 'skipped' && (side.note || 'not generated: there is no adapter')}
+        {side.status === 'running' && (side.tokens === 0 && side.note ? `${side.note}…` : t.generatingTokens(side.tokens))}
+        {side.status === 'done' && side.stopReason && t.doneLine(side.tokens, side.stopReason, side.note ?? '')}
+        {side.status === 'error' && (side.note ? t.failedWith(side.note) : t.failed)}
+        {side.status === 'skipped' && (side.note || t.notGeneratedNoAdapter)}
       </p>
     </div>
   );
 }
 
 function BatchSection({ busy }: { busy: boolean }) {
+  const t = useT('compare');
   const { batchText, batchRows, batchCurrent, setBatchText, resetBatchPrompts, runBatch } = useCompare();
   const count = parseBatchPrompts(batchText).length;
   return (
     <>
-      <h3>Validation prompts</h3>
+      <h3>{t.batchHeading}</h3>
       <label>
-        One prompt per line (write a line break inside a prompt as \n); by default the last {BATCH_PROMPT_COUNT} examples of the dataset
+        {t.batchLabel(BATCH_PROMPT_COUNT)}
         <textarea rows={5} data-testid="compare-batch-prompts" value={batchText} spellCheck={false} onChange={(e) => setBatchText(e.target.value)} />
       </label>
       <div className="row">
         <button type="button" data-testid="compare-batch-run" disabled={busy || count === 0} onClick={() => void runBatch()}>
-          Run validation prompts{count > 0 ? ` (${count})` : ''}
+          {t.batchRun(count)}
         </button>
         <button type="button" className="secondary" data-testid="compare-batch-reset" disabled={busy} onClick={resetBatchPrompts}>
-          Dataset prompts
+          {t.batchReset}
         </button>
         {batchCurrent !== null && (
           <span className="muted" aria-live="polite">
-            prompt {batchCurrent + 1} of {batchRows.length}
+            {t.batchProgress(batchCurrent + 1, batchRows.length)}
           </span>
         )}
       </div>
@@ -128,9 +125,9 @@ function BatchSection({ busy }: { busy: boolean }) {
           <table className="compare-table" data-testid="compare-table">
             <thead>
               <tr>
-                <th scope="col">Prompt</th>
-                <th scope="col">Base model</th>
-                <th scope="col">With adapter</th>
+                <th scope="col">{t.prompt}</th>
+                <th scope="col">{t.baseModel}</th>
+                <th scope="col">{t.withAdapterColumn}</th>
               </tr>
             </thead>
             <tbody>
@@ -138,7 +135,7 @@ function BatchSection({ busy }: { busy: boolean }) {
                 <tr key={i} data-testid="compare-row" aria-busy={batchCurrent === i}>
                   <td className="compare-cell-prompt">{row.prompt}</td>
                   <td data-testid="compare-row-base">{row.base}</td>
-                  <td data-testid="compare-row-adapted">{row.adapted ?? <span className="muted">no adapter</span>}</td>
+                  <td data-testid="compare-row-adapted">{row.adapted ?? <span className="muted">{t.batchNoAdapter}</span>}</td>
                 </tr>
               ))}
             </tbody>
@@ -150,6 +147,7 @@ function BatchSection({ busy }: { busy: boolean }) {
 }
 
 export function ComparePanel() {
+  const t = useT('compare');
   const { prompt, promptEdited, status, error, base, adapted, deployed, includeDeployed, setIncludeDeployed, lastRun, setPrompt, resetPrompt, run } = useCompare();
   const adapter = useAdapter((s) => s.adapter);
   const modelReady = useModel((s) => s.status.state === 'ready');
@@ -164,38 +162,38 @@ export function ComparePanel() {
   return (
     <section className="card panel compare-panel" data-testid="panel-compare" aria-labelledby="compare-title">
       <header className="card-header">
-        <h2 id="compare-title">Compare</h2>
-        <PanelStatus status={status} testId="compare-status" text={status === 'idle' ? 'not run' : status === 'running' ? 'generating…' : undefined} />
+        <h2 id="compare-title">{t.title}</h2>
+        <PanelStatus status={status} testId="compare-status" text={status === 'idle' ? t.statusNotRun : status === 'running' ? t.statusGenerating : undefined} />
       </header>
-      {!modelReady && <p className="muted">Load a model first: both sides generate with it.</p>}
+      {!modelReady && <p className="muted">{t.needModel}</p>}
       {adapter ? (
         <p className="muted" data-testid="compare-adapter">
-          Comparing the base model with the {adapter.origin} adapter: {adapterSummary(adapter)}.
+          {t.comparing(adapter.origin, adapterSummary(adapter))}
         </p>
       ) : (
         <p className="compare-note" data-testid="compare-no-adapter">
-          No adapter yet: train one in the Training panel or import one in the Export panel. Until then Generate shows the base model alone.
+          {t.noAdapter}
         </p>
       )}
       <label>
-        Prompt
+        {t.prompt}
         <textarea rows={4} data-testid="compare-prompt" value={prompt} spellCheck={false} onChange={(e) => setPrompt(e.target.value)} onKeyDown={onPromptKey} />
       </label>
       <SamplingControls disabled={busy} />
       <div className="row">
         <button type="button" data-testid="compare-run" disabled={busy} onClick={() => void run()}>
-          {busy ? 'Generating…' : !adapter ? 'Generate' : includeDeployed && adapter.mergeRefusal === null ? 'Generate all three' : 'Generate both'}
+          {busy ? t.generatingButton : !adapter ? t.generate : includeDeployed && adapter.mergeRefusal === null ? t.generateAllThree : t.generateBoth}
         </button>
         {promptEdited && (
           <button type="button" className="secondary" data-testid="compare-prompt-reset" onClick={resetPrompt} disabled={busy}>
-            Dataset's prompt
+            {t.datasetPrompt}
           </button>
         )}
         <label className="compare-check">
           <input type="checkbox" data-testid="compare-deployed-on" checked={includeDeployed} disabled={busy} onChange={(e) => setIncludeDeployed(e.target.checked)} />
-          Also the deployed model (ONNX, onnxruntime-web)
+          {t.alsoDeployed}
         </label>
-        <span className="hint">Ctrl+Enter in the prompt. Base first, then the adapter, then its ONNX export, with the same seed.</span>
+        <span className="hint">{t.runHint}</span>
       </div>
       {error && (
         <p className="error" role="alert" data-testid="compare-error">
@@ -203,9 +201,9 @@ export function ComparePanel() {
         </p>
       )}
       <div className="compare-columns">
-        <Output title="Base model" side={base} prompt={shownPrompt} testId="compare-base" />
-        <Output title={adapter ? `With the ${adapter.origin} adapter` : 'With an adapter (none yet)'} side={adapted} prompt={adapted.status === 'skipped' ? '' : shownPrompt} testId="compare-adapted" />
-        <Output title="Deployed (ONNX)" side={deployed} prompt={deployed.status === 'skipped' ? '' : shownPrompt} testId="compare-deployed" />
+        <Output title={t.baseModel} side={base} prompt={shownPrompt} testId="compare-base" />
+        <Output title={adapter ? t.withAdapter(adapter.origin) : t.withNoAdapter} side={adapted} prompt={adapted.status === 'skipped' ? '' : shownPrompt} testId="compare-adapted" />
+        <Output title={t.deployed} side={deployed} prompt={deployed.status === 'skipped' ? '' : shownPrompt} testId="compare-deployed" />
       </div>
       <BatchSection busy={busy} />
     </section>

@@ -9,15 +9,18 @@ import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, useExport, type Expo
 import { useModel } from '../stores/model';
 import { useHubPush, type PushWhat } from '../stores/hub-push';
 import type { AdapterInfo } from '../../worker/protocol';
+import { useT } from '../i18n';
+import { Rich } from '../Rich';
 import { PanelStatus } from './PanelStatus';
 import './export.css';
 
 function AdapterFacts({ adapter }: { adapter: AdapterInfo }) {
+  const t = useT('export');
   return (
     <dl className="facts" data-testid="adapter-info">
-      <dt>Origin</dt>
-      <dd data-testid="adapter-origin">{adapter.origin === 'trained' ? 'trained in this session' : 'imported'}</dd>
-      <dt>Method</dt>
+      <dt>{t.origin}</dt>
+      <dd data-testid="adapter-origin">{adapter.origin === 'trained' ? t.originTrained : t.originImported}</dd>
+      <dt>{t.method}</dt>
       <dd data-testid="adapter-method">{adapter.label}</dd>
       {adapter.facts.map(([label, value]) => (
         <Fragment key={label}>
@@ -27,7 +30,7 @@ function AdapterFacts({ adapter }: { adapter: AdapterInfo }) {
           <dd data-testid={`adapter-fact-${label.replaceAll(' ', '-')}`}>{value}</dd>
         </Fragment>
       ))}
-      <dt>Trainable parameters</dt>
+      <dt>{t.trainableParameters}</dt>
       <dd data-testid="adapter-params">
         <code>{trainableParametersLine(adapter.trainableParameters, adapter.allParameters)}</code>
       </dd>
@@ -36,28 +39,27 @@ function AdapterFacts({ adapter }: { adapter: AdapterInfo }) {
 }
 
 /** The methods an import reads, from adapter_config.json's peft_type. */
-const IMPORTABLE = `An adapter of ${availableMethods()
-  .map((m) => `${m.label} (${m.peftType})`)
-  .join(', ')}: adapter_config.json's peft_type says which.`;
+const IMPORTABLE_METHODS = availableMethods().map((m) => `${m.label} (${m.peftType})`);
 
-const BUTTONS: ReadonlyArray<{ target: Exclude<ExportTarget, 'zip'>; testId: string; label: string }> = [
-  { target: 'config', testId: 'export-config', label: EXPORT_FILE.config },
-  { target: 'weights', testId: 'export-weights', label: EXPORT_FILE.weights },
-  { target: 'card', testId: 'export-card', label: `${EXPORT_FILE.card} (model card)` },
+const BUTTONS: ReadonlyArray<{ target: Exclude<ExportTarget, 'zip'>; testId: string }> = [
+  { target: 'config', testId: 'export-config' },
+  { target: 'weights', testId: 'export-weights' },
+  { target: 'card', testId: 'export-card' },
 ];
 
 /** The loaded model with the adapter merged into its weights, as one zip of a Hugging Face model folder. */
 function MergedDownload() {
+  const t = useT('export');
   const { busy, mergedDtype, setMergedDtype, downloadMerged } = useExport();
   const adapter = useAdapter((s) => s.adapter);
   const modelReady = useModel((s) => s.status.state === 'ready');
   const refused = adapter?.mergeRefusal ?? null;
   return (
     <>
-      <h3>Download the merged model</h3>
+      <h3>{t.mergedHeading}</h3>
       <div className="row export-buttons">
         <label>
-          dtype{' '}
+          {t.dtype}{' '}
           <select data-testid="export-merged-dtype" value={mergedDtype} disabled={busy !== null} onChange={(e) => setMergedDtype(e.target.value as MergedDtype)}>
             {MERGED_DTYPES.map((d) => (
               <option key={d} value={d}>
@@ -67,7 +69,7 @@ function MergedDownload() {
           </select>
         </label>
         <button type="button" data-testid="export-merged" disabled={!adapter || !modelReady || refused !== null || busy !== null} onClick={() => void downloadMerged()}>
-          Merged model (.zip)
+          {t.mergedButton}
         </button>
         {busy?.kind === 'merged' && (
           <span className="muted" data-testid="export-merged-progress" aria-live="polite">
@@ -76,9 +78,7 @@ function MergedDownload() {
         )}
       </div>
       <p className="hint" data-testid="export-merged-hint">
-        {refused
-          ? `A ${adapter!.label} adapter cannot be merged: ${refused}.`
-          : 'The base model with the adapter folded into its weights, as PEFT\'s merge_and_unload does, read again from the model\'s source: config.json, generation_config.json, the tokenizer files and model.safetensors, which AutoModelForCausalLM.from_pretrained (and this studio) load without PEFT.'}
+        {refused ? t.mergeRefused(adapter!.label, refused) : t.mergedHint}
       </p>
     </>
   );
@@ -86,6 +86,7 @@ function MergedDownload() {
 
 /** The merged model as ONNX for transformers.js, and transformers.js itself run on it in this page. */
 function OnnxDownload() {
+  const t = useT('export');
   const { busy, onnxVariants, setOnnxVariant, downloadOnnx, transformersJs, runTransformersJs } = useExport();
   const adapter = useAdapter((s) => s.adapter);
   const modelReady = useModel((s) => s.status.state === 'ready');
@@ -95,7 +96,7 @@ function OnnxDownload() {
   const unavailable = !adapter || !modelReady || refused !== null;
   return (
     <>
-      <h3>ONNX for transformers.js</h3>
+      <h3>{t.onnxHeading}</h3>
       <div className="row export-buttons">
         {(['q8', 'q4'] as const).map((q) => (
           <label className="check" key={q}>
@@ -103,7 +104,7 @@ function OnnxDownload() {
           </label>
         ))}
         <button type="button" data-testid="export-onnx" disabled={unavailable || busy !== null} onClick={() => void downloadOnnx()}>
-          ONNX folder (.zip)
+          {t.onnxButton}
         </button>
         <button
           type="button"
@@ -112,7 +113,7 @@ function OnnxDownload() {
           disabled={unavailable || transformersJs.state === 'running' || prompt.trim() === ''}
           onClick={() => void runTransformersJs(prompt, maxNewTokens)}
         >
-          Run it in transformers.js
+          {t.runTransformersJs}
         </button>
         {busy?.kind === 'onnx' && (
           <span className="muted" data-testid="export-onnx-progress" aria-live="polite">
@@ -136,9 +137,7 @@ function OnnxDownload() {
         </p>
       )}
       <p className="hint" data-testid="export-onnx-hint">
-        {refused
-          ? `A ${adapter!.label} adapter cannot be exported as ONNX: ${refused}.`
-          : "The merged model as one ONNX graph with a KV cache, in the folders @huggingface/transformers (onnx/model.onnx) and @xenova/transformers 2 (onnx/decoder_model_merged.onnx) load for pipeline('text-generation'); q8 and q4 add the quantized files under their names. \"Run it\" loads the folder with @xenova/transformers in this page, on the Compare prompt, greedy."}
+        {refused ? t.onnxRefused(adapter!.label, refused) : t.onnxHint}
       </p>
     </>
   );
@@ -146,41 +145,42 @@ function OnnxDownload() {
 
 /** Push the adapter (or the merged model) to a Hub model repo; the token stays in memory unless remembered. */
 function HubPush() {
+  const t = useT('export');
   const { repo, token, remember, endpoint, what, progress, error, pushedUrl, set, setRemember, push } = useHubPush();
   const adapter = useAdapter((s) => s.adapter);
   const exportBusy = useExport((s) => s.busy);
   const canMerge = adapter !== null && adapter.mergeRefusal === null;
   return (
     <>
-      <h3>Push to the Hugging Face Hub</h3>
+      <h3>{t.pushHeading}</h3>
       <div className="row export-buttons">
         <label>
-          repo{' '}
-          <input data-testid="push-repo" value={repo} placeholder="owner/name" onChange={(e) => set({ repo: e.target.value })} />
+          {t.repo}{' '}
+          <input data-testid="push-repo" value={repo} placeholder={t.repoPlaceholder} onChange={(e) => set({ repo: e.target.value })} />
         </label>
         <label>
-          token{' '}
+          {t.token}{' '}
           <input data-testid="push-token" type="password" autoComplete="off" value={token} placeholder="hf_…" onChange={(e) => set({ token: e.target.value })} />
         </label>
         <label className="check">
-          <input type="checkbox" data-testid="push-remember" checked={remember} onChange={(e) => setRemember(e.target.checked)} /> remember the token in this browser
+          <input type="checkbox" data-testid="push-remember" checked={remember} onChange={(e) => setRemember(e.target.checked)} /> {t.rememberToken}
         </label>
       </div>
       <div className="row export-buttons">
         <label>
-          push{' '}
+          {t.pushWhat}{' '}
           <select data-testid="push-what" value={what} onChange={(e) => set({ what: e.target.value as PushWhat })}>
-            <option value="adapter">the adapter (PEFT format)</option>
+            <option value="adapter">{t.pushAdapter}</option>
             <option value="merged" disabled={!canMerge}>
-              the merged model (dtype above)
+              {t.pushMerged}
             </option>
             <option value="onnx" disabled={!canMerge}>
-              the ONNX folder (variants above)
+              {t.pushOnnx}
             </option>
           </select>
         </label>
         <label>
-          Hub{' '}
+          {t.hub}{' '}
           <input data-testid="push-endpoint" value={endpoint} placeholder="https://huggingface.co" onChange={(e) => set({ endpoint: e.target.value })} />
         </label>
         <button
@@ -189,13 +189,10 @@ function HubPush() {
           disabled={!adapter || progress !== null || exportBusy !== null || repo.trim() === '' || token.trim() === ''}
           onClick={() => void push()}
         >
-          Push
+          {t.pushButton}
         </button>
       </div>
-      <p className="hint">
-        The repo is created when it does not exist; the files go up in one commit. The token needs write access; it is kept in memory only,
-        unless remembered.
-      </p>
+      <p className="hint">{t.pushHint}</p>
       {progress !== null && (
         <p className="muted" data-testid="push-progress" aria-live="polite">
           {progress}
@@ -203,7 +200,7 @@ function HubPush() {
       )}
       {pushedUrl && (
         <p className="export-ok" role="status" data-testid="push-done">
-          Pushed to{' '}
+          {t.pushedTo}{' '}
           <a data-testid="push-url" href={pushedUrl} target="_blank" rel="noreferrer">
             {pushedUrl}
           </a>
@@ -219,51 +216,55 @@ function HubPush() {
 }
 
 export function ExportPanel() {
+  const t = useT('export');
   const { busy, error, exported, imported, download, importFiles } = useExport();
   const adapter = useAdapter((s) => s.adapter);
   const modelStatus = useModel((s) => s.status);
   const info = modelStatus.state === 'ready' ? modelStatus.info : null;
   const zipName = adapterZipName(info?.nameOrPath ?? 'model', adapter?.method ?? 'lora');
   const status = busy ? 'running' : error ? 'error' : adapter ? 'ready' : 'idle';
-  const statusText = busy ? (busy.kind === 'import' ? 'importing…' : busy.kind === 'merged' ? 'merging…' : 'exporting…') : status === 'idle' ? 'no adapter' : status === 'ready' ? 'adapter ready' : undefined;
+  const statusText = busy
+    ? busy.kind === 'import'
+      ? t.statusImporting
+      : busy.kind === 'merged'
+        ? t.statusMerging
+        : t.statusExporting
+    : status === 'idle'
+      ? t.statusNoAdapter
+      : status === 'ready'
+        ? t.statusReady
+        : undefined;
   return (
     <section className="card panel" data-testid="panel-export" aria-labelledby="export-title">
       <header className="card-header">
-        <h2 id="export-title">Export</h2>
+        <h2 id="export-title">{t.title}</h2>
         <PanelStatus status={status} testId="export-status" text={statusText} />
       </header>
       {adapter ? (
         <AdapterFacts adapter={adapter} />
       ) : (
         <p className="muted" data-testid="adapter-none">
-          No adapter yet: train one in the Training panel, or import one below.
+          {t.noAdapter}
         </p>
       )}
 
-      <h3>Download (PEFT format)</h3>
+      <h3>{t.downloadHeading}</h3>
       <div className="row export-buttons">
         <button type="button" data-testid="export-zip" disabled={!adapter || busy !== null} onClick={() => void download('zip')}>
-          All three as {zipName}
+          {t.allThree(zipName)}
         </button>
         {BUTTONS.map((b) => (
           <button key={b.target} type="button" className="secondary" data-testid={b.testId} disabled={!adapter || busy !== null} onClick={() => void download(b.target)}>
-            {b.label}
+            {b.target === 'card' ? t.modelCardButton(EXPORT_FILE.card) : EXPORT_FILE[b.target]}
           </button>
         ))}
       </div>
       <p className="hint">
-        Unzipped, the folder loads with <code>PeftModel.from_pretrained(base_model, folder)</code>
-        {info ? (
-          <>
-            {' '}
-            on <code>{info.nameOrPath}</code>
-          </>
-        ) : null}
-        . It holds {ADAPTER_FOLDER_FILES.join(', ')}.
+        <Rich text={t.folderHint(info ? info.nameOrPath : null, ADAPTER_FOLDER_FILES)} />
       </p>
       {exported && (
         <p className="muted" data-testid="export-done" aria-live="polite">
-          Saved {exported.fileName} ({formatBytes(exported.bytes)}).
+          {t.saved(exported.fileName, formatBytes(exported.bytes))}
         </p>
       )}
 
@@ -272,10 +273,10 @@ export function ExportPanel() {
 
       <HubPush />
 
-      <h3>Import a PEFT adapter</h3>
-      <p className="hint">{IMPORTABLE}</p>
+      <h3>{t.importHeading}</h3>
+      <p className="hint">{t.importable(IMPORTABLE_METHODS)}</p>
       <label>
-        adapter_config.json and adapter_model.safetensors, or a .zip of the adapter folder
+        {t.importFilesLabel}
         <input
           type="file"
           multiple
@@ -289,11 +290,10 @@ export function ExportPanel() {
           }}
         />
       </label>
-      {!info && <p className="hint">Load the adapter's base model first: the import checks every tensor against it.</p>}
+      {!info && <p className="hint">{t.importNeedsModel}</p>}
       {imported && (
         <p className="export-ok" role="status" data-testid="import-status">
-          Imported {imported.files.join(', ')}: {adapterSummary(imported.adapter)},{' '}
-          {imported.adapter.trainableParameters.toLocaleString('en-US')} parameters. The Compare panel now uses it, and training can continue from it.
+          {t.imported(imported.files, adapterSummary(imported.adapter), imported.adapter.trainableParameters)}
         </p>
       )}
       {error && (

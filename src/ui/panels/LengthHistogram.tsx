@@ -1,4 +1,6 @@
 /** A histogram of example lengths in tokens, as an accessible SVG bar chart. */
+import { useT } from '../i18n';
+
 export function histogramBins(lengths: readonly number[], bins: number): { from: number; to: number; count: number }[] {
   if (lengths.length === 0) return [];
   const max = Math.max(...lengths);
@@ -11,6 +13,7 @@ export function histogramBins(lengths: readonly number[], bins: number): { from:
 
 /** `truncated`: how many examples were cut to maxLength (their bin is drawn in the warning colour). */
 export function LengthHistogram({ lengths, maxLength, truncated }: { lengths: readonly number[]; maxLength: number; truncated: number }) {
+  const t = useT('data');
   const bins = histogramBins(lengths, 16);
   if (bins.length === 0) return null;
   const top = Math.max(...bins.map((b) => b.count));
@@ -21,7 +24,7 @@ export function LengthHistogram({ lengths, maxLength, truncated }: { lengths: re
   const bw = (W - Y) / bins.length;
   return (
     <figure className="histogram" data-testid="data-histogram">
-      <svg viewBox={`0 0 ${W} ${H + 16}`} role="img" aria-label={`Token lengths of ${lengths.length} examples, from ${bins[0].from} to ${Math.max(...lengths)}; the tallest bar holds ${top}`}>
+      <svg viewBox={`0 0 ${W} ${H + 16}`} role="img" aria-label={t.histogramLabel(lengths.length, bins[0].from, Math.max(...lengths), top)}>
         <line x1={Y - 3} y1={0} x2={Y - 3} y2={H} className="axis-line" />
         <text x={Y - 6} y={9} textAnchor="end" className="axis" data-testid="data-histogram-top">
           {top}
@@ -33,9 +36,7 @@ export function LengthHistogram({ lengths, maxLength, truncated }: { lengths: re
           const h = (b.count / top) * H;
           return (
             <rect key={b.from} x={Y + i * bw + 1} y={H - h} width={bw - 2} height={h} className={truncated > 0 && b.from <= maxLength && b.to >= maxLength ? 'bar bar-cut' : 'bar'}>
-              <title>
-                {b.from === b.to ? b.from : `${b.from}–${b.to}`} tokens: {b.count}
-              </title>
+              <title>{t.binTitle(b.from === b.to ? String(b.from) : `${b.from}–${b.to}`, b.count)}</title>
             </rect>
           );
         })}
@@ -43,10 +44,10 @@ export function LengthHistogram({ lengths, maxLength, truncated }: { lengths: re
           {bins[0].from}
         </text>
         <text x={W} y={H + 13} textAnchor="end" className="axis">
-          {Math.max(...lengths)} tokens
+          {t.axisTokens(Math.max(...lengths))}
         </text>
       </svg>
-      <figcaption className="muted">Examples by length in tokens{truncated > 0 ? ` (${truncated} cut at ${maxLength})` : ''}</figcaption>
+      <figcaption className="muted">{t.histogramCaption(truncated, maxLength)}</figcaption>
     </figure>
   );
 }

@@ -3,6 +3,7 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { StepLog } from '../../trainer/trainer';
+import { useT } from '../i18n';
 
 const HEIGHT = 220;
 const TRAIN_COLOR = '#3450d1';
@@ -33,6 +34,7 @@ function showLatest(u: uPlot): void {
 }
 
 export function LossChart({ steps, totalSteps }: { steps: readonly StepLog[]; totalSteps: number }) {
+  const t = useT('training');
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const total = useRef(totalSteps);
@@ -53,14 +55,14 @@ export function LossChart({ steps, totalSteps }: { steps: readonly StepLog[]; to
         },
       },
       axes: [
-        { label: 'step', size: 36 },
-        { label: 'loss', size: 56 },
+        { label: t.axisStep, size: 36 },
+        { label: t.axisLoss, size: 56 },
       ],
       series: [
-        { label: 'step' },
-        { label: 'train loss', stroke: TRAIN_COLOR, width: 1.5, value: (_u, v) => fmt(v) },
+        { label: t.axisStep },
+        { label: t.trainLoss, stroke: TRAIN_COLOR, width: 1.5, value: (_u, v) => fmt(v) },
         {
-          label: 'validation loss',
+          label: t.valLoss,
           stroke: VAL_COLOR,
           width: 1.5,
           dash: [5, 4],
@@ -83,26 +85,27 @@ export function LossChart({ steps, totalSteps }: { steps: readonly StepLog[]; to
       u.destroy();
       plot.current = null;
     };
-  }, []);
+    // Built again in the other language (uPlot's labels are fixed at creation).
+  }, [t]);
 
   useEffect(() => {
     const u = plot.current;
     if (!u) return;
     u.setData(chartData(steps));
     showLatest(u);
-  }, [steps, totalSteps]);
+  }, [steps, totalSteps, t]);
 
   const first = steps[0];
   const last = steps.at(-1);
-  const vals = steps.filter((s) => s.val_loss !== null);
+  const lastVal = steps.findLast((s) => s.val_loss !== null);
   const caption =
-    steps.length === 0
-      ? 'No steps yet.'
-      : `Train loss from ${fmt(first?.loss)} at step ${first?.step} to ${fmt(last?.loss)} at step ${last?.step}` +
-        (vals.length > 0 ? `; validation loss ${fmt(vals.at(-1)?.val_loss)} at step ${vals.at(-1)?.step}.` : '.');
+    steps.length === 0 || !first || !last
+      ? t.noSteps
+      : t.caption(fmt(first.loss), first.step, fmt(last.loss), last.step, lastVal ? { loss: fmt(lastVal.val_loss), step: lastVal.step } : null);
   return (
-    <figure className="loss-chart" data-testid="train-chart" data-points={steps.length} aria-label="Loss per training step">
-      <div ref={box} className="loss-chart-plot" />
+    <figure className="loss-chart" data-testid="train-chart" data-points={steps.length} aria-label={t.chartLabel}>
+      {/* No run yet: no empty axes (1 … 2), just the caption. */}
+      <div ref={box} className="loss-chart-plot" hidden={steps.length === 0 && totalSteps === 0} />
       <figcaption className="hint">{caption}</figcaption>
     </figure>
   );

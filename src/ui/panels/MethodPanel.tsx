@@ -2,13 +2,17 @@
  * The Method panel: the PEFT method (every method of src/methods/registry.ts), its options (LoRA's LoraConfig
  * fields, or another method's PEFT config fields), the training settings, and the live trainable-parameters line
  * PEFT would print for the loaded model. Every field is rendered from the option schema (src/options): its label,
- * help, bounds and the test id data-testid="method-<CLI flag>".
+ * help, bounds and the test id data-testid="method-<CLI flag>". The panel's own text is the catalog's `method`
+ * namespace; the schema's labels and help come through useFieldText (English from the schema, Chinese from the
+ * catalog's `fields`). The trainable-parameters line is PEFT's output and stays as PEFT prints it.
  */
 import { useEffect, useId, useMemo, useState, type ReactNode } from 'react';
 import type { MethodId } from '../../methods/method';
 import { availableMethods, methodById } from '../../methods/registry';
 import { ALL_LINEAR } from '../../peft/lora-config';
 import { fieldApplies, pickFields, type Field, type FieldSet, type TargetsField } from '../../options/field';
+import { useFieldText } from '../i18n/field-text';
+import { useLocale, useT } from '../i18n';
 import { LORA_FIELDS } from '../../options/lora-fields';
 import { RUN_FIELDS } from '../../options/run-fields';
 import { TRAINING_FIELDS } from '../../options/training-fields';
@@ -29,13 +33,23 @@ import { useModel } from '../stores/model';
 import { Rich } from '../Rich';
 import './method.css';
 
-/** Other PEFT methods, shown as coming later (LoRA+ and rsLoRA are LoRA options). */
-const LATER_METHODS = ['DoRA', 'AdaLoRA', 'LoHa', 'LoKr', 'IA³', 'Bottleneck adapters'];
+/**
+ * Other PEFT methods, shown as coming later (LoRA+ and rsLoRA are LoRA options): their names, the value of their
+ * option, and the catalog's message of the one named in words.
+ */
+const LATER_METHODS: ReadonlyArray<{ name: string; words?: 'bottleneckAdapters' }> = [
+  { name: 'DoRA' },
+  { name: 'AdaLoRA' },
+  { name: 'LoHa' },
+  { name: 'LoKr' },
+  { name: 'IA³' },
+  { name: 'Bottleneck adapters', words: 'bottleneckAdapters' },
+];
 
 /** The quick-demo buttons: data-testid="method-preset-demo" (LoRA) and "method-preset-demo-<method id>". */
-const DEMO_BUTTONS: ReadonlyArray<{ id: DemoPresetId; testId: string; label: string }> = [
-  { id: 'lora', testId: 'method-preset-demo', label: 'Quick demo for the embedded model' },
-  { id: 'prompt-tuning', testId: 'method-preset-demo-prompt-tuning', label: 'Quick demo: prompt tuning' },
+const DEMO_BUTTONS: ReadonlyArray<{ id: DemoPresetId; testId: string; label: 'demoLora' | 'demoPromptTuning' }> = [
+  { id: 'lora', testId: 'method-preset-demo', label: 'demoLora' },
+  { id: 'prompt-tuning', testId: 'method-preset-demo-prompt-tuning', label: 'demoPromptTuning' },
 ];
 
 /** The run options the Method panel shows (W0's format is chosen in the Model panel, bad records in the Data panel). */
@@ -159,15 +173,17 @@ function SelectField<T extends string>({
 
 function TargetModules({ field, names }: { field: TargetsField; names: readonly string[] | null }) {
   const { target_modules, setTarget, setAllLinear } = useMethod();
+  const t = useT('method');
+  const ft = useFieldText();
   const helpId = `${useId()}-help`;
   const allLinear = target_modules === ALL_LINEAR;
   return (
     <fieldset className="method-targets wide" aria-describedby={helpId}>
       <legend>
-        <Rich text={field.label} />
+        <Rich text={ft.label(field)} />
       </legend>
       {names === null ? (
-        <p className="muted">Load a model to choose which of its linear layers get an adapter.</p>
+        <p className="muted">{t.targetsNeedModel}</p>
       ) : (
         <div className="method-target-list">
           <label className="check">
@@ -188,7 +204,7 @@ function TargetModules({ field, names }: { field: TargetsField; names: readonly 
         </div>
       )}
       <Help id={helpId}>
-        <Rich text={field.help} /> The default for the loaded architecture is pre-selected.
+        <Rich text={t.targetsHelp(ft.help(field))} />
       </Help>
     </fieldset>
   );
@@ -247,7 +263,8 @@ function SchemaField({
   disabled: boolean;
   onChange(value: unknown): void;
 }) {
-  const common = { id: field.flag, label: <Rich text={field.label} />, help: <Rich text={field.help} />, disabled };
+  const ft = useFieldText();
+  const common = { id: field.flag, label: <Rich text={ft.label(field)} />, help: <Rich text={ft.help(field)} />, disabled };
   switch (field.kind) {
     case 'number':
     case 'int':
@@ -264,7 +281,7 @@ function SchemaField({
     case 'derived-int':
       return <NumberField {...common} value={value as number | null} min={field.min} step={1} empty={null} placeholder={field.derivedFrom} onChange={onChange} />;
     case 'choice':
-      return <SelectField {...common} value={value as string} options={field.choices.map((c) => ({ value: c, label: field.choiceLabels?.[c] ?? c }))} onChange={onChange} />;
+      return <SelectField {...common} value={value as string} options={field.choices.map((c) => ({ value: c, label: ft.choice(field, c) }))} onChange={onChange} />;
     case 'boolean':
       return <SwitchField {...common} value={value as boolean} onChange={onChange} />;
     case 'text':
@@ -291,9 +308,10 @@ function SchemaFields({ fields, value, set }: { fields: FieldSet; value(key: str
 
 function LoraFieldset({ names }: { names: readonly string[] | null }) {
   const method = useMethod();
+  const t = useT('method');
   return (
     <fieldset className="method-group">
-      <legend>LoRA (PEFT LoraConfig)</legend>
+      <legend>{t.loraLegend}</legend>
       <div className="field-grid">
         <SchemaFields fields={LORA_FIELDS} value={(k) => method[k as keyof MethodFields]} set={(k, v) => method.setLora({ [k]: v })} />
         <TargetModules field={LORA_FIELDS.target_modules} names={names} />
@@ -307,10 +325,12 @@ function OtherMethodFieldset({ id }: { id: OtherMethodId }) {
   const options = useMethod((s) => s.otherOptions[id]);
   const setMethodOptions = useMethod((s) => s.setMethodOptions);
   const method = methodById(id);
+  const t = useT('method');
+  const ft = useFieldText();
   return (
     <fieldset className="method-group" data-testid={`method-options-${id}`}>
       <legend>
-        {method.label} (PEFT <code>{method.peftType}</code>)
+        <Rich text={t.methodLegend(ft.methodLabel(method), method.peftType)} />
       </legend>
       <div className="field-grid">
         <SchemaFields fields={method.fields} value={(k) => options[k]} set={(k, v) => setMethodOptions(id, { [k]: v })} />
@@ -328,15 +348,16 @@ function TrainingFieldset() {
   const fields = Object.entries(TRAINING_FIELDS as FieldSet);
   const main = Object.fromEntries(fields.filter(([, f]) => !f.advanced));
   const advanced = Object.fromEntries(fields.filter(([, f]) => f.advanced));
+  const t = useT('method');
   return (
     <fieldset className="method-group">
-      <legend>Training</legend>
+      <legend>{t.trainingLegend}</legend>
       <div className="field-grid">
         <SchemaFields fields={main} value={value} set={set} />
         <SchemaFields fields={PANEL_RUN_FIELDS} value={value} set={set} />
       </div>
       <details className="method-more">
-        <summary>More settings (AdamW)</summary>
+        <summary>{t.moreSettings}</summary>
         <div className="field-grid">
           <SchemaFields fields={advanced} value={value} set={set} />
         </div>
@@ -347,51 +368,55 @@ function TrainingFieldset() {
 
 export function MethodPanel() {
   const method = useMethod();
+  const t = useT('method');
+  const ft = useFieldText();
+  const lang = useLocale((s) => s.lang);
   const status = useModel((s) => s.status);
   const info = status.state === 'ready' ? status.info : null;
   const names = useMemo(() => (info ? targetModuleNames(info.config) : null), [info]);
   const { methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias } = method;
   const summary = useMemo(
-    () => (info ? trainableSummary(methodSpec({ methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias }), info) : null),
-    [info, methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias],
+    () => (info ? trainableSummary(methodSpec({ methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias }), info, lang) : null),
+    [info, methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias, lang],
   );
-  const trainingError = trainingFieldsError(method);
+  const trainingError = trainingFieldsError(method, lang);
   const errors = [summary && 'error' in summary ? summary.error : null, trainingError].filter((e): e is string => e !== null);
   const methodHelp = `${useId()}-help`;
   const chosen = methodById(methodId);
+  const chosenLabel = ft.methodLabel(chosen);
   return (
     <section className="card panel" data-testid="panel-method" aria-labelledby="method-title">
       <header className="card-header">
-        <h2 id="method-title">Method</h2>
+        <h2 id="method-title">{t.title}</h2>
         <span className={`status ${errors.length > 0 ? 'status-bad' : 'status-ok'}`} data-testid="method-status" data-state={errors.length > 0 ? 'error' : 'ready'}>
-          {errors.length > 0 ? `${chosen.label}: invalid` : chosen.label}
+          {errors.length > 0 ? t.invalid(chosenLabel) : chosenLabel}
         </span>
       </header>
       <div className="row">
         <div className="method-field">
           <label>
-            PEFT method
+            {t.methodSelect}
             <select data-testid="method-kind" value={methodId} aria-describedby={methodHelp} onChange={(e) => method.setMethodId(e.target.value as MethodId)}>
               {availableMethods().map((m) => (
                 <option key={m.id} value={m.id}>
-                  {m.label}
+                  {ft.methodLabel(m)}
                 </option>
               ))}
-              {LATER_METHODS.map((name) => (
+              {LATER_METHODS.map(({ name, words }) => (
                 <option key={name} value={name} disabled>
-                  {name} (coming later)
+                  {t.comingLater(words ? t[words] : name)}
                 </option>
               ))}
             </select>
           </label>
-          <Help id={methodHelp}>{chosen.help}</Help>
+          <Help id={methodHelp}>{ft.methodHelp(chosen)}</Help>
         </div>
         {DEMO_BUTTONS.map((b) => (
           <div className="method-field" key={b.id}>
             <button type="button" className="secondary" data-testid={b.testId} onClick={() => method.applyDemoPreset(b.id)}>
-              {b.label}
+              {t[b.label]}
             </button>
-            <span className="hint method-help">{demoPresetText(DEMO_PRESETS[b.id])}</span>
+            <span className="hint method-help">{demoPresetText(DEMO_PRESETS[b.id], lang)}</span>
           </div>
         ))}
       </div>
@@ -402,7 +427,7 @@ export function MethodPanel() {
           <code>{summary.line}</code>
         </p>
       )}
-      {!info && <p className="muted">Load a model to see how many parameters the adapter trains.</p>}
+      {!info && <p className="muted">{t.trainableNeedsModel}</p>}
       {errors.length > 0 && (
         <p className="error" role="alert" data-testid="method-error">
           {errors.join('\n')}

@@ -1,28 +1,32 @@
 import { WEIGHT_FORMATS, type WeightFormat } from '../../kernels/weight-format';
 import { DEFAULT_MODEL } from '../../model-io/embedded';
 import { formatBytes } from '../format';
+import { useT, type MessagesOf } from '../i18n';
 import { useModel, type ModelSourceKind } from '../stores/model';
 import { PanelStatus } from './PanelStatus';
 
-const FORMAT_HELP: Record<WeightFormat, string> = {
-  f32: 'f32: full precision',
-  q8: 'q8: 8-bit, per-group scales',
-  q4: 'q4: 4-bit, per-group scales',
-  nf4: 'nf4: 4-bit NormalFloat (QLoRA)',
+type ModelMessages = MessagesOf<'model'>;
+
+const FORMAT_HELP: Record<WeightFormat, (t: ModelMessages) => string> = {
+  f32: (t) => t.formatF32,
+  q8: (t) => t.formatQ8,
+  q4: (t) => t.formatQ4,
+  nf4: (t) => t.formatNf4,
 };
 
-const SOURCES: ReadonlyArray<{ kind: ModelSourceKind; label: string }> = [
-  { kind: 'default', label: 'Embedded default' },
-  { kind: 'hub', label: 'Hugging Face Hub' },
-  { kind: 'files', label: 'Local files' },
+const SOURCES: ReadonlyArray<{ kind: ModelSourceKind; label: (t: ModelMessages) => string }> = [
+  { kind: 'default', label: (t) => t.sourceDefault },
+  { kind: 'hub', label: (t) => t.sourceHub },
+  { kind: 'files', label: (t) => t.sourceFiles },
 ];
 
 function SourceFields() {
+  const t = useT('model');
   const { sourceKind, hubRepo, hubRevision, hubEndpoint, files, setHub, setFiles } = useModel();
   if (sourceKind === 'default') {
     return (
       <p className="muted" data-testid="model-default-note">
-        {DEFAULT_MODEL.title}. It ships with the studio: nothing is downloaded.
+        {t.defaultNote(DEFAULT_MODEL.id, DEFAULT_MODEL.title)}
       </p>
     );
   }
@@ -30,15 +34,15 @@ function SourceFields() {
     return (
       <div className="field-grid">
         <label>
-          Repo id
+          {t.hubRepo}
           <input data-testid="hub-repo" value={hubRepo} placeholder="HuggingFaceTB/SmolLM2-135M" onChange={(e) => setHub({ hubRepo: e.target.value })} />
         </label>
         <label>
-          Revision
+          {t.hubRevision}
           <input data-testid="hub-revision" value={hubRevision} placeholder="main" onChange={(e) => setHub({ hubRevision: e.target.value })} />
         </label>
         <label className="wide">
-          Endpoint (a mirror with the Hub's URL layout; empty for huggingface.co)
+          {t.hubEndpoint}
           <input data-testid="hub-endpoint" value={hubEndpoint} placeholder="https://huggingface.co" onChange={(e) => setHub({ hubEndpoint: e.target.value })} />
         </label>
       </div>
@@ -47,11 +51,11 @@ function SourceFields() {
   return (
     <div className="field-grid">
       <label>
-        Model files (config.json, *.safetensors, tokenizer.json, tokenizer_config.json)
+        {t.modelFiles}
         <input data-testid="model-files" type="file" multiple onChange={(e) => setFiles(Array.from(e.target.files ?? []))} />
       </label>
       <label>
-        Or a folder
+        {t.modelFolder}
         <input
           data-testid="model-folder"
           type="file"
@@ -59,44 +63,45 @@ function SourceFields() {
           onChange={(e) => setFiles(Array.from(e.target.files ?? []))}
         />
       </label>
-      {files.length > 0 && <p className="muted wide">{files.length} file{files.length === 1 ? '' : 's'} chosen</p>}
+      {files.length > 0 && <p className="muted wide">{t.filesChosen(files.length)}</p>}
     </div>
   );
 }
 
 export function ModelPanel() {
+  const t = useT('model');
   const { sourceKind, format, status, setSourceKind, setFormat, load } = useModel();
   const info = status.state === 'ready' ? status.info : null;
   return (
     <section className="card panel" data-testid="panel-model" aria-labelledby="model-title">
       <header className="card-header">
-        <h2 id="model-title">Model</h2>
+        <h2 id="model-title">{t.title}</h2>
         <PanelStatus status={status.state} testId="model-status" />
       </header>
       <fieldset className="radio-row">
-        <legend>Source</legend>
+        <legend>{t.source}</legend>
         {SOURCES.map(({ kind, label }) => (
           <label key={kind}>
             <input type="radio" name="model-source" value={kind} checked={sourceKind === kind} onChange={() => setSourceKind(kind)} data-testid={`model-source-${kind}`} />
-            {label}
+            {label(t)}
           </label>
         ))}
       </fieldset>
       <SourceFields />
       <div className="row">
         <label>
-          Weight format of the frozen weights
+          {t.weightFormat}
           <select data-testid="model-format" value={format} onChange={(e) => setFormat(e.target.value as WeightFormat)}>
             {WEIGHT_FORMATS.map((f) => (
               <option key={f} value={f}>
-                {FORMAT_HELP[f]}
-                {info ? ` (${formatBytes(info.weightBytes[f])})` : ''}
+                {FORMAT_HELP[f](t)}
+                {info ? t.formatSize(formatBytes(info.weightBytes[f])) : ''}
               </option>
             ))}
           </select>
         </label>
         <button type="button" data-testid="model-load" onClick={() => void load()} disabled={status.state === 'loading'}>
-          {info && info.format !== format ? `Reload in ${format}` : 'Load model'}
+          {info && info.format !== format ? t.reloadIn(format) : t.load}
         </button>
       </div>
       {status.state === 'loading' && (
@@ -105,7 +110,7 @@ export function ModelPanel() {
           {status.files.map((f) => (
             <label key={f.file} className="progress-row">
               <span>{f.file}</span>
-              <progress max={f.total ?? undefined} value={f.loaded} aria-label={`${f.file} download`} />
+              <progress max={f.total ?? undefined} value={f.loaded} aria-label={t.fileDownload(f.file)} />
               <span className="muted">
                 {formatBytes(f.loaded)}
                 {f.total !== null ? ` / ${formatBytes(f.total)}` : ''}
@@ -121,30 +126,26 @@ export function ModelPanel() {
       )}
       {info && (
         <dl className="facts" data-testid="model-info">
-          <dt>Model</dt>
+          <dt>{t.factModel}</dt>
           <dd data-testid="model-name">{info.nameOrPath}</dd>
-          <dt>Source</dt>
+          <dt>{t.factSource}</dt>
           <dd>{info.source}</dd>
-          <dt>Architecture</dt>
+          <dt>{t.factArchitecture}</dt>
           <dd data-testid="model-arch">{info.modelType}</dd>
-          <dt>Layers</dt>
+          <dt>{t.factLayers}</dt>
           <dd data-testid="model-layers">{info.numLayers}</dd>
-          <dt>Hidden size</dt>
+          <dt>{t.factHidden}</dt>
           <dd data-testid="model-hidden">{info.hiddenSize}</dd>
-          <dt>Attention heads</dt>
-          <dd>
-            {info.numHeads} ({info.numKvHeads} key-value)
-          </dd>
-          <dt>Vocabulary</dt>
+          <dt>{t.factHeads}</dt>
+          <dd>{t.heads(info.numHeads, info.numKvHeads)}</dd>
+          <dt>{t.factVocab}</dt>
           <dd data-testid="model-vocab">{info.vocabSize.toLocaleString('en-US')}</dd>
-          <dt>Context</dt>
-          <dd>{info.contextLength} tokens</dd>
-          <dt>Parameters</dt>
+          <dt>{t.factContext}</dt>
+          <dd>{t.tokens(info.contextLength)}</dd>
+          <dt>{t.factParameters}</dt>
           <dd data-testid="model-params">{info.parameters.toLocaleString('en-US')}</dd>
-          <dt>Weights on the GPU</dt>
-          <dd data-testid="model-memory">
-            {formatBytes(info.weightBytes[info.format])} in {info.format}
-          </dd>
+          <dt>{t.factWeights}</dt>
+          <dd data-testid="model-memory">{t.weightsIn(formatBytes(info.weightBytes[info.format]), info.format)}</dd>
         </dl>
       )}
     </section>

@@ -1,99 +1,116 @@
 /**
- * The Training panel: start / pause / resume / stop a run in the worker, its live loss chart and numbers, the
- * run's log, its errors, and the offer to continue an unfinished run from its checkpoint.
+ * The Training panel: start / pause / resume / stop a run in the worker, its live loss chart and numbers (the first
+ * step's shader compiles included), the run's log, its errors, and the offer to continue an interrupted run from its
+ * checkpoint.
  */
 import { useEffect, useRef } from 'react';
 import { formatBytes } from '../format';
+import { useT } from '../i18n';
+import { useFieldText } from '../i18n/field-text';
 import { useStudio } from '../store';
 import { useAdapter } from '../stores/adapter';
 import { RUN_FIELDS } from '../../options/run-fields';
 import { useData } from '../stores/data';
 import { trainingFieldsError, useMethod } from '../stores/method';
 import { useModel } from '../stores/model';
-import type { SavedRun } from '../stores/saved-run';
-import { useTraining, type RunState, type TrainingState } from '../stores/training';
+import type { RunRecord } from '../runs/run-record';
+import { useTraining, type CompileProgress, type RunState, type TrainingState } from '../stores/training';
 import { describeSavedModel, formatDuration, gpuMemoryBytes, sameModel } from '../stores/training-helpers';
 import { LossChart } from './LossChart';
 import './training.css';
 
-const STATUS: Record<RunState, { text: string; className: string }> = {
-  idle: { text: 'not started', className: 'status-idle' },
-  starting: { text: 'starting…', className: 'status-busy' },
-  running: { text: 'training…', className: 'status-busy' },
-  paused: { text: 'paused', className: 'status-idle' },
-  stopping: { text: 'stopping…', className: 'status-busy' },
-  done: { text: 'done', className: 'status-ok' },
-  error: { text: 'error', className: 'status-bad' },
+export const STATUS_CLASS: Record<RunState, string> = {
+  idle: 'status-idle',
+  starting: 'status-busy',
+  running: 'status-busy',
+  paused: 'status-idle',
+  stopping: 'status-busy',
+  done: 'status-ok',
+  error: 'status-bad',
 };
 
-function StatusPill({ state, reason }: { state: RunState; reason: TrainingState['reason'] }) {
-  const s = STATUS[state];
-  const text = state === 'done' && reason ? reason : s.text;
+export function StatusPill({ state, reason, testId = 'train-status' }: { state: RunState; reason: TrainingState['reason']; testId?: string }) {
+  const t = useT('training');
+  const text = state === 'done' && reason ? t.reason(reason) : t.state(state);
   return (
-    <span className={`status ${s.className}`} data-testid="train-status" data-state={state}>
+    <span className={`status ${STATUS_CLASS[state]}`} data-testid={testId} data-state={state}>
       {text}
     </span>
   );
 }
 
-function lossText(x: number | undefined): string {
-  return x === undefined ? '—' : Number.isFinite(x) ? x.toFixed(4) : String(x);
+export function lossText(x: number | null | undefined): string {
+  return x === undefined || x === null ? '—' : Number.isFinite(x) ? x.toFixed(4) : String(x);
+}
+
+/** "Compiling shaders: 12 of 41 pipelines (9.5 s)" while the first step compiles. */
+export function CompileNote({ compile, testId = 'train-compiling' }: { compile: CompileProgress; testId?: string }) {
+  const t = useT('training');
+  return (
+    <p className="note-info" data-testid={testId} data-used={compile.used} data-expected={compile.expected ?? undefined} aria-live="polite">
+      {compile.expected !== null && compile.used <= compile.expected
+        ? t.compilingOf(compile.used, compile.expected, compile.seconds)
+        : t.compilingSoFar(compile.used, compile.seconds)}
+    </p>
+  );
+}
+
+/** Time left as the panel and the status bar show it. */
+export function useEtaText(): string {
+  const t = useT('training');
+  const { state, etaSeconds, compile } = useTraining();
+  if (state === 'running' || state === 'starting') {
+    if (etaSeconds !== null) return formatDuration(etaSeconds);
+    return compile ? t.etaCompiling : t.etaEstimating;
+  }
+  return state === 'paused' ? t.state('paused') : state === 'done' ? formatDuration(0) : '—';
 }
 
 function Numbers() {
-  const t = useTraining();
-  const first = t.steps[0];
-  const last = t.steps.at(-1);
-  const lastVal = t.steps.findLast((s) => s.val_loss !== null);
+  const t = useT('training');
+  const tr = useTraining();
+  const eta = useEtaText();
+  const first = tr.steps[0];
+  const last = tr.steps.at(-1);
+  const lastVal = tr.steps.findLast((s) => s.val_loss !== null);
   const memory =
-    t.weightBytes === null
+    tr.weightBytes === null
       ? null
-      : { weightBytes: t.weightBytes, activationBytes: t.activationBytes, trainableParams: t.trainableParams ?? 0 };
-  const eta =
-    t.state === 'running'
-      ? t.etaSeconds === null
-        ? 'estimating…'
-        : formatDuration(t.etaSeconds)
-      : t.state === 'paused'
-        ? 'paused'
-        : t.state === 'done'
-          ? '0 s'
-          : '—';
+      : { weightBytes: tr.weightBytes, activationBytes: tr.activationBytes, trainableParams: tr.trainableParams ?? 0 };
   return (
     <dl className="facts train-facts">
-      <dt>Step</dt>
-      <dd data-testid="train-step" data-step={t.step} data-total={t.totalSteps}>
-        {t.totalSteps > 0 ? `${t.step} / ${t.totalSteps}` : '—'}
+      <dt>{t.step}</dt>
+      <dd data-testid="train-step" data-step={tr.step} data-total={tr.totalSteps}>
+        {tr.totalSteps > 0 ? `${tr.step} / ${tr.totalSteps}` : '—'}
       </dd>
-      <dt>First loss</dt>
+      <dt>{t.firstLoss}</dt>
       <dd data-testid="train-loss-first" data-value={first ? String(first.loss) : undefined}>
         {lossText(first?.loss)}
       </dd>
-      <dt>Latest loss</dt>
+      <dt>{t.latestLoss}</dt>
       <dd data-testid="train-loss-last" data-value={last ? String(last.loss) : undefined}>
         {lossText(last?.loss)}
         {lastVal && (
           <span className="muted" data-testid="train-val-loss" data-value={String(lastVal.val_loss)}>
             {' '}
-            (validation {lossText(lastVal.val_loss ?? undefined)} at step {lastVal.step})
+            {t.validationAt(lossText(lastVal.val_loss), lastVal.step)}
           </span>
         )}
       </dd>
-      <dt>Tokens / s</dt>
-      <dd data-testid="train-tokens-per-s">{t.tokensPerS === null ? '—' : Math.round(t.tokensPerS).toLocaleString('en-US')}</dd>
-      <dt>Learning rate</dt>
-      <dd data-testid="train-lr">{t.lr === null ? '—' : t.lr.toExponential(2)}</dd>
-      <dt>Time left</dt>
+      <dt>{t.tokensPerS}</dt>
+      <dd data-testid="train-tokens-per-s" data-value={tr.tokensPerS ?? undefined}>
+        {tr.tokensPerS === null ? '—' : Math.round(tr.tokensPerS).toLocaleString('en-US')}
+      </dd>
+      <dt>{t.learningRate}</dt>
+      <dd data-testid="train-lr">{tr.lr === null ? '—' : tr.lr.toExponential(2)}</dd>
+      <dt>{t.timeLeft}</dt>
       <dd data-testid="train-eta">{eta}</dd>
-      <dt>GPU memory</dt>
+      <dt>{t.gpuMemory}</dt>
       <dd data-testid="train-memory" data-bytes={memory ? gpuMemoryBytes(memory) : undefined}>
         {memory ? (
           <>
             {formatBytes(gpuMemoryBytes(memory))}{' '}
-            <span className="muted">
-              (weights {formatBytes(memory.weightBytes)} + activations {formatBytes(memory.activationBytes)} + adapter with gradients and
-              AdamW state {formatBytes(16 * memory.trainableParams)})
-            </span>
+            <span className="muted">{t.memoryParts(formatBytes(memory.weightBytes), formatBytes(memory.activationBytes), formatBytes(16 * memory.trainableParams))}</span>
           </>
         ) : (
           '—'
@@ -103,37 +120,33 @@ function Numbers() {
   );
 }
 
-function ResumeOffer({ saved }: { saved: SavedRun }) {
-  const { resumeCheckpointStep, reloadBeforeResume, resumeWaiting, resumeLastRun, cancelResume, dismissResumeOffer } = useTraining();
+function ResumeOffer({ saved }: { saved: RunRecord }) {
+  const t = useT('training');
+  const { reloadBeforeResume, resumeWaiting, resumeRun, cancelResume, dismissResumeOffer } = useTraining();
   const status = useModel((s) => s.status);
   const want = describeSavedModel(saved.model);
   const otherModel = status.state === 'ready' && !sameModel(saved.model, status.spec, status.info);
   const started = new Date(saved.startedAt);
   return (
-    <div className="train-resume-offer" data-testid="train-resume-offer" role="group" aria-label="Unfinished training run">
-      <p>
-        {reloadBeforeResume ? 'The GPU device was lost during the run. ' : 'The last training run did not finish. '}
-        It trained {want}
-        {Number.isNaN(started.getTime()) ? '' : `, started ${started.toLocaleString()}`}
-        {resumeCheckpointStep !== null ? `; its latest checkpoint is at step ${resumeCheckpointStep}` : ''}.
-      </p>
+    <div className="train-resume-offer" data-testid="train-resume-offer" role="group" aria-label={t.offerLabel}>
+      <p>{t.offerText(reloadBeforeResume, saved.name, want, Number.isNaN(started.getTime()) ? null : started.toLocaleString(), saved.checkpointStep)}</p>
       {otherModel && !resumeWaiting && (
         <p className="hint" data-testid="train-resume-model">
-          Load {want} in the Model panel first (now loaded: {status.info.nameOrPath}).
+          {t.offerLoadFirst(want, status.info.nameOrPath)}
         </p>
       )}
-      {reloadBeforeResume && <p className="hint">Resuming loads the model again first.</p>}
+      {reloadBeforeResume && <p className="hint">{t.offerReloads}</p>}
       <div className="row">
-        <button type="button" data-testid="train-resume-last" disabled={resumeWaiting !== null} onClick={() => void resumeLastRun()}>
-          Resume the last run from its checkpoint
+        <button type="button" data-testid="train-resume-last" disabled={resumeWaiting !== null} onClick={() => void resumeRun()}>
+          {t.offerResume}
         </button>
         {resumeWaiting === null ? (
           <button type="button" className="secondary" data-testid="train-resume-dismiss" onClick={dismissResumeOffer}>
-            Dismiss
+            {t.dismiss}
           </button>
         ) : (
           <button type="button" className="secondary" data-testid="train-resume-cancel" onClick={cancelResume}>
-            Cancel
+            {t.cancel}
           </button>
         )}
       </div>
@@ -147,6 +160,7 @@ function ResumeOffer({ saved }: { saved: SavedRun }) {
 }
 
 function Log({ lines }: { lines: readonly string[] }) {
+  const t = useT('training');
   const ref = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
   useEffect(() => {
@@ -160,82 +174,104 @@ function Log({ lines }: { lines: readonly string[] }) {
       data-testid="train-log"
       role="log"
       tabIndex={0}
-      aria-label="Training log"
+      aria-label={t.logLabel}
       onScroll={(e) => {
         const el = e.currentTarget;
         stick.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
       }}
     >
-      {lines.length > 0 ? lines.join('\n') : 'No run yet.'}
+      {lines.length > 0 ? lines.join('\n') : t.noRunYet}
     </pre>
   );
 }
 
-export function TrainingPanel() {
-  const t = useTraining();
-  const workerAdapter = useStudio((s) => (s.worker.state === 'ready' ? s.worker.report : null));
-  const modelReady = useModel((s) => s.status.state === 'ready');
-  const hasData = useData((s) => s.spec !== null);
-  const adapter = useAdapter((s) => s.adapter);
-  const methodError = trainingFieldsError(useMethod());
-  const busy = t.state === 'starting' || t.state === 'running' || t.state === 'paused' || t.state === 'stopping';
-  const badRecords = useData((s) => (s.status.state === 'ready' && !s.skipBadRecords ? s.status.preview.problems.length : 0));
-  const canStart = modelReady && hasData && !busy && badRecords === 0;
-  const why = busy
-    ? null
-    : !modelReady
-      ? 'Load a model to train.'
-      : !hasData
-        ? 'Choose a dataset to train on.'
-        : badRecords > 0
-          ? `The data has ${badRecords} bad record${badRecords === 1 ? '' : 's'}: fix ${badRecords === 1 ? 'it' : 'them'}, or tick "${RUN_FIELDS.skipBadRecords.label}" in the Data panel.`
-          : null;
+/** Start / Pause-or-Resume / Stop: in the panel and in the status bar that every step shows. */
+export function RunControls({ compact = false }: { compact?: boolean }) {
+  const t = useT('training');
+  const tr = useTraining();
+  const prefix = compact ? 'bar-' : 'train-';
   return (
-    <section className="card panel" data-testid="panel-training" aria-labelledby="training-title">
-      <header className="card-header">
-        <h2 id="training-title">Training</h2>
-        <StatusPill state={t.state} reason={t.reason} />
-      </header>
-      {workerAdapter?.isFallbackAdapter && (
-        <p className="note-warn" data-testid="train-fallback-note">
-          Training runs on {workerAdapter.description || workerAdapter.architecture || 'a CPU fallback adapter'}, a CPU fallback for WebGPU:
-          it will be slow (seconds per step even for the embedded model). A browser with a hardware GPU adapter trains many times faster.
-        </p>
-      )}
-      {t.resumeOffer && !busy && <ResumeOffer saved={t.resumeOffer} />}
-      <div className="row train-controls">
-        <button type="button" data-testid="train-start" disabled={!canStart} onClick={() => void t.start()}>
-          {t.state === 'done' || t.state === 'error' ? 'Start a new run' : 'Start'}
+    <>
+      {/* One button that pauses a running run and resumes a paused one: never a second Resume next to the offer. */}
+      {tr.state === 'paused' ? (
+        <button type="button" className="secondary" data-testid={`${prefix}resume`} disabled={tr.control !== null} onClick={() => void tr.resume()}>
+          {t.resume}
         </button>
-        {/* One button that pauses a running run and resumes a paused one: never a second Resume next to the offer above. */}
-        {t.state === 'paused' ? (
-          <button type="button" className="secondary" data-testid="train-resume" disabled={t.control !== null} onClick={() => void t.resume()}>
-            Resume
-          </button>
-        ) : (
-          <button type="button" className="secondary" data-testid="train-pause" disabled={t.state !== 'running' || t.control !== null} onClick={() => void t.pause()}>
-            {t.control === 'pause' ? 'Pausing…' : 'Pause'}
-          </button>
-        )}
+      ) : (
         <button
           type="button"
           className="secondary"
-          data-testid="train-stop"
-          disabled={!(t.state === 'starting' || t.state === 'running' || t.state === 'paused') || t.control === 'stop'}
-          onClick={() => void t.stop()}
+          data-testid={`${prefix}pause`}
+          disabled={tr.state !== 'running' || tr.control !== null}
+          onClick={() => void tr.pause()}
         >
-          Stop
+          {tr.control === 'pause' ? t.pausing : t.pause}
         </button>
+      )}
+      <button
+        type="button"
+        className="secondary"
+        data-testid={`${prefix}stop`}
+        disabled={!(tr.state === 'starting' || tr.state === 'running' || tr.state === 'paused') || tr.control === 'stop'}
+        onClick={() => void tr.stop()}
+      >
+        {t.stop}
+      </button>
+    </>
+  );
+}
+
+/** Why Start is disabled, or null. */
+export function useStartBlocker(): string | null {
+  const t = useT('training');
+  const state = useTraining((s) => s.state);
+  const modelReady = useModel((s) => s.status.state === 'ready');
+  const hasData = useData((s) => s.spec !== null);
+  const badRecords = useData((s) => (s.status.state === 'ready' && !s.skipBadRecords ? s.status.preview.problems.length : 0));
+  const skipLabel = useFieldText().label(RUN_FIELDS.skipBadRecords);
+  if (state === 'starting' || state === 'running' || state === 'paused' || state === 'stopping') return null;
+  if (!modelReady) return t.whyNoModel;
+  if (!hasData) return t.whyNoData;
+  if (badRecords > 0) return t.whyBadRecords(badRecords, skipLabel);
+  return null;
+}
+
+export function TrainingPanel() {
+  const t = useT('training');
+  const tr = useTraining();
+  const workerAdapter = useStudio((s) => (s.worker.state === 'ready' ? s.worker.report : null));
+  const adapter = useAdapter((s) => s.adapter);
+  const methodError = trainingFieldsError(useMethod());
+  const busy = tr.state === 'starting' || tr.state === 'running' || tr.state === 'paused' || tr.state === 'stopping';
+  const why = useStartBlocker();
+  const canStart = !busy && why === null;
+  return (
+    <section className="card panel" data-testid="panel-training" aria-labelledby="training-title">
+      <header className="card-header">
+        <h2 id="training-title">{t.title}</h2>
+        <StatusPill state={tr.state} reason={tr.reason} />
+      </header>
+      {workerAdapter?.isFallbackAdapter && (
+        <p className="note-warn" data-testid="train-fallback-note">
+          {t.fallbackNote(workerAdapter.description || workerAdapter.architecture || t.fallbackAdapter)}
+        </p>
+      )}
+      {tr.resumeOffer && !busy && <ResumeOffer saved={tr.resumeOffer} />}
+      <div className="row train-controls">
+        <button type="button" data-testid="train-start" disabled={!canStart} onClick={() => void tr.start()}>
+          {tr.state === 'done' || tr.state === 'error' ? t.startNew : t.start}
+        </button>
+        <RunControls />
         {adapter && (
           <label className="check">
             <input
               type="checkbox"
               data-testid="train-from-adapter"
-              checked={t.fromCurrentAdapter}
+              checked={tr.fromCurrentAdapter}
               disabled={busy}
-              onChange={(e) => t.setFromCurrentAdapter(e.target.checked)}
+              onChange={(e) => tr.setFromCurrentAdapter(e.target.checked)}
             />
-            Start from the current adapter ({adapter.origin} {adapter.label})
+            {t.fromAdapter(adapter.origin, adapter.label)}
           </label>
         )}
       </div>
@@ -244,17 +280,18 @@ export function TrainingPanel() {
           {why}
         </p>
       )}
-      {methodError && !busy && <p className="hint">The Method panel has an invalid setting: {methodError}</p>}
-      {t.error && (
-        <p className="error" role="alert" data-testid="train-error" data-name={t.error.name}>
-          {t.error.name && t.error.name !== 'Error' ? `${t.error.name}: ` : ''}
-          {t.error.message}
+      {methodError && !busy && <p className="hint">{t.methodInvalid(methodError)}</p>}
+      {tr.error && (
+        <p className="error" role="alert" data-testid="train-error" data-name={tr.error.name}>
+          {tr.error.name && tr.error.name !== 'Error' ? `${tr.error.name}: ` : ''}
+          {tr.error.message}
         </p>
       )}
-      <LossChart steps={t.steps} totalSteps={t.totalSteps} />
+      {tr.compile && <CompileNote compile={tr.compile} />}
+      <LossChart steps={tr.steps} totalSteps={tr.totalSteps} />
       <Numbers />
-      <h3>Log</h3>
-      <Log lines={t.log} />
+      <h3>{t.log}</h3>
+      <Log lines={tr.log} />
     </section>
   );
 }

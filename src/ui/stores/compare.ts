@@ -9,6 +9,7 @@ import { parseDataset, parsePastedText, type DataRecord } from '../../data/index
 import { sampleDataset } from '../../model-io/embedded';
 import { validateSamplingOptions, type GenerationDefaults, type SamplingOptions } from '../../model/sampling';
 import type { GenerateResponse, GenerateSide, TrainDataSpec } from '../../worker/protocol';
+import { tr } from '../i18n';
 import { useAdapter } from './adapter';
 import { useData } from './data';
 import { useModel } from './model';
@@ -58,8 +59,8 @@ export function checkSettings(settings: CompareSettings, seed: number): string |
   } catch (e) {
     return (e as Error).message;
   }
-  if (!(Number.isInteger(settings.maxNewTokens) && settings.maxNewTokens >= 1)) return `max new tokens must be an integer ≥ 1, got ${settings.maxNewTokens}`;
-  if (!(Number.isInteger(seed) && seed >= 0)) return `seed must be an integer ≥ 0, got ${seed}`;
+  if (!(Number.isInteger(settings.maxNewTokens) && settings.maxNewTokens >= 1)) return tr('compare').maxNewTokensInvalid(settings.maxNewTokens);
+  if (!(Number.isInteger(seed) && seed >= 0)) return tr('compare').seedInvalid(seed);
   return null;
 }
 
@@ -331,7 +332,7 @@ export const useCompare = create<CompareState>()((set, get) => ({
     if (status === 'running') return;
     const prompts = parseBatchPrompts(batchText);
     if (prompts.length === 0) {
-      set({ status: 'error', error: { name: 'Error', message: 'enter at least one validation prompt (one per line)' } });
+      set({ status: 'error', error: { name: 'Error', message: tr('compare').batchEmpty } });
       return;
     }
     const bad = checkSettings(settings, seed);
@@ -365,9 +366,10 @@ export const useCompare = create<CompareState>()((set, get) => ({
 
 /** Why the deployed column is not generated. */
 function deployedSkipReason(adapter: ReturnType<typeof useAdapter.getState>['adapter'], included: boolean): string {
-  if (!adapter) return 'not generated: there is no adapter';
-  if (adapter.mergeRefusal) return `not deployable: ${adapter.mergeRefusal}`;
-  return included ? '' : 'not generated: the deployed model is switched off';
+  const t = tr('compare');
+  if (!adapter) return t.notGeneratedNoAdapter;
+  if (adapter.mergeRefusal) return t.notDeployable(adapter.mergeRefusal);
+  return included ? '' : t.deployedSwitchedOff;
 }
 
 // A newly loaded model brings its generation defaults (the fields the user has not changed).

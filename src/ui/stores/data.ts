@@ -8,6 +8,7 @@ import { accepts } from '../../options/field';
 import { RUN_DEFAULTS, RUN_FIELDS } from '../../options/run-fields';
 import type { DataPreviewResponse, TrainDataSpec } from '../../worker/protocol';
 import { publicUrl } from '../../util/public-url';
+import { tr } from '../i18n';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
 
 export type DataSourceKind = 'sample' | 'file' | 'paste';
@@ -91,7 +92,7 @@ export const useData = create<DataState>()((set, get) => ({
   async analyze() {
     const { spec, maxLength } = get();
     if (!spec) {
-      set({ status: { state: 'error', error: { name: 'Error', message: 'choose a dataset first' } } });
+      set({ status: { state: 'error', error: { name: 'Error', message: tr('data').needDataset } } });
       return;
     }
     set({ status: { state: 'loading' } });

@@ -10,6 +10,7 @@ import type { MergedDtype } from '../../deploy/merged-dtype';
 import type { OnnxQuant } from '../../deploy/onnx/onnx-quant';
 import type { MethodId } from '../../methods/method';
 import type { AdapterInfo } from '../../worker/protocol';
+import { tr } from '../i18n';
 import { useAdapter } from './adapter';
 import { useModel } from './model';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
@@ -77,7 +78,7 @@ export function adapterFilesFromZip(zip: Uint8Array, zipName: string): Record<st
       },
     });
   } catch (e) {
-    throw new AdapterZipError(`${zipName}: not a readable zip file (${(e as Error).message})`);
+    throw new AdapterZipError(tr('export').zipUnreadable(zipName, (e as Error).message));
   }
   const listing = listZip(zip);
   const pick = (prefix: string): Record<string, Uint8Array> => {
@@ -96,12 +97,9 @@ export function adapterFilesFromZip(zip: Uint8Array, zipName: string): Record<st
     const [folder] = folders;
     const inFolder = pick(`${folder}/`);
     if (ADAPTER_CONFIG_FILE in inFolder) return inFolder;
-    throw new AdapterZipError(`${zipName}: the folder "${folder}" in it has no ${ADAPTER_CONFIG_FILE}; is this a PEFT adapter folder?`);
+    throw new AdapterZipError(tr('export').zipFolderWithoutConfig(zipName, folder, ADAPTER_CONFIG_FILE));
   }
-  const shown = listing.slice(0, 8).join(', ') + (listing.length > 8 ? `, … (${listing.length} entries)` : '');
-  throw new AdapterZipError(
-    `${zipName}: no ${ADAPTER_CONFIG_FILE} at its root or in a single top-level folder (it holds ${shown || 'nothing'})`,
-  );
+  throw new AdapterZipError(tr('export').zipWithoutConfig(zipName, ADAPTER_CONFIG_FILE, listing));
 }
 
 /** The zip's file paths (no folder entries, no junk). */
@@ -271,7 +269,7 @@ export const useExport = create<ExportState>()((set, get) => {
         } else {
           fileName = EXPORT_FILE[target];
           const file = files[fileName];
-          if (!file) throw new Error(`the worker's export has no ${fileName} (it sent ${Object.keys(files).join(', ') || 'nothing'})`);
+          if (!file) throw new Error(tr('export').workerExportMissing(fileName, Object.keys(files)));
           bytes = file;
         }
         downloadBytes(fileName, bytes);
@@ -286,7 +284,7 @@ export const useExport = create<ExportState>()((set, get) => {
 
     downloadMerged() {
       const dtype = get().mergedDtype;
-      return downloadFolder('merged', 'merging…', (onProgress) => workerMergedFiles(dtype, onProgress), (model, method) => mergedZipName(model, method, dtype));
+      return downloadFolder('merged', tr('export').statusMerging, (onProgress) => workerMergedFiles(dtype, onProgress), (model, method) => mergedZipName(model, method, dtype));
     },
 
     onnxVariants: { q8: false, q4: false },
@@ -294,16 +292,16 @@ export const useExport = create<ExportState>()((set, get) => {
 
     downloadOnnx() {
       const variants = get().onnxVariants;
-      return downloadFolder('onnx', 'exporting…', (onProgress) => workerOnnxFiles(variants, onProgress), onnxZipName);
+      return downloadFolder('onnx', tr('export').statusExporting, (onProgress) => workerOnnxFiles(variants, onProgress), onnxZipName);
     },
 
     transformersJs: { state: 'idle' },
     async runTransformersJs(prompt, maxNewTokens) {
       if (get().transformersJs.state === 'running') return;
-      set({ transformersJs: { state: 'running', progress: 'exporting…' } });
+      set({ transformersJs: { state: 'running', progress: tr('export').statusExporting } });
       try {
         const files = await workerOnnxFiles(get().onnxVariants, (progress) => set({ transformersJs: { state: 'running', progress } }));
-        set({ transformersJs: { state: 'running', progress: 'transformers.js is loading the folder…' } });
+        set({ transformersJs: { state: 'running', progress: tr('export').transformersJsLoading } });
         const { transformersJsGenerate } = await import('../../deploy/transformers-js');
         const text = await transformersJsGenerate(new Map(Object.entries(files)), prompt, { maxNewTokens });
         set({ transformersJs: { state: 'done', prompt, text } });

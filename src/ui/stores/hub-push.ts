@@ -7,6 +7,7 @@
 import { create } from 'zustand';
 import { checkRepoId, DEFAULT_HUB_ENDPOINT, pushToHub } from '../../deploy/hub-push';
 import { useExport, workerAdapterFiles, workerMergedFiles, workerOnnxFiles } from './export';
+import { tr } from '../i18n';
 import { toErrorInfo, type ErrorInfo } from './worker';
 
 /** Where a remembered token is kept (only when the person asks for it). */
@@ -66,21 +67,22 @@ export const useHubPush = create<HubPushState>()((set, get) => ({
   async push() {
     if (get().progress !== null) return;
     const { repo, token, endpoint, what } = get();
-    set({ error: null, pushedUrl: null, progress: 'preparing the files…' });
+    const t = tr('export');
+    set({ error: null, pushedUrl: null, progress: t.pushPreparing });
     try {
       checkRepoId(repo.trim());
       const files =
         what === 'adapter'
           ? await workerAdapterFiles()
           : what === 'merged'
-            ? await workerMergedFiles(useExport.getState().mergedDtype, (text) => set({ progress: `merging: ${text}` }))
-            : await workerOnnxFiles(useExport.getState().onnxVariants, (text) => set({ progress: `exporting ONNX: ${text}` }));
+            ? await workerMergedFiles(useExport.getState().mergedDtype, (text) => set({ progress: t.pushMerging(text) }))
+            : await workerOnnxFiles(useExport.getState().onnxVariants, (text) => set({ progress: t.pushExportingOnnx(text) }));
       const result = await pushToHub({
         repo: repo.trim(),
         token,
         files: new Map(Object.entries(files)),
         endpoint: endpoint.trim() || DEFAULT_HUB_ENDPOINT,
-        onProgress: (p) => set({ progress: p.file ? `${p.phase} ${p.file}${p.progress !== undefined ? ` ${Math.round(100 * p.progress)} %` : ''}` : `${p.phase}…` }),
+        onProgress: (p) => set({ progress: p.file ? t.pushFile(p.phase, p.file, p.progress !== undefined ? Math.round(100 * p.progress) : null) : t.pushPhase(p.phase) }),
       });
       set({ progress: null, pushedUrl: result.url });
     } catch (error) {

@@ -12,12 +12,14 @@ import type { ModelConfig, ModelType } from '../../model/config';
 import { linearModules } from '../../model/weight-names';
 import { ALL_LINEAR, DEFAULT_LORA_TARGET_MODULES } from '../../peft/lora-config';
 import { trainableParametersLine } from '../../peft/trainable-params';
-import { defaultsOf, firstProblem, formatNumber, pickFields, problemText, withUnusedAtDefault } from '../../options/field';
+import { defaultsOf, firstProblem, formatNumber, pickFields, plainText, withUnusedAtDefault, type FieldSet } from '../../options/field';
 import { LORA_DEFAULTS, LORA_FIELDS, type LoraOptions } from '../../options/lora-fields';
 import { RUN_DEFAULTS, RUN_FIELDS, type RunOptions } from '../../options/run-fields';
 import { TRAINING_FIELDS } from '../../options/training-fields';
 import { DEFAULT_TRAINING, type TrainingSettings } from '../../trainer/trainer';
 import type { ModelInfo, TrainLoraOptions, TrainMethodSpec } from '../../worker/protocol';
+import { fieldText } from '../i18n/field-text';
+import { messagesFor, useLocale, type Lang } from '../i18n';
 import { useModel } from './model';
 
 export type MethodBias = LoraOptions['bias'];
@@ -127,14 +129,25 @@ export const DEMO_PRESETS = {
 } as const satisfies Record<string, DemoPreset>;
 export type DemoPresetId = keyof typeof DEMO_PRESETS;
 
-/** What a quick demo sets, in words: "r 8, lora_alpha 16, all-linear; lr 0.005 constant, 30 steps of batch 8." */
-export function demoPresetText(preset: DemoPreset): string {
+/** The UI's language now (the default of the texts below; a component passes its own, to re-render on a switch). */
+function currentLang(): Lang {
+  return useLocale.getState().lang;
+}
+
+/**
+ * What a quick demo sets, in words: "r 8, lora_alpha 16, all-linear; lr 0.005 constant, 30 steps of batch 8."
+ * (PEFT's field names and values as they are, in every language).
+ */
+export function demoPresetText(preset: DemoPreset, lang: Lang = currentLang()): string {
+  const t = messagesFor('method', lang);
   const method =
     preset.methodId === 'lora'
       ? Object.entries(preset.lora).map(([k, v]) => (k === 'target_modules' ? String(v) : `${k} ${String(v)}`))
       : Object.entries(preset.options).map(([k, v]) => `${k} ${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`);
-  const t = preset.training;
-  return `${method.join(', ')}; lr ${formatNumber(t.lr ?? DEFAULT_TRAINING.lr)} ${t.schedule ?? DEFAULT_TRAINING.schedule}, ${t.maxSteps} steps of batch ${t.batchSize}.`;
+  const training = preset.training;
+  const lr = formatNumber(training.lr ?? DEFAULT_TRAINING.lr);
+  const schedule = training.schedule ?? DEFAULT_TRAINING.schedule;
+  return t.demoText(method.join(', '), t.demoTraining(lr, schedule, training.maxSteps ?? DEFAULT_TRAINING.maxSteps, training.batchSize ?? DEFAULT_TRAINING.batchSize));
 }
 
 function pick<K extends keyof MethodFields>(fields: Partial<MethodFields>, keys: readonly K[]): Partial<Pick<MethodFields, K>> {
@@ -233,13 +246,26 @@ export function methodSpec(choice: MethodChoice): TrainMethodSpec {
   return { id: choice.methodId, options: withUnusedAtDefault(methodById(choice.methodId).fields, choice.otherOptions[choice.methodId]) };
 }
 
+/** A value of a set of fields refused by its field, in the UI's language (the schema's problemText in English). */
+function fieldsProblemText(fields: FieldSet, values: Readonly<Record<string, unknown>>, lang: Lang, opts: { complete?: boolean } = {}): string | null {
+  const problem = firstProblem(fields, values, opts);
+  if (!problem) return null;
+  const field = Object.hasOwn(fields, problem.key) ? fields[problem.key] : undefined;
+  const label = field ? plainText(fieldText(lang).label(field)) : problem.key;
+  return messagesFor('method', lang).fieldProblem(problem, fields, label);
+}
+
 /**
  * PEFT's print_trainable_parameters line for a method's options on the loaded model, or the validation error
  * (which names the field) that the option schema or the method's own checks (its PEFT config, its targets) raise.
+ * The schema's checks speak the UI's language; the method's own (PEFT's config errors) are PEFT's, in English.
  */
-export function trainableSummary(spec: TrainMethodSpec, info: Pick<ModelInfo, 'config' | 'nameOrPath'>): TrainableSummary {
+export function trainableSummary(spec: TrainMethodSpec, info: Pick<ModelInfo, 'config' | 'nameOrPath'>, lang: Lang = currentLang()): TrainableSummary {
   try {
-    const { counts } = planMethod(methodById(spec.id), spec.options, info.config, { nameOrPath: info.nameOrPath || 'model' });
+    const method = methodById(spec.id);
+    const problem = fieldsProblemText(method.fields, spec.options, lang);
+    if (problem !== null) return { error: messagesFor('method', lang).methodProblem(fieldText(lang).methodLabel(method), problem) };
+    const { counts } = planMethod(method, spec.options, info.config, { nameOrPath: info.nameOrPath || 'model' });
     return { line: trainableParametersLine(counts.trainable, counts.all), ...counts };
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
@@ -247,11 +273,11 @@ export function trainableSummary(spec: TrainMethodSpec, info: Pick<ModelInfo, 'c
 }
 
 /** The first problem with the training settings and the validation split (naming the setting), or null. */
-export function trainingFieldsError(fields: TrainingFields): string | null {
-  const problem =
-    firstProblem(TRAINING_FIELDS, trainingSettings(fields), { complete: true }) ??
-    firstProblem(pickFields(RUN_FIELDS, ['valSplit']), { valSplit: fields.valSplit }, { complete: true });
-  return problem ? problemText(problem) : null;
+export function trainingFieldsError(fields: TrainingFields, lang: Lang = currentLang()): string | null {
+  return (
+    fieldsProblemText(TRAINING_FIELDS, trainingSettings(fields), lang, { complete: true }) ??
+    fieldsProblemText(pickFields(RUN_FIELDS, ['valSplit']), { valSplit: fields.valSplit }, lang, { complete: true })
+  );
 }
 
 /** The fields of a state, without its actions. */

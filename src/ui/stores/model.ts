@@ -3,6 +3,7 @@ import { create } from 'zustand';
 import type { WeightFormat } from '../../kernels/weight-format';
 import { RUN_DEFAULTS } from '../../options/run-fields';
 import type { ModelInfo, TrainModelSpec } from '../../worker/protocol';
+import { tr } from '../i18n';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
 
 export type ModelSourceKind = 'default' | 'hub' | 'files';
@@ -65,10 +66,10 @@ export const useModel = create<ModelState>()((set, get) => ({
     const { sourceKind, hubRepo, hubRevision, hubEndpoint, files } = get();
     if (sourceKind === 'default') return { kind: 'default' };
     if (sourceKind === 'hub') {
-      if (!hubRepo.trim()) return 'enter a Hub repo id such as "owner/name"';
+      if (!hubRepo.trim()) return tr('model').needHubRepo;
       return { kind: 'hub', repo: hubRepo.trim(), revision: hubRevision.trim() || 'main', ...(hubEndpoint.trim() ? { endpoint: hubEndpoint.trim() } : {}) };
     }
-    if (files.length === 0) return 'choose the model files (config.json, *.safetensors, tokenizer.json) or their folder';
+    if (files.length === 0) return tr('model').needFiles;
     return { kind: 'files', files };
   },
 
@@ -80,7 +81,7 @@ export const useModel = create<ModelState>()((set, get) => ({
       return;
     }
     const files = new Map<string, FileProgress>();
-    set({ status: { state: 'loading', message: 'starting', files: [] } });
+    set({ status: { state: 'loading', message: tr('model').starting, files: [] } });
     try {
       const result = await kernelWorker().stream(
         { kind: 'model-load', model: spec, quant: get().format },

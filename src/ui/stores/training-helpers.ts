@@ -1,6 +1,7 @@
 /** Pure helpers of the Training panel: ETA, GPU memory, the trainable count, and which model a saved run used. */
 import type { WeightFormat } from '../../kernels/weight-format';
 import { DEFAULT_MODEL } from '../../model-io/embedded';
+import { tr } from '../i18n';
 import type { ModelInfo, TrainModelSpec } from '../../worker/protocol';
 
 
@@ -11,17 +12,23 @@ export const ADAPTER_BYTES_PER_PARAM = 16;
 export const ETA_WINDOW = 10;
 
 /**
- * Seconds left: the mean wall time of the last `window` steps times the steps remaining. `stepTimesMs` are the
- * times (ms, any clock) at which consecutive steps finished; null until two steps gave one interval.
+ * Seconds left: the mean duration of the last `window` steps times the steps remaining. `stepSeconds` are the steps'
+ * own durations with their shader compiles taken out (StepTiming), so the first step already gives an estimate; null
+ * before any step, 0 at the end.
  */
-export function estimateEtaSeconds(stepTimesMs: readonly number[], step: number, totalSteps: number, window = ETA_WINDOW): number | null {
+export function estimateEtaSeconds(stepSeconds: readonly number[], step: number, totalSteps: number, window = ETA_WINDOW): number | null {
   const remaining = Math.max(0, totalSteps - step);
   if (remaining === 0) return 0;
-  if (stepTimesMs.length < 2) return null;
-  const recent = stepTimesMs.slice(-(Math.max(1, window) + 1));
-  const meanMs = (recent[recent.length - 1] - recent[0]) / (recent.length - 1);
-  if (!Number.isFinite(meanMs) || meanMs < 0) return null;
-  return (meanMs * remaining) / 1000;
+  if (stepSeconds.length === 0) return null;
+  const recent = stepSeconds.slice(-Math.max(1, window));
+  const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+  if (!Number.isFinite(mean) || mean < 0) return null;
+  return mean * remaining;
+}
+
+/** A step's duration without its shader compiles (never below a millisecond). */
+export function timedSeconds(timing: { seconds: number; compileSeconds: number }): number {
+  return Math.max(1e-3, timing.seconds - timing.compileSeconds);
 }
 
 /** 42 → "42 s", 200 → "3 min 20 s", 7260 → "2 h 1 min". */
@@ -82,13 +89,14 @@ export function sameModel(saved: SavedModel, spec: TrainModelSpec, info: Pick<Mo
 }
 
 export function describeSavedModel(saved: SavedModel): string {
+  const t = tr('training');
   switch (saved.kind) {
     case 'default':
-      return `the embedded default model (${DEFAULT_MODEL.id})`;
+      return t.modelDefault(DEFAULT_MODEL.id);
     case 'hub':
-      return `the Hugging Face repo ${saved.repo}${saved.revision && saved.revision !== 'main' ? ` (revision ${saved.revision})` : ''}`;
+      return t.modelHub(saved.repo ?? '', saved.revision && saved.revision !== 'main' ? saved.revision : null);
     case 'files':
-      return `the local model files of ${saved.nameOrPath}`;
+      return t.modelFiles(saved.nameOrPath);
     default:
       return saved.nameOrPath;
   }

@@ -1,3 +1,62 @@
+import type { StepMark } from '../../StepNav';
+import type { StepId } from '../../stores/workflow';
 import { defineMessages } from '../define';
 
-export default defineMessages({}, {});
+export default defineMessages(
+  {
+    tagline: 'Parameter-efficient fine-tuning of language models in your browser, on WebGPU.',
+    language: 'Language',
+    workflow: 'Workflow',
+    step: (id: StepId): string => ({ model: 'Model', data: 'Data', method: 'Method', train: 'Train', compare: 'Compare', export: 'Export' })[id],
+    mark: (m: StepMark): string => ({ done: '(done)', busy: '(in progress)', attention: '(needs attention)', none: '' })[m],
+    next: (step: string) => `Next: ${step} →`,
+    aboutDevice: 'About this device',
+    webgpuReady: 'WebGPU ready',
+    webgpuUnavailable: 'WebGPU is not available',
+    detecting: 'detecting…',
+    modelLoading: 'loading…',
+    modelError: 'did not load',
+    noModel: 'none loaded',
+    pasted: 'pasted text',
+    dataSummary: (name: string, records: number, bad: number) =>
+      `${name} · ${records.toLocaleString('en-US')} record${records === 1 ? '' : 's'}${bad > 0 ? ` · ${bad} bad` : ''}`,
+    dataLoading: 'reading…',
+    dataError: 'could not be read',
+    noData: 'none chosen',
+    run: 'Run',
+    noRun: 'none yet',
+    toTraining: 'Go to the Train step',
+    interrupted: 'interrupted: resume it in the Train step',
+    stepOf: (step: number, total: number) => `step ${step} / ${total}`,
+    lossIs: (loss: string) => `loss ${loss}`,
+    etaIs: (eta: string) => `left ${eta}`,
+  },
+  {
+    tagline: '在浏览器中用 WebGPU 对语言模型做参数高效微调。',
+    language: '语言',
+    workflow: '工作流程',
+    step: (id: StepId): string => ({ model: '模型', data: '数据', method: '方法', train: '训练', compare: '对比', export: '导出' })[id],
+    mark: (m: StepMark): string => ({ done: '（已完成）', busy: '（进行中）', attention: '（需要处理）', none: '' })[m],
+    next: (step: string) => `下一步：${step} →`,
+    aboutDevice: '关于本设备',
+    webgpuReady: 'WebGPU 就绪',
+    webgpuUnavailable: 'WebGPU 不可用',
+    detecting: '检测中…',
+    modelLoading: '加载中…',
+    modelError: '加载失败',
+    noModel: '未加载',
+    pasted: '粘贴的文本',
+    dataSummary: (name: string, records: number, bad: number) =>
+      `${name} · ${records.toLocaleString('en-US')} 条记录${bad > 0 ? ` · ${bad} 条错误` : ''}`,
+    dataLoading: '读取中…',
+    dataError: '无法读取',
+    noData: '未选择',
+    run: '运行',
+    noRun: '尚无',
+    toTraining: '前往“训练”步骤',
+    interrupted: '已中断：可在“训练”步骤继续',
+    stepOf: (step: number, total: number) => `第 ${step} / ${total} 步`,
+    lossIs: (loss: string) => `损失 ${loss}`,
+    etaIs: (eta: string) => `剩余 ${eta}`,
+  },
+);

@@ -1,0 +1,207 @@
+/**
+ * The studio as a workbench, photographed for a reviewer: the newcomer's path (default model, sample data, quick
+ * demo, train, compare, export) at 1280×800 in English and in 中文, one step at a time with the steps and the run's
+ * status always in view; the same steps at 768 px without horizontal scrolling; and the run list: two runs kept,
+ * overlaid with the settings that differ, one renamed, one deleted, the other still there after a reload.
+ */
+import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { expectRunDone, goStep, openWithDefaultModel, STEPS, type Step } from './studio-helpers';
+
+test.describe.configure({ timeout: 480_000 });
+
+/** A page that does not scroll sideways, and whose steps and run status stay in view at the bottom of the page. */
+async function expectWorkbenchLayout(page: Page, step: Step): Promise<void> {
+  const [scrollWidth, innerWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  expect(scrollWidth, `${step}: the page scrolls sideways`).toBeLessThanOrEqual(innerWidth);
+  await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+  await expect(page.getByTestId('workbench-bar')).toBeInViewport();
+  const next = STEPS[STEPS.indexOf(step) + 1];
+  if (next) await expect(page.getByTestId(`step-${next}`)).toBeInViewport();
+  await page.evaluate(() => window.scrollTo(0, 0));
+}
+
+/** The Method step's quick demo, cut to a few short steps of batch 4 without a validation split. */
+async function shortDemo(page: Page, o: { steps: number; seq: number; lr?: string }): Promise<void> {
+  await goStep(page, 'method');
+  await page.getByTestId('method-preset-demo').click();
+  await page.getByTestId('method-steps').fill(String(o.steps));
+  await page.getByTestId('method-batch').fill('4');
+  await page.getByTestId('method-seq').fill(String(o.seq));
+  await page.getByTestId('method-val-split').fill('0');
+  if (o.lr) await page.getByTestId('method-lr').fill(o.lr);
+}
+
+/** Photographs the current view in English, then in 中文 (and switches back). */
+async function photograph(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+  for (const lang of ['en', 'zh'] as const) {
+    await page.getByTestId(`lang-${lang}`).click();
+    await expect(page.locator('html')).toHaveAttribute('lang', lang === 'zh' ? 'zh-CN' : 'en');
+    const path = testInfo.outputPath(`walk-${name}-${lang}.png`);
+    await page.screenshot({ path });
+    await testInfo.attach(`walk-${name}-${lang}`, { path, contentType: 'image/png' });
+  }
+  await page.getByTestId('lang-en').click();
+}
+
+test("the newcomer's path at 1280×800, every step in English and 中文, and at 768 px", async ({ page }, testInfo) => {
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await openWithDefaultModel(page);
+
+  // Model: the embedded default is loaded; the summary above every step says so.
+  await goStep(page, 'model');
+  await expect(page.getByTestId('bar-model')).toContainText('austen-2m');
+  await expectWorkbenchLayout(page, 'model');
+  await photograph(page, testInfo, '1-model');
+
+  // Data: the first sample is chosen and tokenized.
+  await goStep(page, 'data');
+  await expect(page.getByTestId('bar-data')).toContainText('320 records');
+  await expectWorkbenchLayout(page, 'data');
+  await photograph(page, testInfo, '2-data');
+
+  // Method: the quick demo, kept short for CI.
+  await shortDemo(page, { steps: 3, seq: 48 });
+  await expectWorkbenchLayout(page, 'method');
+  await photograph(page, testInfo, '3-method');
+
+  // Train: the first step says that shaders compile, and counts them.
+  await goStep(page, 'train');
+  await page.getByTestId('train-start').click();
+  const compiling = page.getByTestId('train-compiling');
+  await expect(compiling).toBeVisible({ timeout: 120_000 });
+  await expect(compiling).toContainText(/Compiling shaders for the first step: \d+/);
+  await photograph(page, testInfo, '4-train-compiling');
+  // The other steps show it in the bar above them.
+  await goStep(page, 'data');
+  await expect(page.getByTestId('bar-compiling').or(page.getByTestId('bar-step')).first()).toBeVisible();
+  await goStep(page, 'train');
+  // From the first timed step: tokens/s and the time left.
+  await expect(page.getByTestId('train-step')).toHaveAttribute('data-step', /^[1-3]$/, { timeout: 200_000 });
+  await expect(page.getByTestId('train-tokens-per-s')).toHaveAttribute('data-value', /^\d/);
+  await expect(page.getByTestId('train-eta')).toHaveText(/^\d+ (s|min)/);
+  await expectRunDone(page);
+  await expect(compiling).toHaveCount(0);
+  // The run's status is in the bar, from every step.
+  await expect(page.getByTestId('bar-step')).toHaveText('step 3 / 3');
+  await expect(page.getByTestId('runs-count')).toHaveAttribute('data-count', '1');
+  await expectWorkbenchLayout(page, 'train');
+  await photograph(page, testInfo, '5-train-done');
+
+  // Compare.
+  await goStep(page, 'compare');
+  await expect(page.getByTestId('bar-status')).toHaveAttribute('data-state', 'done');
+  await page.getByTestId('compare-deployed-on').uncheck();
+  await page.getByTestId('compare-max-new-tokens').fill('12');
+  await page.getByTestId('compare-run').click();
+  await expect(page.getByTestId('compare-status')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await expectWorkbenchLayout(page, 'compare');
+  await photograph(page, testInfo, '6-compare');
+
+  // Export.
+  await goStep(page, 'export');
+  await expect(page.getByTestId('export-zip')).toBeEnabled();
+  await expectWorkbenchLayout(page, 'export');
+  await photograph(page, testInfo, '7-export');
+
+  // About this device, opened.
+  await page.getByTestId('about-device').locator('summary').click();
+  await page.getByTestId('about-device').scrollIntoViewIfNeeded();
+  await photograph(page, testInfo, '8-about-device');
+
+  // A 768 px window: no step scrolls sideways.
+  await page.setViewportSize({ width: 768, height: 1000 });
+  for (const step of STEPS) {
+    await goStep(page, step);
+    await expectWorkbenchLayout(page, step);
+    const path = testInfo.outputPath(`walk-768-${step}.png`);
+    await page.screenshot({ path });
+    await testInfo.attach(`walk-768-${step}`, { path, contentType: 'image/png' });
+  }
+
+  // The language is remembered across a reload.
+  await page.getByTestId('lang-zh').click();
+  await page.reload();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN');
+  await expect(page.getByTestId('step-model')).toContainText('模型');
+  await expect(page.getByTestId('step-train')).toContainText('训练');
+  await page.getByTestId('lang-en').click();
+  await expect(page.getByTestId('step-train')).toContainText('Train');
+  expect(pageErrors).toEqual([]);
+});
+
+/** Trains a two-step run of the quick demo with a learning rate; waits for it to end. */
+async function shortRun(page: Page, lr: string): Promise<void> {
+  await shortDemo(page, { steps: 2, seq: 32, lr });
+  await goStep(page, 'train');
+  await page.getByTestId('train-start').click();
+  await expect(page.getByTestId('train-status')).toHaveAttribute('data-state', 'running', { timeout: 60_000 });
+  await expectRunDone(page);
+}
+
+test('runs are kept: two runs overlaid with their differing settings, one deleted, the other still there after a reload', async ({ page }, testInfo) => {
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await openWithDefaultModel(page);
+  await shortRun(page, '0.015');
+  await shortRun(page, '0.005');
+
+  // Both are kept: a new run deleted nothing.
+  const rows = page.getByTestId('run-row');
+  await expect(rows).toHaveCount(2);
+  await expect(rows.getByTestId('run-status')).toHaveText(['completed', 'completed']);
+  const [newer, older] = [rows.nth(0), rows.nth(1)];
+  const newerId = await newer.getAttribute('data-run-id');
+  const olderId = await older.getAttribute('data-run-id');
+  expect(newerId).not.toBe(olderId);
+  await expect(newer.getByTestId('run-name')).toHaveValue(/^austen-2m · lora · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+
+  // Overlaid: two train-loss curves, and the learning rate is the setting that differs.
+  await newer.getByTestId('run-overlay').check();
+  await older.getByTestId('run-overlay').check();
+  await expect(page.getByTestId('runs-chart')).toHaveAttribute('data-series', '2');
+  await expect(page.getByTestId('runs-diff-row')).toHaveCount(1);
+  await expect(page.getByTestId('runs-diff-row')).toHaveAttribute('data-key', 'lr');
+  await expect(page.getByTestId('runs-diff-row')).toContainText('0.015');
+  await expect(page.getByTestId('runs-diff-row')).toContainText('0.005');
+  // The legend shows the latest losses without the pointer on the chart.
+  await expect(page.getByTestId('runs-chart').locator('.u-legend')).not.toContainText('train: —');
+  await page.getByTestId('runs-axis-epoch').check();
+  await expect(page.getByTestId('runs-chart')).toHaveAttribute('data-series', '2');
+
+  // The newer one gets a name of its own.
+  await newer.getByTestId('run-name').fill('pirate, lr 0.005');
+  await newer.getByTestId('run-name').press('Enter');
+  await page.getByTestId('panel-runs').screenshot({ path: testInfo.outputPath('runs-two.png') });
+
+  // Deleting the older one asks first, saying what is lost.
+  await older.getByTestId('run-delete').click();
+  await expect(page.getByTestId('run-delete-what')).toContainText('checkpoints');
+  await expect(page.getByTestId('run-delete-what')).toContainText('adapter files');
+  await page.getByTestId('run-delete-cancel').click();
+  await expect(rows).toHaveCount(2);
+  await older.getByTestId('run-delete').click();
+  await page.getByTestId('run-delete-confirm').click();
+  await expect(rows).toHaveCount(1);
+  await expect(page.getByTestId('runs-chart')).toHaveAttribute('data-series', '1');
+
+  // After a reload the other run is still there, with its name, its status and its curve.
+  await page.reload();
+  await goStep(page, 'train');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute('data-run-id', newerId!);
+  await expect(rows.first().getByTestId('run-name')).toHaveValue('pirate, lr 0.005');
+  await expect(rows.first().getByTestId('run-status')).toHaveText('completed');
+  await rows.first().getByTestId('run-overlay').check();
+  await expect(page.getByTestId('runs-chart')).toHaveAttribute('data-series', '1');
+
+  // Reopened, its adapter is the current one, ready to compare and export.
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready');
+  await rows.first().getByTestId('run-open').click();
+  await expect(page.getByTestId('run-opened-note')).toBeVisible();
+  await goStep(page, 'export');
+  await expect(page.getByTestId('adapter-origin')).toContainText('imported');
+  await expect(page.getByTestId('export-zip')).toBeEnabled();
+  expect(pageErrors).toEqual([]);
+});
