@@ -47,5 +47,17 @@ describe('peft-studio train --method', () => {
     const bad = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'prompt-tuning', '--virtual-tokens', '0'], dir);
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim()).toBe('peft-studio: --virtual-tokens 0: expected an integer ≥ 1 (num_virtual_tokens) (see peft-studio --help)');
+    // LoRA+ speeds up lora_B: with another method the ratio is refused, naming the setting.
+    const plus = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'prompt-tuning', '--virtual-tokens', '4', '--loraplus-lr-ratio', '16'], dir);
+    expect(plus.code).toBe(1);
+    expect(plus.stderr).toContain('loraplusLrRatio (--loraplus-lr-ratio) = 16: LoRA+ applies to LoRA only');
   }, 120_000);
+
+  it('trains LoRA+ (--loraplus-lr-ratio): the log and the model card say so, adapter_config.json does not', async () => {
+    const r = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'plus', '--loraplus-lr-ratio', '16', '--steps', '2', '--batch', '3'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('LoRA+: lora_B learns at 16 × the learning rate of lora_A');
+    expect(readFileSync(join(dir, 'plus', 'README.md'), 'utf8')).toContain('AdamW with LoRA+ (lora_B at 16 × the learning rate)');
+    expect(readFileSync(join(dir, 'plus', 'adapter_config.json'), 'utf8')).not.toMatch(/loraplus/i);
+  }, 300_000);
 });

@@ -21,7 +21,7 @@ import { initLoraWeights } from '../src/peft/lora-init';
 import { makeLoraConfig, type LoraConfig } from '../src/peft/lora-config';
 import { resolveLoraTargets, type ResolvedTarget } from '../src/peft/lora-targets';
 import type { CheckpointStore } from '../src/trainer/checkpoint';
-import { DEFAULT_TRAINING, Trainer, type TrainerEvent, type TrainingSettings } from '../src/trainer/trainer';
+import { DEFAULT_TRAINING, loraplusGroupB, Trainer, type TrainerEvent, type TrainingSettings } from '../src/trainer/trainer';
 import { PipelineCache } from '../src/gpu/pipeline-cache';
 import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
@@ -279,6 +279,47 @@ describe("the first step's shader compiles", () => {
       expect(second.some((e) => e.kind === 'compiling')).toBe(false);
       expect(stepsOf(second)[0].timing.pipelines).toBe(step1.timing.pipelines);
       expect(stepsOf(second)[0].timing.compileSeconds).toBe(0);
+    } finally {
+      model.destroy();
+    }
+  }, HEAVY_TIMEOUT_MS);
+});
+
+describe('LoRA+ (loraplusLrRatio)', () => {
+  it("puts lora_B and 1-D parameters in PEFT's group B", () => {
+    expect(loraplusGroupB('model.layers.0.self_attn.q_proj.lora_B', [16, 8])).toBe(true);
+    expect(loraplusGroupB('model.layers.0.self_attn.q_proj.lora_A', [8, 16])).toBe(false);
+    expect(loraplusGroupB('transformer.h.0.attn.c_attn.base_layer.bias', [48])).toBe(true);
+    expect(loraplusGroupB('prompt_embeddings', [5, 16])).toBe(false);
+  });
+
+  it("moves lora_B `ratio` times as far as plain LoRA in a step, and lora_A the same", async () => {
+    const s = setups.get('llama')!;
+    const { examples } = tokenizeRecords(records, s.tokenizer, { maxLength: 32 });
+    const model = GpuModel.upload(ctx.gpu, s.loaded.config, s.loaded.weights, 'f32');
+    // A first step from B = 0 and A random: AdamW's first update is lr·g/(|g|+ε) (weight decay of B = 0 adds nothing).
+    const step = async (ratio: number) => {
+      const lora = newLora(s, model, 9);
+      const trainer = new Trainer(ctx.gpu, model, lora, examples, [], { ...SETTINGS, maxSteps: 1, batchSize: 6, weightDecay: 0, loraplusLrRatio: ratio }, s.tokenizer.padTokenId ?? 0);
+      try {
+        await trainer.run();
+        return await lora.readWeights();
+      } finally {
+        trainer.destroy();
+        lora.destroy();
+      }
+    };
+    try {
+      const plain = await step(1);
+      const plus = await step(16);
+      let moved = 0;
+      for (const [path, w] of plain) {
+        const p = plus.get(path)!;
+        expect(Array.from(p.a), `${path} lora_A`).toEqual(Array.from(w.a));
+        expectClose(`${path} lora_B`, p.b, Float32Array.from(w.b, (x) => 16 * x), { atol: 1e-7, rtol: 1e-5 });
+        moved = Math.max(moved, ...Array.from(w.b, Math.abs));
+      }
+      expect(moved).toBeGreaterThan(0);
     } finally {
       model.destroy();
     }

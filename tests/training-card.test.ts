@@ -36,6 +36,11 @@ describe('the model card of a trained adapter', () => {
     expect(card).toContain('| config | r 8, lora_alpha 16 |');
     expect(card).toContain('| dataset | pirate.jsonl (jsonl): 120 records, 108 training and 12 validation examples of at most 64 tokens |');
     expect(card).toContain('| training | 30 steps of batch 8 × 2 accumulated, learning rate 0.005 (constant), AdamW; W0 in nf4 |');
+    // LoRA+ is not in adapter_config.json: the card records it.
+    expect(trainedAdapterCard({ ...facts, training: { ...facts.training, loraplusLrRatio: 16 } })).toContain(
+      '| training | 30 steps of batch 8 × 2 accumulated, learning rate 0.005 (constant), AdamW with LoRA+ (lora_B at 16 × the learning rate); W0 in nf4 |',
+    );
+    expect(trainedAdapterCard({ ...facts, training: { ...facts.training, loraplusLrRatio: 1 } })).toContain('AdamW; W0 in nf4 |');
     expect(card).toContain('| final loss | training 1.2346, validation 1.5000 |');
     expect(card).toContain('| time | 2 min 5 s |');
     expect(card).toContain('| GPU | Google / swiftshader (SwiftShader) |');

@@ -6,7 +6,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { availableMethods } from '../src/methods/registry';
 import { accepts, fieldApplies, type Field } from '../src/options/field';
-import { methodSpec, OTHER_METHOD_IDS, trainableSummary, useMethod, type MethodChoice } from '../src/ui/stores/method';
+import { DEFAULT_TRAINING_FIELDS, methodSpec, OTHER_METHOD_IDS, trainableSummary, trainingFieldsError, useMethod, type MethodChoice } from '../src/ui/stores/method';
 import { SMALL_LLAMA } from './fixtures/model-configs';
 
 const llama = SMALL_LLAMA;
@@ -189,5 +189,18 @@ describe('the fields that only matter with another value', () => {
     const text = availableMethods().find((m) => m.id === 'prompt-tuning')!.fields.prompt_tuning_init_text;
     expect(fieldApplies(text, { prompt_tuning_init: 'TEXT' })).toBe(true);
     expect(fieldApplies(text, { prompt_tuning_init: 'RANDOM' })).toBe(false);
+  });
+});
+
+describe('LoRA+ in the Method panel', () => {
+  it('is a LoRA setting: another method with a ratio other than 1 is invalid, naming the field', () => {
+    const fields = { ...DEFAULT_TRAINING_FIELDS, loraplusLrRatio: 16 };
+    expect(trainingFieldsError({ ...fields, methodId: 'lora' }, 'en')).toBeNull();
+    expect(trainingFieldsError({ ...fields, methodId: 'prompt-tuning' }, 'en')).toBe(
+      'LoRA+ ratio = 16: LoRA+ applies to LoRA only (it speeds up lora_B); use 1 with Prompt tuning.',
+    );
+    expect(trainingFieldsError({ ...fields, methodId: 'prompt-tuning' }, 'zh')).toContain('LoRA+ 只用于 LoRA');
+    expect(trainingFieldsError({ ...DEFAULT_TRAINING_FIELDS, methodId: 'prompt-tuning' }, 'en')).toBeNull();
+    expect(trainingFieldsError({ ...fields, loraplusLrRatio: 0, methodId: 'lora' }, 'en')).toMatch(/loraplusLrRatio = 0: expected a number > 0/);
   });
 });

@@ -92,6 +92,18 @@ export const TRAINING_FIELDS = {
     defaultFrom: 'transformers',
     min: 0,
   },
+  loraplusLrRatio: {
+    kind: 'number',
+    flag: 'loraplus-lr-ratio',
+    label: 'LoRA+ ratio',
+    help:
+      "LoRA+: `lora_B` (and 1-D parameters such as trained biases) learn at this many times the learning rate of `lora_A`, as PEFT's " +
+      '`create_loraplus_optimizer` groups them (the paper suggests 16). 1 = plain LoRA. An optimizer setting, not part of ' +
+      '`adapter_config.json`: the run log and the model card record it. LoRA only.',
+    default: 1,
+    defaultFrom: 'PEFT Studio',
+    above: 0,
+  },
   beta1: {
     kind: 'number',
     flag: 'adam-beta1',

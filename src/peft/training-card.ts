@@ -22,7 +22,7 @@ export interface TrainingCardFacts {
   /** The method's config as the studio shows it, e.g. ['r', '8']. */
   methodFacts: readonly (readonly [string, string])[];
   dataset: { source: string; format: string; records: number; train: number; validation: number };
-  training: { steps: number; batchSize: number; gradAccum: number; lr: number; schedule: string; maxLength: number; weightFormat: string };
+  training: { steps: number; batchSize: number; gradAccum: number; lr: number; schedule: string; maxLength: number; weightFormat: string; loraplusLrRatio?: number };
   /** The last step's training loss, and the last validation loss (null: none). */
   finalLoss: number | null;
   finalValLoss: number | null;
@@ -57,7 +57,7 @@ export function trainedAdapterCard(f: TrainingCardFacts): string {
     ['method', `${f.methodLabel} (\`${f.peftType}\`)`],
     ['config', f.methodFacts.map(([k, v]) => `${k} ${v}`).join(', ')],
     ['dataset', `${f.dataset.source} (${f.dataset.format}): ${f.dataset.records} records, ${f.dataset.train} training and ${f.dataset.validation} validation examples of at most ${t.maxLength} tokens`],
-    ['training', `${t.steps} steps of batch ${t.batchSize}${t.gradAccum > 1 ? ` × ${t.gradAccum} accumulated` : ''}, learning rate ${t.lr} (${t.schedule}), AdamW; W0 in ${t.weightFormat}`],
+    ['training', `${t.steps} steps of batch ${t.batchSize}${t.gradAccum > 1 ? ` × ${t.gradAccum} accumulated` : ''}, learning rate ${t.lr} (${t.schedule}), AdamW${t.loraplusLrRatio !== undefined && t.loraplusLrRatio !== 1 ? ` with LoRA+ (lora_B at ${t.loraplusLrRatio} × the learning rate)` : ''}; W0 in ${t.weightFormat}`],
     ['final loss', `training ${loss(f.finalLoss)}, validation ${loss(f.finalValLoss)}`],
     ['time', duration(f.seconds)],
     ['GPU', f.gpu],

@@ -44,6 +44,8 @@ export interface TrainingSettings {
   /** Global-norm clipping threshold; 0 disables clipping. */
   maxGradNorm: number;
   weightDecay: number;
+  /** LoRA+: the learning rate of `lora_B` (and of 1-D parameters) is this many times `lr` (1 = plain). */
+  loraplusLrRatio: number;
   beta1: number;
   beta2: number;
   eps: number;
@@ -104,9 +106,19 @@ export function validateSettings(s: TrainingSettings): void {
   if (problem) throw new TrainingConfigError(`training setting ${problemText(problem)}`);
 }
 
+/**
+ * Whether LoRA+ puts a parameter in its faster group B, as PEFT's `create_loraplus_optimizer` does: `lora_B`, and every
+ * 1-D parameter (trained biases).
+ */
+export function loraplusGroupB(name: string, shape: readonly number[]): boolean {
+  return /(^|\.)lora_B(\.|$)/.test(name) || shape.length === 1;
+}
+
 /** A trainable tensor with its gradient and AdamW moments, all on the GPU. */
 interface Param {
   name: string;
+  /** Its learning rate is `lr` times this (LoRA+'s ratio for its group B, else 1). */
+  lrScale: number;
   value: GpuTensor;
   grad: GpuTensor;
   m: GpuTensor;
@@ -145,6 +157,7 @@ export class Trainer {
     for (const { name, value, grad } of adapter.parameters()) {
       this.params.push({
         name,
+        lrScale: loraplusGroupB(name, value.shape) ? settings.loraplusLrRatio : 1,
         value,
         grad,
         m: zerosTensor(gpu.device, [...value.shape], `${name} exp_avg`),
@@ -321,7 +334,7 @@ export class Trainer {
       const update = new CommandRecorder(this.gpu, 'AdamW');
       for (const p of this.params) {
         encodeAdamW(update, {
-          param: p.value, grad: p.grad, m: p.m, v: p.v, lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps,
+          param: p.value, grad: p.grad, m: p.m, v: p.v, lr: lr * p.lrScale, beta1: s.beta1, beta2: s.beta2, eps: s.eps,
           weightDecay: s.weightDecay, step: this.step + 1, gradScale: clip.factor / s.gradAccum,
         });
       }

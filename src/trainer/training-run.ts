@@ -28,7 +28,7 @@ import { methodById } from '../methods/registry';
 import { createAdapter } from '../methods/runtimes';
 import type { RunOptions } from '../options/run-fields';
 import type { CheckpointStore } from './checkpoint';
-import { Trainer, type StepLog, type TrainerEvent, type TrainingSettings } from './trainer';
+import { Trainer, TrainingConfigError, type StepLog, type TrainerEvent, type TrainingSettings } from './trainer';
 
 /** What a log line is about. */
 export type TrainLogPhase = 'model' | 'data' | 'adapter' | 'checkpoint' | 'export';
@@ -116,10 +116,20 @@ async function startingAdapter(spec: TrainingRunSpec['adapter'], base: TrainingB
   return createAdapter(base, spec.method, spec.options, seed);
 }
 
+/** LoRA+ groups `lora_B`: a ratio other than 1 is refused for another method, naming the setting. */
+function checkLoraPlus(method: MethodId, ratio: number): void {
+  if (ratio !== 1 && method !== 'lora') {
+    throw new TrainingConfigError(
+      `training setting loraplusLrRatio (--loraplus-lr-ratio) = ${ratio}: LoRA+ applies to LoRA only (it speeds up lora_B); this run trains ${methodById(method).label}. Use 1.`,
+    );
+  }
+}
+
 /** Runs the whole pipeline; throws (having freed the adapter and the trainer) on any failure. */
 export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunResult> {
   const { settings, options, log } = spec;
   const started = performance.now();
+  if ('method' in spec.adapter) checkLoraPlus(spec.adapter.method, settings.loraplusLrRatio);
   const parsed = spec.data.fileName === undefined ? parsePastedText(spec.data.text) : parseDataset(spec.data.text, spec.data.fileName);
   assertNoProblems(parsed, { allowSkip: options.skipBadRecords });
   if (parsed.problems.length > 0) log('data', `skipped ${plural(parsed.problems.length, 'bad record')} of ${parsed.source}`);
@@ -141,6 +151,10 @@ export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunRes
 
   let trainer: Trainer | null = null;
   try {
+    checkLoraPlus(adapter.method, settings.loraplusLrRatio);
+    if (settings.loraplusLrRatio !== 1) {
+      log('adapter', `LoRA+: lora_B learns at ${settings.loraplusLrRatio} × the learning rate of lora_A (PEFT's create_loraplus_optimizer groups)`);
+    }
     const store = spec.checkpoints;
     if (store && !spec.resume) {
       try {
@@ -178,6 +192,7 @@ export async function runTraining(spec: TrainingRunSpec): Promise<TrainingRunRes
         batchSize: settings.batchSize,
         gradAccum: settings.gradAccum,
         lr: settings.lr,
+        loraplusLrRatio: settings.loraplusLrRatio,
         schedule: settings.schedule,
         maxLength: options.maxLength,
         weightFormat: base.format,

@@ -273,11 +273,16 @@ export function trainableSummary(spec: TrainMethodSpec, info: Pick<ModelInfo, 'c
 }
 
 /** The first problem with the training settings and the validation split (naming the setting), or null. */
-export function trainingFieldsError(fields: TrainingFields, lang: Lang = currentLang()): string | null {
-  return (
+export function trainingFieldsError(fields: TrainingFields & { methodId?: MethodId }, lang: Lang = currentLang()): string | null {
+  const problem =
     fieldsProblemText(TRAINING_FIELDS, trainingSettings(fields), lang, { complete: true }) ??
-    fieldsProblemText(pickFields(RUN_FIELDS, ['valSplit']), { valSplit: fields.valSplit }, lang, { complete: true })
-  );
+    fieldsProblemText(pickFields(RUN_FIELDS, ['valSplit']), { valSplit: fields.valSplit }, lang, { complete: true });
+  if (problem) return problem;
+  // LoRA+ speeds up lora_B: another method has none (the trainer refuses it too).
+  if (fields.methodId !== undefined && fields.methodId !== 'lora' && fields.loraplusLrRatio !== 1) {
+    return messagesFor('method', lang).loraplusOnlyLora(fieldText(lang).label(TRAINING_FIELDS.loraplusLrRatio), fields.loraplusLrRatio, methodById(fields.methodId).label);
+  }
+  return null;
 }
 
 /** The fields of a state, without its actions. */

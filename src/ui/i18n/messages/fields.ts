@@ -116,6 +116,9 @@ export const ZH_SCHEMA_TEXT: SchemaText = {
   'training.maxGradNorm.help': '梯度裁剪：把全局梯度范数裁剪到此值（0 = 不裁剪）。',
   'training.weightDecay.label': '权重衰减',
   'training.weightDecay.help': 'AdamW 的解耦权重衰减。',
+  'training.loraplusLrRatio.label': 'LoRA+ 学习率倍数',
+  'training.loraplusLrRatio.help':
+    'LoRA+：`lora_B`（以及训练的偏置等一维参数）的学习率是 `lora_A` 的这么多倍，分组方式与 PEFT 的 `create_loraplus_optimizer` 相同（论文建议 16）。1 = 普通 LoRA。这是优化器设置，不写入 `adapter_config.json`，由运行日志和模型卡片记录。仅用于 LoRA。',
   'training.beta1.label': 'AdamW β1',
   'training.beta1.help': 'AdamW 一阶矩（梯度的滑动平均）的衰减率。',
   'training.beta2.label': 'AdamW β2',

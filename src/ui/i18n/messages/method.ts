@@ -67,6 +67,7 @@ export default defineMessages(
     fieldProblem: (problem: FieldProblem, _fields: FieldSet, _label: string) => problemText(problem),
     /** A method's option refused: "<method>: <fieldProblem>" (as planMethod says it). */
     methodProblem: (method: string, problem: string) => `${method}: ${problem}`,
+    loraplusOnlyLora: (label: string, ratio: number, method: string) => `${label} = ${ratio}: LoRA+ applies to LoRA only (it speeds up lora_B); use 1 with ${method}.`,
   },
   {
     title: '方法',
@@ -92,5 +93,6 @@ export default defineMessages(
       return `${label} = ${shownValue(problem.value)}：应为${/^[\u4e00-\u9fff]/.test(expected) ? '' : ' '}${expected}`;
     },
     methodProblem: (method: string, problem: string) => `${method}：${problem}`,
+    loraplusOnlyLora: (label: string, ratio: number, method: string) => `${label} = ${ratio}：LoRA+ 只用于 LoRA（它加快 lora_B 的学习）；${method} 请设为 1。`,
   },
 );
