@@ -21,7 +21,7 @@ import { initLoraWeights } from '../src/peft/lora-init';
 import { makeLoraConfig, type LoraConfig } from '../src/peft/lora-config';
 import { resolveLoraTargets, type ResolvedTarget } from '../src/peft/lora-targets';
 import type { CheckpointStore } from '../src/trainer/checkpoint';
-import { DEFAULT_TRAINING, loraplusGroupB, Trainer, type TrainerEvent, type TrainingSettings } from '../src/trainer/trainer';
+import { appliesWeightDecay, DEFAULT_TRAINING, loraplusGroupB, Trainer, type TrainerEvent, type TrainingSettings } from '../src/trainer/trainer';
 import { PipelineCache } from '../src/gpu/pipeline-cache';
 import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
@@ -291,6 +291,9 @@ describe('LoRA+ (loraplusLrRatio)', () => {
     expect(loraplusGroupB('model.layers.0.self_attn.q_proj.lora_A', [8, 16])).toBe(false);
     expect(loraplusGroupB('transformer.h.0.attn.c_attn.base_layer.bias', [48])).toBe(true);
     expect(loraplusGroupB('prompt_embeddings', [5, 16])).toBe(false);
+    // No weight decay on biases, with LoRA+ or without.
+    expect(appliesWeightDecay('transformer.h.0.attn.c_attn.base_layer.bias')).toBe(false);
+    expect(appliesWeightDecay('model.layers.0.self_attn.q_proj.lora_B')).toBe(true);
   });
 
   it("moves lora_B `ratio` times as far as plain LoRA in a step, and lora_A the same", async () => {

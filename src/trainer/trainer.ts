@@ -114,11 +114,18 @@ export function loraplusGroupB(name: string, shape: readonly number[]): boolean 
   return /(^|\.)lora_B(\.|$)/.test(name) || shape.length === 1;
 }
 
+/** Weight decay applies to every trainable tensor but biases (transformers' Trainer leaves out every `bias`). */
+export function appliesWeightDecay(name: string): boolean {
+  return !/(^|\.)bias$/.test(name);
+}
+
 /** A trainable tensor with its gradient and AdamW moments, all on the GPU. */
 interface Param {
   name: string;
   /** Its learning rate is `lr` times this (LoRA+'s ratio for its group B, else 1). */
   lrScale: number;
+  /** Whether weight decay applies: not to biases, as transformers' Trainer (and PEFT's LoRA+ groups) leave them out. */
+  decays: boolean;
   value: GpuTensor;
   grad: GpuTensor;
   m: GpuTensor;
@@ -158,6 +165,7 @@ export class Trainer {
       this.params.push({
         name,
         lrScale: loraplusGroupB(name, value.shape) ? settings.loraplusLrRatio : 1,
+        decays: appliesWeightDecay(name),
         value,
         grad,
         m: zerosTensor(gpu.device, [...value.shape], `${name} exp_avg`),
@@ -335,7 +343,7 @@ export class Trainer {
       for (const p of this.params) {
         encodeAdamW(update, {
           param: p.value, grad: p.grad, m: p.m, v: p.v, lr: lr * p.lrScale, beta1: s.beta1, beta2: s.beta2, eps: s.eps,
-          weightDecay: s.weightDecay, step: this.step + 1, gradScale: clip.factor / s.gradAccum,
+          weightDecay: p.decays ? s.weightDecay : 0, step: this.step + 1, gradScale: clip.factor / s.gradAccum,
         });
       }
       update.submit();
