@@ -73,9 +73,11 @@ test("the newcomer's path at 1280×800, every step in English and 中文, and at
   await expect(compiling).toBeVisible({ timeout: 120_000 });
   await expect(compiling).toContainText(/Compiling shaders for the first step: \d+/);
   await photograph(page, testInfo, '4-train-compiling');
-  // The other steps show it in the bar above them.
+  // The other steps show it in the bar above them, with the run's controls; the Train step has one set, in its panel.
+  await expect(page.getByTestId('bar-stop')).toHaveCount(0);
   await goStep(page, 'data');
   await expect(page.getByTestId('bar-compiling').or(page.getByTestId('bar-step')).first()).toBeVisible();
+  await expect(page.getByTestId('bar-stop')).toBeVisible();
   await goStep(page, 'train');
   // From the first timed step: tokens/s and the time left.
   await expect(page.getByTestId('train-step')).toHaveAttribute('data-step', /^[1-3]$/, { timeout: 200_000 });

@@ -52,6 +52,8 @@ function RunSummary() {
   const tr = useTraining();
   const name = useRuns((s) => s.records.find((r) => r.id === tr.recordId)?.name ?? null);
   const go = useWorkflow((s) => s.go);
+  // The Train step has these controls in its panel: one Pause / Resume / Stop on screen at a time.
+  const onTrain = useWorkflow((s) => s.step === 'train');
   const eta = useEtaText();
   if (tr.state === 'idle' && !tr.resumeOffer) {
     return (
@@ -71,7 +73,7 @@ function RunSummary() {
       <span data-testid="bar-step">{tr.totalSteps > 0 ? t.stepOf(tr.step, tr.totalSteps) : ''}</span>
       <span data-testid="bar-loss">{last ? t.lossIs(lossText(last.loss)) : ''}</span>
       <span data-testid="bar-eta">{tr.state === 'running' || tr.state === 'starting' ? t.etaIs(eta) : ''}</span>
-      <RunControls compact />
+      {!onTrain && <RunControls compact />}
     </span>
   );
 }
