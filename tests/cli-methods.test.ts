@@ -40,6 +40,29 @@ describe('peft-studio train --method', () => {
     for (const lp of s.logprobs) expect(lp).toBeLessThan(0);
   }, 300_000);
 
+  it('trains IA³ (--method ia3): PEFT\'s files with ia3_l (out, 1) and (1, in); feed-forward modules outside the targets are refused', async () => {
+    const train = await cli(
+      ['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'ia3', '--method', 'ia3', '--ia3-target', 'k_proj,down_proj', '--feedforward-modules', 'down_proj',
+        '--steps', '2', '--lr', '0.1', '--batch', '3'],
+      dir,
+    );
+    expect(train.code, train.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(dir, 'ia3', 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({ peft_type: 'IA3', task_type: 'CAUSAL_LM', target_modules: ['down_proj', 'k_proj'], feedforward_modules: ['down_proj'], init_ia3_weights: true, fan_in_fan_out: false });
+    const st = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'ia3', 'adapter_model.safetensors'))), 'adapter');
+    const shapes = Object.fromEntries([...st.tensors].map(([k, t]) => [k, t.shape]));
+    const expected: Record<string, number[]> = {};
+    for (const l of [0, 1]) {
+      expected[`base_model.model.model.layers.${l}.self_attn.k_proj.ia3_l`] = [16, 1]; // (kv heads · head dim, 1): output-scaled
+      expected[`base_model.model.model.layers.${l}.mlp.down_proj.ia3_l`] = [1, 48]; // (1, intermediate): input-scaled
+    }
+    expect(shapes).toEqual(expected);
+
+    const bad = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'ia3', '--ia3-target', 'k_proj,v_proj', '--feedforward-modules', 'down_proj'], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('feedforward_modules = ["down_proj"] is invalid; it must be a subset of target_modules');
+  }, 300_000);
+
   it("refuses another method's option, naming the flag and the method it belongs to", async () => {
     const r = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'prefix-tuning', '--r', '4'], dir);
     expect(r.code).toBe(1);

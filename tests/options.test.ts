@@ -9,6 +9,7 @@ import { parseRequest } from '../src/worker/protocol';
 import { peftDefaults } from '../src/peft/lora-config';
 import { P_TUNING_FIELDS, PREFIX_TUNING_FIELDS, PROMPT_TUNING_FIELDS } from '../src/options/prompt-learning-fields';
 import { LORA_FIELDS } from '../src/options/lora-fields';
+import { IA3_FIELDS } from '../src/options/ia3-fields';
 import { TRAINING_FIELDS } from '../src/options/training-fields';
 import { RUN_FIELDS } from '../src/options/run-fields';
 import { OPTIONS_TABLE_BEGIN, OPTIONS_TABLE_END, optionsTable } from '../src/options/options-table';
@@ -21,7 +22,7 @@ import { loraOptions, trainableSummary, trainingFieldsError, DEFAULT_LORA_FIELDS
 import { parseModelConfig } from '../src/model/config';
 
 const ALL_SETS: Record<string, FieldSet> = {
-  lora: LORA_FIELDS, 'prompt-tuning': PROMPT_TUNING_FIELDS, 'p-tuning': P_TUNING_FIELDS, 'prefix-tuning': PREFIX_TUNING_FIELDS, settings: TRAINING_FIELDS, run: RUN_FIELDS,
+  lora: LORA_FIELDS, 'prompt-tuning': PROMPT_TUNING_FIELDS, 'p-tuning': P_TUNING_FIELDS, 'prefix-tuning': PREFIX_TUNING_FIELDS, ia3: IA3_FIELDS, settings: TRAINING_FIELDS, run: RUN_FIELDS,
 };
 /** Every field once (a field shared by several methods is one object, with one flag). */
 /** Each option once: a field two methods share is one flag (a copy may differ only in when it applies, `onlyWhen`). */

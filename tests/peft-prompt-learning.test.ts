@@ -277,8 +277,9 @@ describe('peftTypeOf', () => {
     ]) {
       expect(peftTypeOf(promptLearningConfigToJson(c))).toBe(c.peft_type);
     }
-    expect(() => peftTypeOf('{"peft_type": "IA3"}')).toThrow(PeftTypeError);
-    expect(() => peftTypeOf('{"peft_type": "IA3"}')).toThrow(/peft_type = "IA3" is not supported; expected one of "LORA", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING"/);
+    expect(peftTypeOf('{"peft_type": "IA3"}')).toBe('IA3');
+    expect(() => peftTypeOf('{"peft_type": "LOHA"}')).toThrow(PeftTypeError);
+    expect(() => peftTypeOf('{"peft_type": "LOHA"}')).toThrow(/peft_type = "LOHA" is not supported; expected one of "LORA", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING", "IA3"/);
     expect(() => peftTypeOf('{"r": 8}', 'x/adapter_config.json')).toThrow(/x\/adapter_config.json: "peft_type" is missing/);
     expect(() => peftTypeOf('[1]')).toThrow(/expected a JSON object/);
   });

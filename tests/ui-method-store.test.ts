@@ -168,7 +168,7 @@ describe("a saved run's method", () => {
     state().setMethodId('prefix-tuning');
     state().restore({ r: 2 });
     expect(state().methodId).toBe('prefix-tuning');
-    state().restore({}, { id: 'ia3' as never, options: {} });
+    state().restore({}, { id: 'loha' as never, options: {} });
     expect(state().methodId).toBe('prefix-tuning');
   });
 });

@@ -16,7 +16,7 @@ import type { TextTokenizer } from '../model-io/tokenizer';
 import type { FieldSet } from '../options/field';
 import type { SupportedPeftType } from '../peft/peft-type';
 
-export const METHOD_IDS = ['lora', 'prompt-tuning', 'p-tuning', 'prefix-tuning'] as const;
+export const METHOD_IDS = ['lora', 'prompt-tuning', 'p-tuning', 'prefix-tuning', 'ia3'] as const;
 export type MethodId = (typeof METHOD_IDS)[number];
 
 /** What adapter_config.json names as the base model. */

@@ -5,6 +5,7 @@
 import type { ModelConfig } from '../model/config';
 import { firstProblem, problemText } from '../options/field';
 import { ADAPTER_CONFIG_FILE, AdapterFilesError } from '../peft/adapter-files';
+import { IA3_METHOD } from './ia3/method';
 import { LORA_METHOD } from './lora/method';
 import { P_TUNING_METHOD } from './p-tuning/method';
 import { PREFIX_TUNING_METHOD } from './prefix-tuning/method';
@@ -16,6 +17,7 @@ export const METHODS: Readonly<Record<MethodId, PeftMethod>> = {
   'prompt-tuning': PROMPT_TUNING_METHOD,
   'p-tuning': P_TUNING_METHOD,
   'prefix-tuning': PREFIX_TUNING_METHOD,
+  ia3: IA3_METHOD,
 };
 
 /** The methods in the order the studio and the CLI list them. */

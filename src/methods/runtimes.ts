@@ -1,4 +1,5 @@
 /** The GPU halves of the PEFT methods (MethodRuntime), by id: new adapters and adapters read from PEFT's files. */
+import { IA3_RUNTIME } from './ia3/adapter';
 import { LORA_RUNTIME } from './lora/adapter';
 import { promptLearningRuntime } from './shared/prompt-learning-adapter';
 import type { MethodBase, MethodId, MethodRuntime, TrainedAdapter } from './method';
@@ -9,6 +10,7 @@ const RUNTIMES: Readonly<Record<MethodId, MethodRuntime>> = {
   'prompt-tuning': promptLearningRuntime('prompt-tuning', 'PROMPT_TUNING'),
   'p-tuning': promptLearningRuntime('p-tuning', 'P_TUNING'),
   'prefix-tuning': promptLearningRuntime('prefix-tuning', 'PREFIX_TUNING'),
+  ia3: IA3_RUNTIME,
 };
 
 function runtimeOf(id: MethodId): MethodRuntime {

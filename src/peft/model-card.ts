@@ -263,6 +263,8 @@ export function peftModelCardTags(opts: { baseModel: string | null; peftType?: S
   const peftType = opts.peftType ?? 'LORA';
   const tags: string[] = [];
   if (peftType === 'LORA') tags.push('transformers', 'lora');
+  // IA³'s base_model is the IA3Model, whose `.model` is the transformers model (no method tag: PEFT adds only "lora").
+  else if (peftType === 'IA3') tags.push('transformers');
   else {
     if (!opts.model) throw new Error(`peftModelCardTags: ${peftType} needs the base model's config (its backbone's name decides the "transformers" tag)`);
     if (architectureOf(opts.model).modules(opts.model).some((m) => m.name === 'model')) tags.push('transformers');

@@ -9,7 +9,7 @@ export const PROMPT_LEARNING_PEFT_TYPES = ['PROMPT_TUNING', 'P_TUNING', 'PREFIX_
 export type PromptLearningPeftType = (typeof PROMPT_LEARNING_PEFT_TYPES)[number];
 
 /** The PEFT methods whose adapters PEFT Studio reads and writes. */
-export const SUPPORTED_PEFT_TYPES = ['LORA', ...PROMPT_LEARNING_PEFT_TYPES] as const;
+export const SUPPORTED_PEFT_TYPES = ['LORA', ...PROMPT_LEARNING_PEFT_TYPES, 'IA3'] as const;
 export type SupportedPeftType = (typeof SUPPORTED_PEFT_TYPES)[number];
 
 export class PeftTypeError extends Error {
@@ -21,7 +21,7 @@ export function isPromptLearningPeftType(t: string): t is PromptLearningPeftType
 }
 
 /**
- * The method of an adapter_config.json: "LORA", "PROMPT_TUNING", "P_TUNING" or "PREFIX_TUNING". Throws a
+ * The method of an adapter_config.json: "LORA", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING" or "IA3". Throws a
  * PeftTypeError naming the file and the value for anything else (another PEFT method, a missing peft_type, not JSON).
  */
 export function peftTypeOf(adapterConfigJsonText: string, file = 'adapter_config.json'): SupportedPeftType {

@@ -42,7 +42,6 @@ const LATER_METHODS: ReadonlyArray<{ name: string; words?: 'bottleneckAdapters' 
   { name: 'AdaLoRA' },
   { name: 'LoHa' },
   { name: 'LoKr' },
-  { name: 'IA³' },
   { name: 'Bottleneck adapters', words: 'bottleneckAdapters' },
 ];
 

@@ -15,6 +15,7 @@ import { METHODS } from '../../../methods/registry';
 import type { MethodId } from '../../../methods/method';
 import type { Field, FieldSet } from '../../../options/field';
 import { ALL_LINEAR } from '../../../peft/lora-config';
+import { IA3_FIELDS } from '../../../options/ia3-fields';
 import { LORA_FIELDS } from '../../../options/lora-fields';
 import { P_TUNING_FIELDS, PREFIX_TUNING_FIELDS, PROMPT_TUNING_FIELDS } from '../../../options/prompt-learning-fields';
 import { RUN_FIELDS } from '../../../options/run-fields';
@@ -27,6 +28,7 @@ export const FIELD_GROUPS = {
   training: [TRAINING_FIELDS],
   run: [RUN_FIELDS],
   prompt: [PROMPT_TUNING_FIELDS, P_TUNING_FIELDS, PREFIX_TUNING_FIELDS],
+  ia3: [IA3_FIELDS],
 } as const;
 
 export type FieldGroup = keyof typeof FIELD_GROUPS;
@@ -182,6 +184,19 @@ export const ZH_SCHEMA_TEXT: SchemaText = {
   'method.prefix-tuning.label': 'Prefix tuning',
   'method.prefix-tuning.help':
     '在每一层注意力前面加可训练的键和值（P-tuning v2 的深度提示），可选由 Linear–Tanh–Linear 投影生成。模型保持冻结。',
+  'method.ia3.label': 'IA³',
+  'method.ia3.help': '在线性层上学习缩放向量：每个被适配的层把输出（前馈层则是输入）乘以一个从全 1 开始的可训练向量；基座模型的权重保持冻结。',
+
+  // IA³ (PEFT IA3Config)
+  'ia3.target_modules.label': '目标模块 `target_modules`',
+  'ia3.target_modules.help':
+    '为哪些线性层添加 (IA)³ 向量：模块名（按名称的最后一段匹配；命令行中用逗号分隔）、正则表达式（完整匹配），或 `all-linear`。' +
+    '每个目标得到一个可训练向量 `ia3_l`，缩放该层的输出（前馈模块则缩放输入）。PEFT 的默认值取决于模型架构' +
+    '（gpt2 为 `c_attn`、`mlp.c_proj`；llama 和 qwen2 为 `k_proj`、`v_proj`、`down_proj`）。',
+  'ia3.feedforward_modules.label': '前馈模块 `feedforward_modules`',
+  'ia3.feedforward_modules.help':
+    '被视为前馈层的模块：这些目标缩放的是输入，`(x ⊙ l)·Wᵀ + b`（其余目标缩放输出，偏置也一起缩放）。' +
+    "列表按名称后缀直接匹配，正则表达式完整匹配；必须是 `target_modules` 的子集。PEFT 的默认值：gpt2 为 `mlp.c_proj`；llama 和 qwen2 为 `down_proj`。",
 };
 
 export default defineMessages(englishFromSchema(), ZH_SCHEMA_TEXT);
