@@ -161,7 +161,12 @@ test('trains a tiny Llama in the worker: progress streams, the loss halves, the 
   expect(run.error).toBeNull();
   const result = run.result!;
 
-  expect(run.events[0]).toEqual({ kind: 'started', totalSteps: 20, resumedFromStep: null });
+  // Six examples in batches of six: one step per epoch.
+  expect(run.events[0]).toEqual({ kind: 'started', totalSteps: 20, resumedFromStep: null, stepsPerEpoch: 1 });
+  // The first step compiles the shaders and says so as it goes; the later steps compile none.
+  const compiling = run.events.filter((e) => e.kind === 'compiling');
+  expect(compiling.length).toBeGreaterThan(0);
+  expect(compiling.every((e) => (e as { step: number }).step === 1)).toBe(true);
   expect(run.steps).toEqual(consecutive(1, 20));
   expect(run.events.filter((e) => e.kind === 'checkpoint').map((e) => (e as { step: number }).step)).toEqual([5, 10, 15, 20]);
   expect(run.events.at(-1)).toEqual({ kind: 'done', step: 20, reason: 'completed' });
@@ -266,7 +271,7 @@ test('a run resumes from its OPFS checkpoint after a page reload', async ({ page
   await startRun(page, 'after', startBody({ runName: 'e2e-resume', settings, resume: true }));
   const after = await finished(page, 'after');
   expect(after.error).toBeNull();
-  expect(after.events[0]).toEqual({ kind: 'started', totalSteps: 12, resumedFromStep: 5 });
+  expect(after.events[0]).toEqual({ kind: 'started', totalSteps: 12, resumedFromStep: 5, stepsPerEpoch: 1 });
   expect(after.logs.some((l) => l.startsWith('resuming from step 5'))).toBe(true);
   expect(after.steps[0]).toBe(6);
   expect(after.steps).toEqual(consecutive(6, 12));

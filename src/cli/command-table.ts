@@ -1,5 +1,6 @@
 /** The commands of `peft-studio`, their flags, and the usage text made from them. */
 import { usageLines, type CliFlags, type Values } from './flags';
+import { COMPARE_METHODS_FLAGS, compareMethodsCommand } from './commands/compare-methods';
 import { EXPORT_FLAGS, exportCommand } from './commands/export';
 import { GENERATE_FLAGS, generateCommand } from './commands/generate';
 import { PUSH_FLAGS, pushCommand } from './commands/push';
@@ -8,6 +9,7 @@ import { TRAIN_FLAGS, trainCommand } from './commands/train';
 
 export const COMMANDS: Readonly<Record<string, { flags: CliFlags; run: (values: Values) => Promise<void> }>> = {
   train: { flags: TRAIN_FLAGS, run: trainCommand },
+  'compare-methods': { flags: COMPARE_METHODS_FLAGS, run: compareMethodsCommand },
   generate: { flags: GENERATE_FLAGS, run: generateCommand },
   score: { flags: SCORE_FLAGS, run: scoreCommand },
   export: { flags: EXPORT_FLAGS, run: exportCommand },

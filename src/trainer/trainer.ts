@@ -78,6 +78,11 @@ export interface StepTiming {
   pipelines: number | null;
 }
 
+/** A step's duration without its shader compiles (never below a millisecond): what the ETA and step times use. */
+export function timedSeconds(timing: Pick<StepTiming, 'seconds' | 'compileSeconds'>): number {
+  return Math.max(1e-3, timing.seconds - timing.compileSeconds);
+}
+
 export type TrainerEvent =
   /** stepsPerEpoch: optimizer steps per pass over the training examples (fractional when gradAccum does not divide it). */
   | { kind: 'started'; totalSteps: number; resumedFromStep: number | null; stepsPerEpoch: number }

@@ -5,8 +5,6 @@ import { tr } from '../i18n';
 import type { ModelInfo, TrainModelSpec } from '../../worker/protocol';
 
 
-/** Bytes of GPU memory per trainable parameter: the value, its gradient, and AdamW's m and v, all f32. */
-export const ADAPTER_BYTES_PER_PARAM = 16;
 
 /** Steps whose wall time the ETA averages. */
 export const ETA_WINDOW = 10;
@@ -26,10 +24,7 @@ export function estimateEtaSeconds(stepSeconds: readonly number[], step: number,
   return mean * remaining;
 }
 
-/** A step's duration without its shader compiles (never below a millisecond). */
-export function timedSeconds(timing: { seconds: number; compileSeconds: number }): number {
-  return Math.max(1e-3, timing.seconds - timing.compileSeconds);
-}
+export { timedSeconds } from '../../trainer/trainer';
 
 /** 42 → "42 s", 200 → "3 min 20 s", 7260 → "2 h 1 min". */
 export function formatDuration(seconds: number): string {
@@ -40,18 +35,7 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
-export interface MemoryParts {
-  /** The frozen weights in the format they are held in. */
-  weightBytes: number;
-  /** The largest activation memory a micro-batch allocated. */
-  activationBytes: number;
-  trainableParams: number;
-}
-
-/** GPU memory a run uses: weights + activations + the adapter with its gradient and AdamW moments. */
-export function gpuMemoryBytes(parts: MemoryParts): number {
-  return parts.weightBytes + parts.activationBytes + ADAPTER_BYTES_PER_PARAM * parts.trainableParams;
-}
+export { ADAPTER_BYTES_PER_PARAM, gpuMemoryBytes, type MemoryParts } from '../../trainer/gpu-memory';
 
 /** The trainable count of PEFT's print_trainable_parameters line ("trainable params: 1,234 || …"), or null. */
 export function parseTrainableParams(line: string): number | null {
