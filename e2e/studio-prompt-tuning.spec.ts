@@ -23,7 +23,7 @@ test('prompt tuning from a hard prompt trains in the page, compares, downloads i
   // The method: prompt tuning, its fields rendered from the schema, the hard prompt only with TEXT init.
   await goStep(page, 'method');
   const kind = page.getByTestId('method-kind');
-  await expect(kind.locator('option:not([disabled])')).toHaveText(['LoRA', 'Prompt tuning', 'P-tuning', 'Prefix tuning', 'IA³']);
+  await expect(kind.locator('option:not([disabled])')).toHaveText(['LoRA', 'Prompt tuning', 'P-tuning', 'Prefix tuning', 'IA³', 'Bottleneck adapters']);
   await kind.selectOption('prompt-tuning');
   await expect(page.getByTestId('method-status')).toHaveText('Prompt tuning');
   const text = page.getByTestId('method-prompt-init-text');

@@ -207,3 +207,36 @@ test('runs are kept: two runs overlaid with their differing settings, one delete
   await expect(page.getByTestId('export-zip')).toBeEnabled();
   expect(pageErrors).toEqual([]);
 });
+
+test('methods side by side: LoRA and IA³ trained in turn, one table, one chart, one prompt continued by each', async ({ page }, testInfo) => {
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await openWithDefaultModel(page);
+  await shortDemo(page, { steps: 2, seq: 32 });
+  await goStep(page, 'compare');
+  await page.getByTestId('compare-max-new-tokens').fill('8');
+  const panel = page.getByTestId('panel-side-by-side');
+  await expect(panel.getByTestId('sbs-method-lora')).toBeChecked();
+  await expect(panel.getByTestId('sbs-method-ia3')).toBeChecked();
+  await panel.getByTestId('sbs-run').click();
+  await expect(panel.getByTestId('sbs-progress')).toContainText('Training 1 of 2: LoRA');
+  await expect(panel.getByTestId('sbs-state')).toHaveAttribute('data-state', 'done', { timeout: 400_000 });
+  await expect(panel.getByTestId('sbs-error')).toHaveCount(0);
+
+  // One row per method, from the worker's comparison rows: IA³ trains far fewer parameters than LoRA.
+  const rows = panel.getByTestId('sbs-row');
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(0)).toHaveAttribute('data-method', 'lora');
+  await expect(rows.nth(1)).toHaveAttribute('data-method', 'ia3');
+  const trainable = async (i: number) => Number((await rows.nth(i).locator('td').nth(1).innerText()).replaceAll(',', ''));
+  expect(await trainable(1)).toBeLessThan(await trainable(0));
+  await expect(panel.getByTestId('runs-chart')).toHaveAttribute('data-series', '2');
+  // The same prompt, continued by the base model and by each adapter.
+  for (const side of ['base', 'lora', 'ia3']) await expect(panel.getByTestId(`sbs-output-${side}`)).not.toHaveText('…');
+  await panel.screenshot({ path: testInfo.outputPath('side-by-side.png') });
+
+  // Both are kept as runs.
+  await goStep(page, 'train');
+  await expect(page.getByTestId('run-row')).toHaveCount(2);
+  expect(pageErrors).toEqual([]);
+});

@@ -63,6 +63,40 @@ describe('peft-studio train --method', () => {
     expect(bad.stderr).toContain('feedforward_modules = ["down_proj"] is invalid; it must be a subset of target_modules');
   }, 300_000);
 
+  it('trains bottleneck adapters (--method bottleneck): AdapterHub\'s files, read back by --adapter; a bottleneck size of 0 is refused', async () => {
+    const train = await cli(
+      ['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'bn', '--method', 'bottleneck', '--bottleneck-config', 'houlsby', '--reduction-factor', '8',
+        '--non-linearity', 'tanh', '--steps', '2', '--lr', '0.01', '--batch', '3'],
+      dir,
+    );
+    expect(train.code, train.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(dir, 'bn', 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({
+      model_type: 'llama', hidden_size: 32, model_class: 'LlamaForCausalLM', name: 'bottleneck', version: 'adapters.1.2.0',
+      config: { architecture: 'bottleneck', mh_adapter: true, output_adapter: true, reduction_factor: 8, non_linearity: 'tanh', original_ln_before: false },
+    });
+    expect(config.peft_type).toBeUndefined();
+    const st = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'bn', 'adapter.safetensors'))), 'adapter');
+    const shapes = Object.fromEntries([...st.tensors].map(([k, t]) => [k, t.shape]));
+    const expected: Record<string, number[]> = {};
+    for (const l of [0, 1]) {
+      for (const place of ['attention_adapters', 'output_adapters']) {
+        const p = `model.layers.${l}.${place}.adapters.bottleneck`;
+        expected[`${p}.adapter_down.0.weight`] = [4, 32]; // bottleneck 32 // 8 = 4
+        expected[`${p}.adapter_down.0.bias`] = [4];
+        expected[`${p}.adapter_up.weight`] = [32, 4];
+        expected[`${p}.adapter_up.bias`] = [32];
+      }
+    }
+    expect(shapes).toEqual(expected);
+    const gen = await cli(['generate', '--model', 'model', '--adapter', 'bn', '--prompt', 'cat says', '--max-new-tokens', '2', '--json'], dir);
+    expect(gen.code, gen.stderr).toBe(0);
+
+    const bad = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'bottleneck', '--reduction-factor', '64'], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('reduction_factor = 64 gives a bottleneck size of 0 (hidden_size 32 // 64)');
+  }, 300_000);
+
   it("refuses another method's option, naming the flag and the method it belongs to", async () => {
     const r = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'prefix-tuning', '--r', '4'], dir);
     expect(r.code).toBe(1);
@@ -82,5 +116,25 @@ describe('peft-studio train --method', () => {
     expect(r.stderr).toContain('LoRA+: lora_B learns at 16 × the learning rate of lora_A');
     expect(readFileSync(join(dir, 'plus', 'README.md'), 'utf8')).toContain('AdamW with LoRA+ (lora_B at 16 × the learning rate)');
     expect(readFileSync(join(dir, 'plus', 'adapter_config.json'), 'utf8')).not.toMatch(/loraplus/i);
+  }, 300_000);
+
+  it('trains DoRA (--use-dora): use_dora and a lora_magnitude_vector [out] per adapted layer; --use-dora with another method is refused', async () => {
+    const r = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'dora', '--use-dora', '--steps', '2', '--batch', '3'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    // q_proj 32 → 32 and v_proj 32 → 16 at r = 8 in 2 layers: 2·(8·64 + 8·48) LoRA + 2·(32 + 16) magnitudes.
+    expect(r.stderr).toMatch(/trainable params: 1,888 \|\| all params: /);
+    const config = JSON.parse(readFileSync(join(dir, 'dora', 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({ peft_type: 'LORA', use_dora: true, lora_bias: false });
+    const st = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'dora', 'adapter_model.safetensors'))), 'adapter');
+    const shapes = Object.fromEntries([...st.tensors].filter(([k]) => k.includes('magnitude')).map(([k, t]) => [k, t.shape]));
+    const expected: Record<string, number[]> = {};
+    for (const l of [0, 1]) {
+      expected[`base_model.model.model.layers.${l}.self_attn.q_proj.lora_magnitude_vector`] = [32];
+      expected[`base_model.model.model.layers.${l}.self_attn.v_proj.lora_magnitude_vector`] = [16];
+    }
+    expect(shapes).toEqual(expected);
+    const bad = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'ia3', '--use-dora'], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--use-dora is an option of LoRA');
   }, 300_000);
 });

@@ -81,7 +81,7 @@ describe.each(CASES)('$name', (c) => {
 
       // PEFT's files: the config names the method, the weights hold one prompt_embeddings tensor of PEFT's shape.
       const config = JSON.parse(new TextDecoder().decode(run.files.get('adapter_config.json')!));
-      expect(config.peft_type).toBe({ 'prompt-tuning': 'PROMPT_TUNING', 'p-tuning': 'P_TUNING', 'prefix-tuning': 'PREFIX_TUNING', lora: 'LORA', ia3: 'IA3' }[c.method]);
+      expect(config.peft_type).toBe({ 'prompt-tuning': 'PROMPT_TUNING', 'p-tuning': 'P_TUNING', 'prefix-tuning': 'PREFIX_TUNING', lora: 'LORA', ia3: 'IA3', bottleneck: 'BOTTLENECK' }[c.method]);
       const st = parseSafetensors(run.files.get('adapter_model.safetensors')!, 'adapter_model.safetensors');
       expect([...st.tensors.keys()]).toEqual(['prompt_embeddings']);
       const saved = importPromptLearningAdapter(run.files, m.config);

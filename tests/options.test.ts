@@ -9,6 +9,7 @@ import { parseRequest } from '../src/worker/protocol';
 import { peftDefaults } from '../src/peft/lora-config';
 import { P_TUNING_FIELDS, PREFIX_TUNING_FIELDS, PROMPT_TUNING_FIELDS } from '../src/options/prompt-learning-fields';
 import { LORA_FIELDS } from '../src/options/lora-fields';
+import { BOTTLENECK_FIELDS } from '../src/options/bottleneck-fields';
 import { IA3_FIELDS } from '../src/options/ia3-fields';
 import { TRAINING_FIELDS } from '../src/options/training-fields';
 import { RUN_FIELDS } from '../src/options/run-fields';
@@ -22,7 +23,7 @@ import { loraOptions, trainableSummary, trainingFieldsError, DEFAULT_LORA_FIELDS
 import { parseModelConfig } from '../src/model/config';
 
 const ALL_SETS: Record<string, FieldSet> = {
-  lora: LORA_FIELDS, 'prompt-tuning': PROMPT_TUNING_FIELDS, 'p-tuning': P_TUNING_FIELDS, 'prefix-tuning': PREFIX_TUNING_FIELDS, ia3: IA3_FIELDS, settings: TRAINING_FIELDS, run: RUN_FIELDS,
+  lora: LORA_FIELDS, 'prompt-tuning': PROMPT_TUNING_FIELDS, 'p-tuning': P_TUNING_FIELDS, 'prefix-tuning': PREFIX_TUNING_FIELDS, ia3: IA3_FIELDS, bottleneck: BOTTLENECK_FIELDS, settings: TRAINING_FIELDS, run: RUN_FIELDS,
 };
 /** Every field once (a field shared by several methods is one object, with one flag). */
 /** Each option once: a field two methods share is one flag (a copy may differ only in when it applies, `onlyWhen`). */
@@ -105,7 +106,7 @@ describe('train-start checks made from the schema', () => {
 
   it('names an unknown field and lists the known ones', () => {
     expect(refusal({ method: { id: 'lora', options: { r: 4, alpha: 16 } } })).toBe(
-      'train-start: method.options.alpha = 16: expected one of the fields r, lora_alpha, lora_dropout, bias, use_rslora, target_modules',
+      'train-start: method.options.alpha = 16: expected one of the fields r, lora_alpha, lora_dropout, bias, use_rslora, use_dora, target_modules',
     );
     expect(refusal({ method: { id: 'adalora', options: {} } })).toMatch(/^train-start: method\.id = "adalora": expected one of lora/);
     expect(refusal({ settings: { learning_rate: 1e-3 } })).toMatch(/^train-start: settings\.learning_rate = 0\.001: expected one of the fields lr, schedule, /);

@@ -34,7 +34,9 @@ function setup(partial: Partial<LoraConfig>, model: ModelConfig, seed = 1): Expo
   for (const w of weights.values()) w.b.set(randomUniform(w.b.length, s++, -0.5, 0.5));
   const biases = new Map<string, Float32Array>();
   for (const [path, { length }] of expectedBiasTensors(model, targets, config.bias)) biases.set(path, randomUniform(length, s++));
-  return { config, weights, biases, model, targets };
+  if (!config.use_dora) return { config, weights, biases, model, targets };
+  const magnitudes = new Map(targets.map((t) => [t.path, randomUniform(t.outFeatures, s++, 0.5, 2)]));
+  return { config, weights, biases, magnitudes, model, targets };
 }
 
 function shapes(files: Map<string, Uint8Array>): Record<string, number[]> {
@@ -150,7 +152,10 @@ describe('exportLoraAdapter', () => {
       expect(() => exportLoraAdapter(args), name).toThrow(AdapterFilesError);
       expect(() => exportLoraAdapter(args), name).toThrow(message);
     }
-    expect(() => exportLoraAdapter({ ...ok, config: { ...ok.config, use_dora: true as false } })).toThrow(LoraConfigError);
+    expect(() => exportLoraAdapter({ ...ok, config: { ...ok.config, lora_bias: true as false } })).toThrow(LoraConfigError);
+    // DoRA: the magnitudes must come with use_dora, for every target, with [out] values.
+    expect(() => exportLoraAdapter({ ...ok, config: { ...ok.config, use_dora: true } })).toThrow(/use_dora is true but no lora_magnitude_vector is given for the target "transformer.h.0.attn.c_attn"/);
+    expect(() => exportLoraAdapter({ ...ok, magnitudes: new Map([[t0, new Float32Array(96)]]) })).toThrow(/a DoRA magnitude is given for "transformer.h.0.attn.c_attn" but use_dora is false/);
   });
 });
 
@@ -160,6 +165,8 @@ describe('importLoraAdapter', () => {
     ['gpt2 all-linear with biases', { target_modules: 'all-linear', bias: 'all', init_lora_weights: 'gaussian' }, gpt2()],
     ['llama all-linear rsLoRA', { target_modules: 'all-linear', use_rslora: true, init_lora_weights: false, r: 2 }, llama()],
     ['qwen2 lora_only', { bias: 'lora_only', target_modules: ['q_proj', 'k_proj', 'o_proj'] }, parseModelConfig({ model_type: 'qwen2', hidden_size: 32, num_attention_heads: 4, num_key_value_heads: 2, num_hidden_layers: 2, intermediate_size: 48, vocab_size: 64 })],
+    ['gpt2 DoRA', { use_dora: true, r: 4, target_modules: ['c_attn', 'mlp.c_proj'] }, gpt2()],
+    ['llama all-linear DoRA with lora_only', { use_dora: true, target_modules: 'all-linear', bias: 'lora_only', r: 2 }, llama({ attention_bias: true })],
   ] as [string, Partial<LoraConfig>, ModelConfig][]) {
     it(`round-trips ${name}: identical tensors, config and targets`, () => {
       const args = setup(partial, model);
@@ -175,6 +182,11 @@ describe('importLoraAdapter', () => {
         expect(got.weights.get(p)!.b).toEqual(w.b);
       }
       expect(got.biases).toEqual(args.biases);
+      // DoRA: use_dora true and base_model.model.<module>.lora_magnitude_vector [out] (no ".weight"), read back exactly.
+      expect(saved.use_dora).toBe(Boolean(partial.use_dora));
+      expect(got.magnitudes).toEqual(args.magnitudes ?? new Map());
+      const mags = Object.fromEntries(Object.entries(shapes(files)).filter(([k]) => k.endsWith('.lora_magnitude_vector')));
+      expect(mags).toEqual(Object.fromEntries(partial.use_dora ? args.targets.map((t) => [`base_model.model.${t.path}.lora_magnitude_vector`, [t.outFeatures]]) : []));
       // Exporting the import again gives the same bytes.
       const again = exportLoraAdapter({ ...got, model });
       for (const f of files.keys()) expect(again.get(f)).toEqual(files.get(f));
@@ -212,9 +224,10 @@ describe('importLoraAdapter', () => {
     ['a missing lora_B', () => drop(key('transformer.h.1.attn.c_attn', 'B')),
       /adapter_model.safetensors: base_model.model.transformer.h.1.attn.c_attn.lora_B.weight missing; adapter_config.json targets "transformer.h.1.attn.c_attn"/],
     ['peft_type not LORA', () => editConfig(files, (c) => (c.peft_type = 'PREFIX_TUNING')), /adapter_config.json: peft_type = "PREFIX_TUNING" is invalid; expected "LORA"/],
-    ['use_dora true', () => editConfig(files, (c) => (c.use_dora = true)), /adapter_config.json: use_dora = true is not supported yet \(DoRA\)/],
-    ['a DoRA magnitude vector', () => editTensors(files, (ts) => [...ts, { name: 'base_model.model.transformer.h.0.attn.c_attn.lora_magnitude_vector', dtype: 'F32', shape: [96], data: new Float32Array(96) }]),
-      /lora_magnitude_vector": a DoRA magnitude vector; DoRA adapters are not supported yet/],
+    ['use_dora true without the magnitudes', () => editConfig(files, (c) => (c.use_dora = true)),
+      /base_model.model.transformer.h.0.attn.c_attn.lora_magnitude_vector missing; adapter_config.json has use_dora true/],
+    ['a DoRA magnitude vector without use_dora', () => editTensors(files, (ts) => [...ts, { name: 'base_model.model.transformer.h.0.attn.c_attn.lora_magnitude_vector', dtype: 'F32', shape: [96], data: new Float32Array(96) }]),
+      /lora_magnitude_vector": a DoRA magnitude vector, but adapter_config.json has use_dora false/],
     ['a key without PEFT\'s prefix', () => rename(key('transformer.h.0.attn.c_attn', 'A'), 'transformer.h.0.attn.c_attn.lora_A.weight'),
       /tensor "transformer.h.0.attn.c_attn.lora_A.weight": expected a key starting with "base_model.model."/],
     ['an unknown tensor', () => editTensors(files, (ts) => [...ts, { name: 'base_model.model.transformer.wte.weight', dtype: 'F32', shape: [2], data: new Float32Array(2) }]),

@@ -158,7 +158,8 @@ describe('makeLoraConfig', () => {
     ['bias', { bias: 'some' }, /bias = "some" is invalid; expected "none", "all" or "lora_only"/],
     ['init pissa', { init_lora_weights: 'pissa' }, /init_lora_weights = "pissa" is not supported yet; supported: true .*false .*"gaussian"/],
     ['init number', { init_lora_weights: 1 }, /init_lora_weights = 1 is invalid; expected true, false or "gaussian"/],
-    ['use_dora', { use_dora: true }, /use_dora = true is not supported yet \(DoRA\); expected false/],
+    ['use_dora string', { use_dora: 'yes' }, /use_dora = "yes" is invalid/],
+    ['use_dora with lora_bias', { use_dora: true, lora_bias: true }, /lora_bias = true cannot be used with use_dora = true \(PEFT refuses this combination\)/],
     ['lora_bias', { lora_bias: true }, /lora_bias = true is not supported yet/],
     ['modules_to_save', { modules_to_save: ['lm_head'] }, /modules_to_save = \["lm_head"\] is not supported yet/],
     ['layers_to_transform range', { layers_to_transform: 5 }, /layers_to_transform = 5 is invalid; expected .*0\.\.1 \(the model has 2 layers\)/],
@@ -198,7 +199,8 @@ describe('makeLoraConfig', () => {
     expect(() => parseLoraConfigJson('{"peft_type": "LORA", "future_thing": {"on": true}}', gpt2())).toThrow(/unknown field "future_thing" = \{"on":true\}.*newer PEFT/);
     expect(() => parseLoraConfigJson('{"r": 4}', gpt2())).toThrow(/"peft_type" is missing/);
     expect(() => parseLoraConfigJson('{"peft_type": "IA3"}', gpt2())).toThrow(/peft_type = "IA3" is invalid; expected "LORA"/);
-    expect(() => parseLoraConfigJson('{"peft_type": "LORA", "use_dora": true}', gpt2())).toThrow(/use_dora = true is not supported yet \(DoRA\)/);
+    expect(parseLoraConfigJson('{"peft_type": "LORA", "use_dora": true}', gpt2()).config.use_dora).toBe(true);
+    expect(() => parseLoraConfigJson('{"peft_type": "LORA", "use_dora": true, "lora_bias": true}', gpt2())).toThrow(/lora_bias = true cannot be used with use_dora = true/);
     expect(() => parseLoraConfigJson('{"peft_type": "LORA", "init_lora_weights": "Gaussian"}', gpt2()).config.init_lora_weights).not.toThrow();
     expect(parseLoraConfigJson('{"peft_type": "LORA", "init_lora_weights": "Gaussian"}', gpt2()).config.init_lora_weights).toBe('gaussian');
     expect(() => parseLoraConfigJson('{peft_type', gpt2())).toThrow(/adapter_config.json: not valid JSON/);

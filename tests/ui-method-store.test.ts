@@ -204,3 +204,12 @@ describe('LoRA+ in the Method panel', () => {
     expect(trainingFieldsError({ ...fields, loraplusLrRatio: 0, methodId: 'lora' }, 'en')).toMatch(/loraplusLrRatio = 0: expected a number > 0/);
   });
 });
+
+describe('IA³ from the Method panel', () => {
+  it("sends no module list when it is PEFT's default for the architecture (null)", () => {
+    const spec = methodSpec({ ...useMethod.getState(), methodId: 'ia3' });
+    expect(spec.id).toBe('ia3');
+    expect(spec.options).not.toHaveProperty('target_modules');
+    expect(spec.options).not.toHaveProperty('feedforward_modules');
+  });
+});

@@ -14,9 +14,9 @@ import type { ModelConfig } from '../model/config';
 import type { HostWeights } from '../model/weight-names';
 import type { TextTokenizer } from '../model-io/tokenizer';
 import type { FieldSet } from '../options/field';
-import type { SupportedPeftType } from '../peft/peft-type';
+import type { AdapterType } from '../peft/peft-type';
 
-export const METHOD_IDS = ['lora', 'prompt-tuning', 'p-tuning', 'prefix-tuning', 'ia3'] as const;
+export const METHOD_IDS = ['lora', 'prompt-tuning', 'p-tuning', 'prefix-tuning', 'ia3', 'bottleneck'] as const;
 export type MethodId = (typeof METHOD_IDS)[number];
 
 /** What adapter_config.json names as the base model. */
@@ -79,8 +79,8 @@ export interface MergeResult {
 
 export interface PeftMethod {
   id: MethodId;
-  /** adapter_config.json's peft_type. */
-  peftType: SupportedPeftType;
+  /** adapter_config.json's peft_type ('BOTTLENECK': AdapterHub's format, which has none). */
+  peftType: AdapterType;
   /** "LoRA", "Prompt tuning", … */
   label: string;
   /** One sentence on what the method trains and where it attaches. */

@@ -5,6 +5,8 @@
 import type { ModelConfig } from '../model/config';
 import { firstProblem, problemText } from '../options/field';
 import { ADAPTER_CONFIG_FILE, AdapterFilesError } from '../peft/adapter-files';
+import { isAdapterHubBottleneck } from '../peft/bottleneck-files';
+import { BOTTLENECK_METHOD } from './bottleneck/method';
 import { IA3_METHOD } from './ia3/method';
 import { LORA_METHOD } from './lora/method';
 import { P_TUNING_METHOD } from './p-tuning/method';
@@ -18,6 +20,7 @@ export const METHODS: Readonly<Record<MethodId, PeftMethod>> = {
   'p-tuning': P_TUNING_METHOD,
   'prefix-tuning': PREFIX_TUNING_METHOD,
   ia3: IA3_METHOD,
+  bottleneck: BOTTLENECK_METHOD,
 };
 
 /** The methods in the order the studio and the CLI list them. */
@@ -59,6 +62,8 @@ export function methodOfFiles(files: ReadonlyMap<string, Uint8Array>): PeftMetho
   } catch (e) {
     throw new AdapterFilesError(`${ADAPTER_CONFIG_FILE}: not valid JSON (${(e as Error).message})`);
   }
+  // AdapterHub's bottleneck adapters have no peft_type (src/peft/bottleneck-files.ts).
+  if (isAdapterHubBottleneck(json)) return BOTTLENECK_METHOD;
   const peftType = (json as { peft_type?: unknown } | null)?.peft_type;
   const m = availableMethods().find((x) => x.peftType === peftType);
   if (!m) {

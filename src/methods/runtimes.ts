@@ -1,4 +1,5 @@
 /** The GPU halves of the PEFT methods (MethodRuntime), by id: new adapters and adapters read from PEFT's files. */
+import { BOTTLENECK_RUNTIME } from './bottleneck/adapter';
 import { IA3_RUNTIME } from './ia3/adapter';
 import { LORA_RUNTIME } from './lora/adapter';
 import { promptLearningRuntime } from './shared/prompt-learning-adapter';
@@ -11,6 +12,7 @@ const RUNTIMES: Readonly<Record<MethodId, MethodRuntime>> = {
   'p-tuning': promptLearningRuntime('p-tuning', 'P_TUNING'),
   'prefix-tuning': promptLearningRuntime('prefix-tuning', 'PREFIX_TUNING'),
   ia3: IA3_RUNTIME,
+  bottleneck: BOTTLENECK_RUNTIME,
 };
 
 function runtimeOf(id: MethodId): MethodRuntime {

@@ -57,6 +57,16 @@ export const LORA_FIELDS = {
     default: PEFT.use_rslora,
     defaultFrom: 'PEFT',
   },
+  use_dora: {
+    kind: 'boolean',
+    flag: 'use-dora',
+    label: '`use_dora`',
+    help:
+      'DoRA (weight-decomposed LoRA): each adapted layer also trains a magnitude per output feature, which rescales the row of `W0 + scaling·B·A` ' +
+      'to that length. More compute per step than plain LoRA.',
+    default: PEFT.use_dora,
+    defaultFrom: 'PEFT',
+  },
   target_modules: {
     kind: 'targets',
     flag: 'target',

@@ -3,6 +3,7 @@
  * the markers, and tests/options.test.ts fails when the README's copy differs.
  */
 import { expectation, formatDefault, type FieldSet } from './field';
+import { BOTTLENECK_FIELDS } from './bottleneck-fields';
 import { IA3_FIELDS } from './ia3-fields';
 import { LORA_FIELDS } from './lora-fields';
 import { P_TUNING_FIELDS, PREFIX_TUNING_FIELDS, PROMPT_TUNING_FIELDS } from './prompt-learning-fields';
@@ -50,6 +51,7 @@ export function optionsTable(): string {
     ...rows('lora', LORA_FIELDS),
     ...promptLearningRows(),
     ...rows('ia3', IA3_FIELDS),
+    ...rows('bottleneck', BOTTLENECK_FIELDS),
     ...rows('settings', TRAINING_FIELDS),
     ...rows('run', RUN_FIELDS),
   ]

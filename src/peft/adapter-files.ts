@@ -6,7 +6,8 @@
  *   as inject_adapter left it (see effectiveTargetModules).
  * - `adapter_model.safetensors`: F32 tensors, metadata {"format": "pt"}, keys without the adapter name:
  *   `base_model.model.<module>.lora_A.weight` [r, in] and `base_model.model.<module>.lora_B.weight` [out, r]
- *   (nn.Linear layout, also for GPT-2's Conv1D). Biases: bias="lora_only" saves each adapted layer's
+ *   (nn.Linear layout, also for GPT-2's Conv1D); with use_dora also `base_model.model.<module>.lora_magnitude_vector`
+ *   [out] (DoRA's magnitude, no ".weight" suffix). Biases: bias="lora_only" saves each adapted layer's
  *   `<module>.base_layer.bias`; bias="all" saves every parameter named "*.bias" — `<module>.base_layer.bias` for
  *   adapted layers, `<module>.bias` for the others (GPT-2's LayerNorms included).
  * - `README.md`: PEFT's model card (model-card.ts).
@@ -29,6 +30,8 @@ export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 /** PEFT's pickle fallback; never written, refused on import. */
 export const ADAPTER_PICKLE_FILE = 'adapter_model.bin';
 export const MODEL_CARD_FILE = 'README.md';
+/** AdapterHub's safetensors weights (SAFE_WEIGHTS_NAME), next to its adapter_config.json: bottleneck adapters (bottleneck-files.ts). */
+export const ADAPTERHUB_WEIGHTS_FILE = 'adapter.safetensors';
 
 /** The prefix PEFT's state-dict keys carry for a PeftModel wrapping a transformers model. */
 export const PEFT_KEY_PREFIX = 'base_model.model.';
@@ -44,6 +47,11 @@ function fail(msg: string): never {
 /** `base_model.model.<module>.lora_A.weight` / `.lora_B.weight`. */
 export function loraTensorKey(modulePath: string, which: 'A' | 'B'): string {
   return `${PEFT_KEY_PREFIX}${modulePath}.lora_${which}.weight`;
+}
+
+/** `base_model.model.<module>.lora_magnitude_vector`: DoRA's magnitude [out] (PEFT saves it without ".weight"). */
+export function magnitudeTensorKey(modulePath: string): string {
+  return `${PEFT_KEY_PREFIX}${modulePath}.lora_magnitude_vector`;
 }
 
 /** The key PEFT saves a bias under: `<module>.base_layer.bias` for an adapted layer, `<module>.bias` otherwise. */
@@ -111,6 +119,8 @@ export interface ExportLoraAdapterArgs {
   weights: Map<string, LoraPair>;
   /** For bias "lora_only" / "all": the trained biases by module path (e.g. "transformer.h.0.attn.c_attn"). */
   biases?: Map<string, Float32Array>;
+  /** With use_dora: lora_magnitude_vector [out] per module path, for exactly the targets. */
+  magnitudes?: Map<string, Float32Array>;
   model: ModelConfig;
   targets: ResolvedTarget[];
 }
@@ -149,6 +159,16 @@ export function exportLoraAdapter(args: ExportLoraAdapterArgs): Map<string, Uint
     checkTensorValues(w.b, t.outFeatures * t.r, `${where}: ${loraTensorKey(t.path, 'B')}`, [t.outFeatures, t.r]);
     tensors.push({ name: loraTensorKey(t.path, 'A'), dtype: 'F32', shape: [t.r, t.inFeatures], data: w.a });
     tensors.push({ name: loraTensorKey(t.path, 'B'), dtype: 'F32', shape: [t.outFeatures, t.r], data: w.b });
+    if (config.use_dora) {
+      const m = args.magnitudes?.get(t.path);
+      if (!m) fail(`${where}: use_dora is true but no lora_magnitude_vector is given for the target "${t.path}"`);
+      checkTensorValues(m, t.outFeatures, `${where}: ${magnitudeTensorKey(t.path)}`, [t.outFeatures]);
+      tensors.push({ name: magnitudeTensorKey(t.path), dtype: 'F32', shape: [t.outFeatures], data: m });
+    }
+  }
+  for (const path of args.magnitudes?.keys() ?? []) {
+    if (!config.use_dora) fail(`${where}: a DoRA magnitude is given for "${path}" but use_dora is false`);
+    if (!expectedPaths.has(path)) fail(`${where}: a DoRA magnitude is given for "${path}", which the config does not target`);
   }
   for (const path of weights.keys()) {
     if (!expectedPaths.has(path)) fail(`${where}: weights are given for "${path}", which the config does not target`);
@@ -192,6 +212,8 @@ export interface ImportedLoraAdapter {
   weights: Map<string, LoraPair>;
   /** Biases the file holds (bias "lora_only" / "all"), by module path; PEFT loads them into the base layers. */
   biases: Map<string, Float32Array>;
+  /** With use_dora: lora_magnitude_vector [out] per targeted module path. */
+  magnitudes: Map<string, Float32Array>;
   targets: ResolvedTarget[];
   /** Things PEFT would also only warn about (ignored empty config fields, missing biases). */
   warnings: string[];
@@ -226,7 +248,7 @@ export function adapterFileContents(files: Map<string, Uint8Array>): { configTex
  * Reads an adapter folder's files (from readAdapterFiles or exportLoraAdapter) for this base model. Every error
  * names the file and key: a module this base model does not have, a module the config does not target, a rank that
  * differs from the config (r / rank_pattern), in/out features that differ from the base model (an adapter for
- * another model), a missing lora_A or lora_B, a non-LoRA adapter (peft_type), DoRA. Keys that still hold the adapter
+ * another model), a missing lora_A or lora_B (or, with use_dora, lora_magnitude_vector), a non-LoRA adapter (peft_type). Keys that still hold the adapter
  * name (".lora_A.default.weight") are accepted with the name stripped. F16 and BF16 tensors are converted to f32.
  */
 export function importLoraAdapter(files: Map<string, Uint8Array>, model: ModelConfig): ImportedLoraAdapter {
@@ -241,6 +263,7 @@ export function importLoraAdapter(files: Map<string, Uint8Array>, model: ModelCo
   const st = parseSafetensors(weightBytes, file);
   const found = new Map<string, { A?: Float32Array; B?: Float32Array; keyA?: string; keyB?: string }>();
   const biases = new Map<string, Float32Array>();
+  const magnitudes = new Map<string, Float32Array>();
   for (const [key, info] of st.tensors) {
     const where = `${file}: tensor "${key}"`;
     if (!key.startsWith(PEFT_KEY_PREFIX)) {
@@ -300,7 +323,18 @@ export function importLoraAdapter(files: Map<string, Uint8Array>, model: ModelCo
       biases.set(path, tensorToFloat32(st, key));
       continue;
     }
-    if (/\.lora_magnitude_vector\b/.test(rest)) fail(`${where}: a DoRA magnitude vector; DoRA adapters are not supported yet`);
+    const mag = /^(.*)\.lora_magnitude_vector$/.exec(rest);
+    if (mag) {
+      const path = mag[1];
+      if (!config.use_dora) fail(`${where}: a DoRA magnitude vector, but ${ADAPTER_CONFIG_FILE} has use_dora false; PEFT would not load it`);
+      const t = byPath.get(path);
+      if (!t) fail(`${where}: "${path}" is not a module targeted by ${ADAPTER_CONFIG_FILE} (target_modules ${JSON.stringify(config.target_modules)})`);
+      if (info.shape.length !== 1 || info.shape[0] !== t.outFeatures) fail(`${where}: has shape [${info.shape.join(', ')}], expected [${t.outFeatures}] (out_features of "${path}")`);
+      if (magnitudes.has(path)) fail(`${where}: the DoRA magnitude of "${path}" is stored twice`);
+      magnitudes.set(path, tensorToFloat32(st, key));
+      continue;
+    }
+    if (/\.lora_magnitude_vector\b/.test(rest)) fail(`${where}: expected a DoRA magnitude named <module>.lora_magnitude_vector (PEFT saves it without ".weight")`);
     if (/\.lora_embedding_[AB]\b/.test(rest)) fail(`${where}: LoRA on an embedding is not supported yet`);
     fail(`${where}: not a LoRA tensor (expected <module>.lora_A.weight, <module>.lora_B.weight or a bias)`);
   }
@@ -313,6 +347,9 @@ export function importLoraAdapter(files: Map<string, Uint8Array>, model: ModelCo
       fail(`${file}: ${missing} missing; ${ADAPTER_CONFIG_FILE} targets "${t.path}" (PEFT would leave it at its initial value)`);
     }
     weights.set(t.path, { a: e.A, b: e.B });
+    if (config.use_dora && !magnitudes.has(t.path)) {
+      fail(`${file}: ${magnitudeTensorKey(t.path)} missing; ${ADAPTER_CONFIG_FILE} has use_dora true and targets "${t.path}"`);
+    }
   }
 
   const wantBiases = expectedBiasTensors(model, targets, config.bias);
@@ -326,7 +363,7 @@ export function importLoraAdapter(files: Map<string, Uint8Array>, model: ModelCo
         `PEFT keeps the base model's values for those (PEFT before 0.21 did not save bias "lora_only")`,
     );
   }
-  return { config, weights, biases, targets, warnings };
+  return { config, weights, biases, magnitudes, targets, warnings };
 }
 
 /**
@@ -337,6 +374,12 @@ export async function readAdapterFiles(source: ModelSource): Promise<Map<string,
   const out = new Map<string, Uint8Array>();
   if (!(await source.exists(ADAPTER_CONFIG_FILE))) {
     fail(`${source.description}: ${ADAPTER_CONFIG_FILE} not found; is this a PEFT adapter folder?`);
+  }
+  if (!(await source.exists(ADAPTER_WEIGHTS_FILE)) && (await source.exists(ADAPTERHUB_WEIGHTS_FILE))) {
+    // An AdapterHub folder (save_adapter(..., use_safetensors=True)): bottleneck adapters.
+    out.set(ADAPTER_CONFIG_FILE, await source.read(ADAPTER_CONFIG_FILE));
+    out.set(ADAPTERHUB_WEIGHTS_FILE, await source.read(ADAPTERHUB_WEIGHTS_FILE));
+    return out;
   }
   if (!(await source.exists(ADAPTER_WEIGHTS_FILE))) {
     if (await source.exists(ADAPTER_PICKLE_FILE)) {

@@ -57,7 +57,8 @@ export interface LoraConfig {
   eva_config: null;
   corda_config: null;
   lora_ga_config: null;
-  use_dora: false;
+  /** DoRA (weight-decomposed LoRA): a trainable magnitude per output feature (tuners/lora/dora.py). */
+  use_dora: boolean;
   velora_config: null;
   alora_invocation_tokens: null;
   use_qalora: false;
@@ -266,7 +267,6 @@ const UNSUPPORTED_NULL_FIELDS: Record<string, string> = {
   kasa_config: 'KaSA',
 };
 const UNSUPPORTED_FALSE_FIELDS: Record<string, string> = {
-  use_dora: 'DoRA',
   use_qalora: 'QA-LoRA',
   lora_bias: 'a bias on lora_B',
   ensure_weight_tying: 'tied LoRA adapters',
@@ -294,6 +294,11 @@ function normalize(raw: Record<string, unknown>, model: ModelConfig, where: stri
   for (const [k, what] of Object.entries(UNSUPPORTED_NULL_FIELDS)) {
     const v = get(k);
     if (!isUnused(v)) c.unsupported(k, v, what);
+  }
+  const useDora = c.bool('use_dora', get('use_dora'));
+  // PEFT's LoraConfig refuses lora_bias with DoRA (before our own refusal of lora_bias, so the message says why).
+  if (useDora && get('lora_bias') === true) {
+    throw new LoraConfigError(`${where}: lora_bias = true cannot be used with use_dora = true (PEFT refuses this combination); set lora_bias to false or use_dora to false`);
   }
   for (const [k, what] of Object.entries(UNSUPPORTED_FALSE_FIELDS)) {
     const v = get(k);
@@ -368,6 +373,7 @@ function normalize(raw: Record<string, unknown>, model: ModelConfig, where: stri
     fan_in_fan_out: forcedFanInFanOut,
     bias: bias as LoraBias,
     use_rslora: useRslora,
+    use_dora: useDora,
     init_lora_weights: init,
     layers_to_transform: layersToTransform,
     layers_pattern: layersPattern,

@@ -13,7 +13,7 @@
  */
 import { architectureOf } from '../model/architectures/index';
 import type { ModelConfig } from '../model/config';
-import type { SupportedPeftType } from './peft-type';
+import type { AdapterType } from './peft-type';
 import { PEFT_VERSION } from './peft-version';
 import { compareCodePoints } from './python-json';
 
@@ -259,12 +259,14 @@ export function yamlScalar(s: string): string {
  * transformers CausalLM itself, so the tag depends on its backbone's attribute name: LlamaForCausalLM and
  * Qwen2ForCausalLM keep it in `.model`, GPT2LMHeadModel in `.transformer` (no "transformers" tag).
  */
-export function peftModelCardTags(opts: { baseModel: string | null; peftType?: SupportedPeftType; model?: ModelConfig }): string[] {
+export function peftModelCardTags(opts: { baseModel: string | null; peftType?: AdapterType; model?: ModelConfig }): string[] {
   const peftType = opts.peftType ?? 'LORA';
   const tags: string[] = [];
   if (peftType === 'LORA') tags.push('transformers', 'lora');
   // IA³'s base_model is the IA3Model, whose `.model` is the transformers model (no method tag: PEFT adds only "lora").
   else if (peftType === 'IA3') tags.push('transformers');
+  // AdapterHub's adapters (no PEFT): the Hub's library tag for the `adapters` library.
+  else if (peftType === 'BOTTLENECK') tags.push('adapter-transformers');
   else {
     if (!opts.model) throw new Error(`peftModelCardTags: ${peftType} needs the base model's config (its backbone's name decides the "transformers" tag)`);
     if (architectureOf(opts.model).modules(opts.model).some((m) => m.name === 'model')) tags.push('transformers');
@@ -277,16 +279,16 @@ export function peftModelCardTags(opts: { baseModel: string | null; peftType?: S
  * README.md for an adapter of `baseModel`, exactly as PEFT writes it into a new folder (no final newline). The
  * default method is LoRA; a prompt-learning method needs `model` for its tags (peftModelCardTags).
  */
-export function peftModelCard(opts: { baseModel: string | null; peftVersion?: string; peftType?: SupportedPeftType; model?: ModelConfig }): string {
+export function peftModelCard(opts: { baseModel: string | null; peftVersion?: string; peftType?: AdapterType; model?: ModelConfig }): string {
   const text = [...TEMPLATE_BODY_LINES, frameworkVersions(opts.peftVersion)].join('\n');
   return `${frontMatter(opts)}${text}`;
 }
 
 /** The YAML metadata block the Hub reads (base_model, library_name, pipeline_tag, tags), as PEFT writes it. */
-export function frontMatter(opts: { baseModel: string | null; peftType?: SupportedPeftType; model?: ModelConfig }): string {
+export function frontMatter(opts: { baseModel: string | null; peftType?: AdapterType; model?: ModelConfig }): string {
   const yaml: string[] = [];
   if (opts.baseModel !== null) yaml.push(`base_model: ${yamlScalar(opts.baseModel)}`);
-  yaml.push('library_name: peft', 'pipeline_tag: text-generation');
+  yaml.push(`library_name: ${opts.peftType === 'BOTTLENECK' ? 'adapter-transformers' : 'peft'}`, 'pipeline_tag: text-generation');
   const tags = peftModelCardTags(opts);
   if (tags.length > 0) yaml.push('tags:', ...tags.map((t) => `- ${yamlScalar(t)}`));
   return `---\n${yaml.join('\n')}\n---\n`;

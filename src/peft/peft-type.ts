@@ -12,6 +12,14 @@ export type PromptLearningPeftType = (typeof PROMPT_LEARNING_PEFT_TYPES)[number]
 export const SUPPORTED_PEFT_TYPES = ['LORA', ...PROMPT_LEARNING_PEFT_TYPES, 'IA3'] as const;
 export type SupportedPeftType = (typeof SUPPORTED_PEFT_TYPES)[number];
 
+/**
+ * Adapter types read and written outside PEFT, with no peft_type: AdapterHub's bottleneck adapters
+ * (src/peft/bottleneck-files.ts), recognised by adapter_config.json's "config": {"architecture": "bottleneck"}.
+ */
+export const NON_PEFT_ADAPTER_TYPES = ['BOTTLENECK'] as const;
+/** A method's adapter type: PEFT's peft_type, or one of NON_PEFT_ADAPTER_TYPES. */
+export type AdapterType = SupportedPeftType | (typeof NON_PEFT_ADAPTER_TYPES)[number];
+
 export class PeftTypeError extends Error {
   override name = 'PeftTypeError';
 }

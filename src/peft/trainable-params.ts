@@ -83,9 +83,11 @@ export function countParameters(
   model: ModelConfig,
   targets: readonly { r: number; inFeatures: number; outFeatures: number; hasBias: boolean }[],
   bias: LoraBias = 'none',
+  useDora = false,
 ): { trainable: number; all: number } {
   let lora = 0;
-  for (const t of targets) lora += t.r * (t.inFeatures + t.outFeatures);
+  // DoRA adds lora_magnitude_vector [out] per adapted layer.
+  for (const t of targets) lora += t.r * (t.inFeatures + t.outFeatures) + (useDora ? t.outFeatures : 0);
   let biases = 0;
   if (bias === 'all') {
     for (const t of expectedTensors(model)) if (t.name.endsWith('.bias')) biases += t.shape.reduce((p, d) => p * d, 1);

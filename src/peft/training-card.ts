@@ -7,14 +7,14 @@
  */
 import type { ModelConfig } from '../model/config';
 import { frameworkVersions, frontMatter } from './model-card';
-import type { SupportedPeftType } from './peft-type';
+import type { AdapterType } from './peft-type';
 
 export interface TrainingCardFacts {
   /** adapter_config.json's base_model_name_or_path and revision. */
   baseModel: string;
   revision: string | null;
   model: ModelConfig;
-  peftType: SupportedPeftType;
+  peftType: AdapterType;
   /** "LoRA", "Prompt tuning", … */
   methodLabel: string;
   /** Whether the adapter can be merged into the model (and so exported as ONNX for transformers.js). */

@@ -5,7 +5,6 @@
  * `RunMeter` saw of its trainer events.
  */
 import { pythonFixed, pythonThousands } from '../peft/trainable-params';
-import { ADAPTER_WEIGHTS_FILE } from '../peft/adapter-files';
 import { methodById } from '../methods/registry';
 import type { MethodId } from '../methods/method';
 import { gpuMemoryBytes } from './gpu-memory';
@@ -19,11 +18,11 @@ export interface MethodComparisonRow {
   all: number;
   /** 100 · trainable / all, as print_trainable_parameters. */
   trainablePercent: number;
-  /** Bytes of adapter_model.safetensors. */
+  /** Bytes of the adapter's weights file (PEFT's adapter_model.safetensors, AdapterHub's adapter.safetensors). */
   adapterBytes: number;
   /** Frozen weights + the largest activations of a step + the adapter with its gradient and AdamW moments. */
   peakGpuBytes: number;
-  /** Median time of a step, its shader compiles taken out; null when no step ran. */
+  /** Median time of a step after the first (whose shader compiles it leaves out); null when no step ran. */
   msPerStep: number | null;
   steps: number;
   finalLoss: number | null;
@@ -52,14 +51,16 @@ function median(xs: readonly number[]): number | null {
 export function comparisonRow(result: TrainingRunResult, meter: RunMeter, weightBytes: number): MethodComparisonRow {
   const { trainable, all } = result.adapter.plan.counts;
   const method = methodById(result.adapter.method);
-  const seconds = median(meter.stepSeconds);
+  // The first step also finishes the shader compiles a CPU driver defers to the first dispatch: leave it out when
+  // there are others.
+  const seconds = median(meter.stepSeconds.length > 1 ? meter.stepSeconds.slice(1) : meter.stepSeconds);
   return {
     method: method.id,
     label: method.label,
     trainable,
     all,
     trainablePercent: (100 * trainable) / all,
-    adapterBytes: result.files.get(ADAPTER_WEIGHTS_FILE)?.byteLength ?? 0,
+    adapterBytes: [...result.files].filter(([name]) => name.endsWith('.safetensors')).reduce((n, [, bytes]) => n + bytes.byteLength, 0),
     peakGpuBytes: gpuMemoryBytes({ weightBytes, activationBytes: meter.activationBytes, trainableParams: trainable }),
     msPerStep: seconds === null ? null : seconds * 1000,
     steps: result.step,

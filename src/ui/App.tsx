@@ -8,6 +8,7 @@ import { ExportPanel } from './panels/ExportPanel';
 import { MethodPanel } from './panels/MethodPanel';
 import { ModelPanel } from './panels/ModelPanel';
 import { RunsPanel } from './panels/RunsPanel';
+import { SideBySidePanel } from './panels/SideBySidePanel';
 import { TrainingPanel } from './panels/TrainingPanel';
 import { RunStatusBar } from './RunStatusBar';
 import { StepNav } from './StepNav';
@@ -78,7 +79,12 @@ function StepContent({ step }: { step: StepId }) {
         </>
       );
     case 'compare':
-      return <ComparePanel />;
+      return (
+        <>
+          <ComparePanel />
+          <SideBySidePanel />
+        </>
+      );
     case 'export':
       return <ExportPanel />;
   }

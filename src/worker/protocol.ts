@@ -17,6 +17,7 @@ import type { AdapterReport } from '../gpu/device';
 import type { WeightFormat, WeightLayout } from '../kernels/weight-format';
 import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from '../model/config';
 import type { GenerationDefaults, SamplingOptions } from '../model/sampling';
+import type { MethodComparisonRow } from '../trainer/method-comparison';
 import type { StepLog, TrainerEvent, TrainingSettings } from '../trainer/trainer';
 import type { TrainLogPhase } from '../trainer/training-run';
 import { accepts, expectation, firstProblem, problemText, type FieldSet } from '../options/field';
@@ -420,6 +421,8 @@ export interface TrainStartResponse {
   adapterFiles: Record<string, Uint8Array>;
   /** The adapter, now the worker's current one when the run trained the loaded model (else null). */
   adapter: AdapterInfo | null;
+  /** The run's row of a methods comparison (trainable parameters, adapter size, peak memory, ms per step, losses). */
+  comparison: MethodComparisonRow;
 }
 
 /** Where a run stands after a control request ('stopping': a stop was asked for, the run's result follows). */

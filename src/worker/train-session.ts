@@ -10,6 +10,7 @@
 import type { GpuContext } from '../gpu/device';
 import { destroyQuietly } from '../gpu/errors';
 import { OpfsCheckpointStore } from '../trainer/checkpoint-store-browser';
+import { comparisonRow, RunMeter } from '../trainer/method-comparison';
 import { DEFAULT_TRAINING, type Trainer, type TrainerEvent, type TrainingSettings } from '../trainer/trainer';
 import { runTraining, type StartingAdapter, type TrainingBase, type TrainingRunResult } from '../trainer/training-run';
 import { loadAdapterFiles } from '../methods/runtimes';
@@ -132,6 +133,7 @@ export class TrainSession {
     const own: { base?: LoadedBase } = {};
     let trained: TrainingRunResult | null = null;
     let keptAdapter = false;
+    const meter = new RunMeter();
     try {
       trained = await runTraining({
         data: req.data,
@@ -155,6 +157,7 @@ export class TrainSession {
           else if (this.pauseWanted) trainer.pause();
         },
         onEvent: (event, trainer) => {
+          meter.onEvent(event);
           this.post({ id: this.runId, kind: 'train-progress', event });
           if (this.isStepBoundary(event, settings.checkpointEvery)) this.atStepBoundary(trainer);
         },
@@ -175,6 +178,7 @@ export class TrainSession {
         resumedFromStep: trained.resumedFromStep,
         adapterFiles: transferableFiles(trained.files),
         adapter: onLoaded ? describeAdapter(adapter) : null,
+        comparison: comparisonRow(trained, meter, trained.base.model.memory.total),
       };
     } finally {
       this.state = 'finished';

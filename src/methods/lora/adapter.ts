@@ -36,7 +36,14 @@ export class LoraAdapter implements TrainedAdapter {
   }
 
   async exportFiles(): Promise<Map<string, Uint8Array>> {
-    return exportLoraAdapter({ config: this.config, weights: await this.set.readWeights(), biases: await this.set.readBiases(), model: this.model, targets: this.targets });
+    return exportLoraAdapter({
+      config: this.config,
+      weights: await this.set.readWeights(),
+      biases: await this.set.readBiases(),
+      magnitudes: await this.set.readMagnitudes(),
+      model: this.model,
+      targets: this.targets,
+    });
   }
 
   destroy(): void {
@@ -53,7 +60,7 @@ export const LORA_RUNTIME: MethodRuntime = {
   },
   load(base: MethodBase, files) {
     const imported = importLoraAdapter(new Map(files), base.config);
-    const inits = loraModuleInits(imported.config, imported.targets, imported.weights, base.weights, { biases: imported.biases });
+    const inits = loraModuleInits(imported.config, imported.targets, imported.weights, base.weights, { biases: imported.biases, magnitudes: imported.magnitudes });
     return new LoraAdapter(GpuLoraSet.create(base.gpu, base.model, inits), imported.config, imported.targets, base.config, imported.warnings);
   },
 };

@@ -3,7 +3,8 @@
  * get_delta_weight): W ← W + scaling·B·A for every adapted layer, transposed for GPT-2's Conv1D layers
  * (fan_in_fan_out, weights stored [in, out]); with bias "lora_only" or "all" the adapter's biases replace the base
  * layers' (PEFT loads them into the base model, so merging keeps them). The product is summed in float64 and
- * rounded once to float32.
+ * rounded once to float32. DoRA (use_dora) rescales each output feature's row of W + ΔW to its magnitude:
+ * W′ = (m / ‖W + ΔW‖) ⊙ (W + ΔW), the bias untouched.
  */
 import type { ModelConfig } from '../../model/config';
 import type { HostWeights } from '../../model/weight-names';
@@ -36,6 +37,22 @@ export function mergeLora(files: ReadonlyMap<string, Uint8Array>, model: ModelCo
         if (b === 0) continue;
         const a = pair.a.subarray(j * K, (j + 1) * K);
         for (let k = 0; k < K; k++) row[k] += b * a[k];
+      }
+      const magnitude = adapter.magnitudes.get(target.path);
+      if (magnitude) {
+        // DoRA (PEFT's Linear.merge with use_dora): W′ = (m / ‖W + ΔW‖) ⊙ (W + ΔW) per output feature.
+        let sq = 0;
+        for (let k = 0; k < K; k++) {
+          row[k] += target.layout === 'linear' ? base.data[n * K + k] : base.data[k * N + n];
+          sq += row[k] * row[k];
+        }
+        const f = magnitude[n] / Math.sqrt(sq);
+        for (let k = 0; k < K; k++) {
+          const v = f * row[k];
+          if (target.layout === 'linear') out[n * K + k] = v;
+          else out[k * N + n] = v;
+        }
+        continue;
       }
       if (target.layout === 'linear') {
         for (let k = 0; k < K; k++) out[n * K + k] = base.data[n * K + k] + row[k];

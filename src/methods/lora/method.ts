@@ -12,8 +12,8 @@ import { mergeLora } from './merge';
 
 /** The LoRA options of a config (what rebuilds it, and what the studio shows). */
 export function loraOptions(config: LoraConfig): Record<string, unknown> {
-  const { r, lora_alpha, lora_dropout, bias, use_rslora, target_modules } = config;
-  return { r, lora_alpha, lora_dropout, bias, use_rslora, target_modules };
+  const { r, lora_alpha, lora_dropout, bias, use_rslora, use_dora, target_modules } = config;
+  return { r, lora_alpha, lora_dropout, bias, use_rslora, use_dora, target_modules };
 }
 
 export function loraPlan(config: LoraConfig, targets: ResolvedTarget[], model: ModelConfig): MethodPlan {
@@ -23,13 +23,14 @@ export function loraPlan(config: LoraConfig, targets: ResolvedTarget[], model: M
   const saved = effectiveTargetModules(config, model);
   const tm = Array.isArray(saved) ? saved.join(', ') : saved;
   return {
-    counts: countParameters(model, targets, config.bias),
+    counts: countParameters(model, targets, config.bias, config.use_dora),
     facts: [
       ['method', 'LoRA'],
       ['r', String(config.r)],
       ['lora_alpha', String(config.lora_alpha)],
       ['scaling', `${scale} = ${Number(targets[0]?.scale.toPrecision(4))}`],
       ['use_rslora', config.use_rslora ? 'yes' : 'no'],
+      ['use_dora', config.use_dora ? 'yes (a magnitude per output feature)' : 'no'],
       ['target_modules', tm],
       ['modules adapted', String(targets.length)],
       ['bias', config.bias],

@@ -5,8 +5,10 @@
  * "<module path>.lora_A" and "<module path>.lora_B".
  */
 import type { ModelConfig } from '../../model/config';
-import type { ReferenceMethod } from '../../model/reference/method-hooks';
-import { add, mulConst, scale, type Var } from '../../model/reference/tape';
+import type { FrozenLinear, ReferenceMethod } from '../../model/reference/method-hooks';
+import { add, mulConst, scale, type Tape, type Var } from '../../model/reference/tape';
+import { doraNormRef } from '../../kernels/reference/dora';
+import { scaleColumns } from '../ia3/reference';
 import { matmulNT } from '../../model/reference/tape-ops';
 import { linearModules, type LinearModuleSpec } from '../../model/weight-names';
 import { dropoutFactor, validateDropout } from '../../kernels/dropout-mask';
@@ -25,6 +27,13 @@ export interface ReferenceLoraModule {
   dropoutP: number;
   /** Dropout seed (u32); the mask of element (m, k) is dropoutFactor(seed, m·in + k, p), m = b·T + t. */
   seed: number;
+  /** DoRA's lora_magnitude_vector [out]; absent for plain LoRA. */
+  magnitude?: Float32Array | Float64Array;
+  /**
+   * DoRA: the norm ‖W0 + s·B·A‖ [out] to use instead of computing it from A and B (a finite-difference check holds
+   * it fixed, as the gradient treats it: detached).
+   */
+  doraNorm?: ArrayLike<number>;
 }
 
 export type ReferenceLora = Map<string, ReferenceLoraModule>;
@@ -49,6 +58,9 @@ export function checkLora(config: ModelConfig, lora: ReferenceLora): Map<string,
     }
     if (!Number.isFinite(l.scale)) throw new RangeError(`LoRA "${path}": scale must be finite, got ${l.scale}`);
     validateDropout(l.dropoutP);
+    if (l.magnitude && l.magnitude.length !== spec.outFeatures) {
+      throw new RangeError(`LoRA "${path}": the DoRA magnitude has ${l.magnitude.length} elements, expected out = ${spec.outFeatures}`);
+    }
     if (!Number.isInteger(l.seed)) throw new RangeError(`LoRA "${path}": seed must be an integer, got ${l.seed}`);
   }
   return specs;
@@ -103,16 +115,18 @@ export function loraReference(config: ModelConfig, lora: ReferenceLora): Referen
   return {
     attach(tape, { trainable }) {
       const parameters = new Map<string, Var>();
-      const vars = new Map<string, { a: Var; b: Var }>();
+      const vars = new Map<string, { a: Var; b: Var; m: Var | null }>();
       for (const [path, m] of lora) {
         const spec = specs.get(path)!;
         const leaf = (data: ArrayLike<number>, rows: number, cols: number) =>
           trainable ? tape.param(Float64Array.from(data), rows, cols) : tape.constant(Float64Array.from(data), rows, cols);
         const a = leaf(m.a, m.r, spec.inFeatures);
         const b = leaf(m.b, spec.outFeatures, m.r);
-        vars.set(path, { a, b });
+        const mag = m.magnitude ? leaf(m.magnitude, spec.outFeatures, 1) : null;
+        vars.set(path, { a, b, m: mag });
         parameters.set(`${path}.lora_A`, a);
         parameters.set(`${path}.lora_B`, b);
+        if (mag) parameters.set(`${path}.lora_magnitude_vector`, mag);
       }
       return {
         parameters,
@@ -120,11 +134,30 @@ export function loraReference(config: ModelConfig, lora: ReferenceLora): Referen
           const base = layer.forward(x);
           const l = lora.get(layer.spec.path);
           if (l === undefined) return base;
-          const { a, b } = vars.get(layer.spec.path)!;
+          const { a, b, m } = vars.get(layer.spec.path)!;
           const xd = l.dropoutP > 0 ? mulConst(tape, x, loraDropoutFactors(x.rows, x.cols, l.dropoutP, l.seed)) : x;
-          return add(tape, base, scale(tape, matmulNT(tape, matmulNT(tape, xd, a), b), l.scale));
+          const loraOut = scale(tape, matmulNT(tape, matmulNT(tape, xd, a), b), l.scale);
+          if (!m) return add(tape, base, loraOut);
+          return doraLinear(tape, layer, base, xd, loraOut, a, b, m, l);
         },
       };
     },
   };
 }
+
+/**
+ * DoRA as PEFT's Linear.forward computes it (tuners/lora/layer.py with tuners/lora/dora.py, DoraLinearLayer.forward):
+ *   g = m / ‖W0 + s·B·A‖ (per output feature, the norm detached from the gradient),
+ *   y = base(x) + (g − 1) ⊙ (x_d·W0ᵀ) + g ⊙ s·(x_d·Aᵀ)·Bᵀ,
+ * x_d = dropout(x) (x without dropout: then y = g ⊙ (x·W0ᵀ + s·x·Aᵀ·Bᵀ) + b). The bias is not scaled.
+ */
+function doraLinear(tape: Tape, layer: FrozenLinear, base: Var, xd: Var, loraOut: Var, a: Var, b: Var, m: Var, l: ReferenceLoraModule): Var {
+  const N = layer.spec.outFeatures;
+  const K = layer.spec.inFeatures;
+  const norm = l.doraNorm ?? doraNormRef({ w: layer.weight, a: a.data, b: b.data, m: m.data, N, K, r: l.r, scale: l.scale }).norm;
+  const g = mulConst(tape, m, Array.from(norm, (v) => 1 / v));
+  const z = matmulNT(tape, xd, tape.constant(Float64Array.from(layer.weight), N, K));
+  // (g − 1) ⊙ z = g ⊙ z − z.
+  return add(tape, add(tape, base, add(tape, scaleColumns(tape, z, g), scale(tape, z, -1))), scaleColumns(tape, loraOut, g));
+}
+

@@ -9,6 +9,7 @@ import fields from './messages/fields';
 import method from './messages/method';
 import model from './messages/model';
 import runs from './messages/runs';
+import sideBySide from './messages/side-by-side';
 import training from './messages/training';
 
 export const CATALOG = {
@@ -22,6 +23,7 @@ export const CATALOG = {
   method,
   model,
   runs,
+  sideBySide,
   training,
 } as const;
 

@@ -33,16 +33,11 @@ import { useModel } from '../stores/model';
 import { Rich } from '../Rich';
 import './method.css';
 
-/**
- * Other PEFT methods, shown as coming later (LoRA+ and rsLoRA are LoRA options): their names, the value of their
- * option, and the catalog's message of the one named in words.
- */
-const LATER_METHODS: ReadonlyArray<{ name: string; words?: 'bottleneckAdapters' }> = [
-  { name: 'DoRA' },
+/** Other PEFT methods, shown as coming later (DoRA, LoRA+ and rsLoRA are LoRA options): their names. */
+const LATER_METHODS: ReadonlyArray<{ name: string }> = [
   { name: 'AdaLoRA' },
   { name: 'LoHa' },
   { name: 'LoKr' },
-  { name: 'Bottleneck adapters', words: 'bottleneckAdapters' },
 ];
 
 /** The quick-demo buttons: data-testid="method-preset-demo" (LoRA) and "method-preset-demo-<method id>". */
@@ -373,10 +368,10 @@ export function MethodPanel() {
   const status = useModel((s) => s.status);
   const info = status.state === 'ready' ? status.info : null;
   const names = useMemo(() => (info ? targetModuleNames(info.config) : null), [info]);
-  const { methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias } = method;
+  const { methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, use_dora, bias } = method;
   const summary = useMemo(
-    () => (info ? trainableSummary(methodSpec({ methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias }), info, lang) : null),
-    [info, methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, bias, lang],
+    () => (info ? trainableSummary(methodSpec({ methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, use_dora, bias }), info, lang) : null),
+    [info, methodId, otherOptions, r, lora_alpha, lora_dropout, target_modules, use_rslora, use_dora, bias, lang],
   );
   const trainingError = trainingFieldsError(method, lang);
   const errors = [summary && 'error' in summary ? summary.error : null, trainingError].filter((e): e is string => e !== null);
@@ -401,9 +396,9 @@ export function MethodPanel() {
                   {ft.methodLabel(m)}
                 </option>
               ))}
-              {LATER_METHODS.map(({ name, words }) => (
+              {LATER_METHODS.map(({ name }) => (
                 <option key={name} value={name} disabled>
-                  {t.comingLater(words ? t[words] : name)}
+                  {t.comingLater(name)}
                 </option>
               ))}
             </select>

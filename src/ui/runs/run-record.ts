@@ -4,6 +4,7 @@
  * reloads; the functions here are the pure parts: names, the status of a run found after a reload, the settings that
  * differ between runs, and the x axis of an overlay.
  */
+import type { MethodComparisonRow } from '../../trainer/method-comparison';
 import type { StepLog, TrainingSettings } from '../../trainer/trainer';
 import type { TrainDataSpec, TrainMethodSpec } from '../../worker/protocol';
 import type { DataSourceKind } from '../stores/data';
@@ -63,6 +64,8 @@ export interface RunRecord {
   error: { name: string; message: string } | null;
   /** The adapter's PEFT files are kept with the run (written when it ended). */
   hasAdapter: boolean;
+  /** The run's row of a methods comparison, once it ended (trainable parameters, sizes, ms per step, losses). */
+  comparison?: MethodComparisonRow;
 }
 
 /** "austen-2m" from "peft-studio/austen-2m" or a path. */

@@ -218,7 +218,7 @@ function suggestedPrompt(): string | null {
   return datasetValidationPrompts(data.spec, 1)[0] ?? null;
 }
 
-function generateOne(
+export function generateOne(
   prompt: string,
   side: GenerateSide,
   settings: CompareSettings,

@@ -5,7 +5,7 @@
  */
 import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { create } from 'zustand';
-import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, MODEL_CARD_FILE } from '../../peft/adapter-files';
+import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, ADAPTERHUB_WEIGHTS_FILE, MODEL_CARD_FILE } from '../../peft/adapter-files';
 import type { MergedDtype } from '../../deploy/merged-dtype';
 import type { OnnxQuant } from '../../deploy/onnx/onnx-quant';
 import type { MethodId } from '../../methods/method';
@@ -21,7 +21,7 @@ import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
 export const ADAPTER_FOLDER_FILES = [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, MODEL_CARD_FILE] as const;
 
 /** Files an import reads from a zip (the pickle only so that the worker can say why it is refused). */
-const IMPORTED_FROM_ZIP = new Set<string>([ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, ADAPTER_PICKLE_FILE]);
+const IMPORTED_FROM_ZIP = new Set<string>([ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, ADAPTER_PICKLE_FILE, ADAPTERHUB_WEIGHTS_FILE]);
 
 export class AdapterZipError extends Error {
   override name = 'AdapterZipError';
@@ -202,7 +202,8 @@ const IMPORT_TIMEOUT_MS = 300_000;
 export async function workerAdapterFiles(): Promise<Record<string, Uint8Array>> {
   const { files } = await kernelWorker().request({ kind: 'adapter-export' }, EXPORT_TIMEOUT_MS);
   const folder: Record<string, Uint8Array> = {};
-  for (const name of ADAPTER_FOLDER_FILES) if (files[name]) folder[name] = files[name];
+  // A bottleneck adapter's folder is AdapterHub's: its weights are adapter.safetensors.
+  for (const name of [...ADAPTER_FOLDER_FILES, ADAPTERHUB_WEIGHTS_FILE]) if (files[name]) folder[name] = files[name];
   return folder;
 }
 

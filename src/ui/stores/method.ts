@@ -223,7 +223,7 @@ useModel.subscribe((state, prev) => {
 /** The LoRA fields of a state, as train-start sends them (bias included: makeLoraConfig takes it). */
 export function loraOptions(fields: LoraFields): TrainLoraOptions & { bias: MethodBias } {
   const target_modules = fields.target_modules === ALL_LINEAR ? ALL_LINEAR : [...fields.target_modules];
-  return { r: fields.r, lora_alpha: fields.lora_alpha, lora_dropout: fields.lora_dropout, target_modules, use_rslora: fields.use_rslora, bias: fields.bias };
+  return { r: fields.r, lora_alpha: fields.lora_alpha, lora_dropout: fields.lora_dropout, target_modules, use_rslora: fields.use_rslora, use_dora: fields.use_dora, bias: fields.bias };
 }
 
 /** The training settings of a state, as train-start sends them (overrides of DEFAULT_TRAINING). */
@@ -243,7 +243,10 @@ export type TrainableSummary = { line: string; trainable: number; all: number } 
  */
 export function methodSpec(choice: MethodChoice): TrainMethodSpec {
   if (choice.methodId === 'lora') return { id: 'lora', options: { ...loraOptions(choice) } };
-  return { id: choice.methodId, options: withUnusedAtDefault(methodById(choice.methodId).fields, choice.otherOptions[choice.methodId]) };
+  const fields = methodById(choice.methodId).fields;
+  const options = withUnusedAtDefault(fields, choice.otherOptions[choice.methodId]);
+  // A module list left at null is PEFT's default for the architecture (IA³'s targets): the run leaves it out.
+  return { id: choice.methodId, options: Object.fromEntries(Object.entries(options).filter(([k, v]) => !(v === null && fields[k]?.kind === 'targets'))) };
 }
 
 /** A value of a set of fields refused by its field, in the UI's language (the schema's problemText in English). */

@@ -352,7 +352,7 @@ export const useTraining = create<TrainingState>()((set, get) => {
         t.logEnded(result.reason, result.step, result.totalSteps, last ? fmtLoss(last.loss) : null) +
           (result.adapter ? t.logAdapterReady(adapterSummary(result.adapter, ['r', 'modules adapted', 'num_virtual_tokens'])) : ''),
       ]);
-      keep(c, { status: result.reason, endedAt: new Date().toISOString(), totalSteps: result.totalSteps }, true);
+      keep(c, { status: result.reason, endedAt: new Date().toISOString(), totalSteps: result.totalSteps, comparison: result.comparison }, true);
       c.segmentStart = null;
       await useRuns.getState().saveAdapter(c.recordId, result.adapterFiles);
     } catch (error) {

@@ -15,6 +15,7 @@ import { METHODS } from '../../../methods/registry';
 import type { MethodId } from '../../../methods/method';
 import type { Field, FieldSet } from '../../../options/field';
 import { ALL_LINEAR } from '../../../peft/lora-config';
+import { BOTTLENECK_FIELDS } from '../../../options/bottleneck-fields';
 import { IA3_FIELDS } from '../../../options/ia3-fields';
 import { LORA_FIELDS } from '../../../options/lora-fields';
 import { P_TUNING_FIELDS, PREFIX_TUNING_FIELDS, PROMPT_TUNING_FIELDS } from '../../../options/prompt-learning-fields';
@@ -29,6 +30,7 @@ export const FIELD_GROUPS = {
   run: [RUN_FIELDS],
   prompt: [PROMPT_TUNING_FIELDS, P_TUNING_FIELDS, PREFIX_TUNING_FIELDS],
   ia3: [IA3_FIELDS],
+  bottleneck: [BOTTLENECK_FIELDS],
 } as const;
 
 export type FieldGroup = keyof typeof FIELD_GROUPS;
@@ -89,6 +91,9 @@ export const ZH_SCHEMA_TEXT: SchemaText = {
   'lora.bias.help': '哪些偏置随适配器一起训练：`none`（都不训练），或被适配层的偏置（`lora_only`）。暂不支持 PEFT 的 `all`。',
   'lora.use_rslora.label': '使用 rsLoRA `use_rslora`',
   'lora.use_rslora.help': '秩稳定 LoRA（rsLoRA）：按 `lora_alpha / √r` 而非 `lora_alpha / r` 缩放，使较高的秩也能持续学习。',
+  'lora.use_dora.label': '使用 DoRA `use_dora`',
+  'lora.use_dora.help':
+    'DoRA（权重分解的 LoRA）：每个被适配层还训练一个按输出特征的幅度向量，把 `W0 + scaling·B·A` 的每一行缩放到该长度。每步的计算量比普通 LoRA 多。',
   'lora.target_modules.label': '目标模块 `target_modules`',
   'lora.target_modules.help':
     '为哪些线性层添加 LoRA 适配器：模块名（按名称的最后一段匹配；命令行中用逗号分隔）、正则表达式（完整匹配），' +
@@ -197,6 +202,25 @@ export const ZH_SCHEMA_TEXT: SchemaText = {
   'ia3.feedforward_modules.help':
     '被视为前馈层的模块：这些目标缩放的是输入，`(x ⊙ l)·Wᵀ + b`（其余目标缩放输出，偏置也一起缩放）。' +
     "列表按名称后缀直接匹配，正则表达式完整匹配；必须是 `target_modules` 的子集。PEFT 的默认值：gpt2 为 `mlp.c_proj`；llama 和 qwen2 为 `down_proj`。",
+
+  // Bottleneck adapters (AdapterHub's BnConfig)
+  'method.bottleneck.label': '瓶颈适配器（Bottleneck adapters）',
+  'method.bottleneck.help':
+    '在每个块的 MLP 之后（pfeiffer），或在注意力和 MLP 之后（houlsby），加入小型可训练 MLP（下投影、非线性、上投影，带残差）；' +
+    '上投影从 0 开始，因此适配器初始为恒等映射。以 AdapterHub `adapters` 库的格式保存。',
+  'bottleneck.config.label': '配置 `config`',
+  'bottleneck.config.help':
+    '适配器的位置：`pfeiffer`（AdapterHub 的 `seq_bn`）在每个块的 MLP 之后加一个；`houlsby`（`double_seq_bn`）在注意力之后和 MLP 之后各加一个。' +
+    '每个适配器把子层输出 `out` 变为 `out + up(act(down(out)))`，再并入残差流。AdapterHub 的默认值是 `seq_bn`。',
+  'bottleneck.config.choice.pfeiffer': 'pfeiffer（MLP 之后）',
+  'bottleneck.config.choice.houlsby': 'houlsby（注意力和 MLP 之后）',
+  'bottleneck.reduction_factor.label': '缩减因子 `reduction_factor`',
+  'bottleneck.reduction_factor.help':
+    '瓶颈大小为 `hidden_size // reduction_factor`（AdapterHub 的规则）；必须至少为 1，且不超过 `hidden_size`。AdapterHub 的默认值是 16。',
+  'bottleneck.non_linearity.label': '非线性 `non_linearity`',
+  'bottleneck.non_linearity.help':
+    '下投影与上投影之间的激活函数。AdapterHub 的默认值：`seq_bn`（pfeiffer）为 `relu`，`double_seq_bn`（houlsby）为 `swish`；' +
+    '这里暂不提供 swish 和 gelu（GPU 内核只有 relu 和 tanh）。',
 };
 
 export default defineMessages(englishFromSchema(), ZH_SCHEMA_TEXT);

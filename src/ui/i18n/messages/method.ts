@@ -48,7 +48,6 @@ export default defineMessages(
     methodSelect: 'PEFT method',
     comingLater: (name: string) => `${name} (coming later)`,
     /** A later method's name in words (the others are names: DoRA, AdaLoRA, …). */
-    bottleneckAdapters: 'Bottleneck adapters',
     demoLora: 'Quick demo for the embedded model',
     demoPromptTuning: 'Quick demo: prompt tuning',
     /** A quick demo's text: its method options (field names and values), then its training. */
@@ -74,7 +73,6 @@ export default defineMessages(
     invalid: (method: string) => `${method}：设置有误`,
     methodSelect: 'PEFT 方法',
     comingLater: (name: string) => `${name}（即将支持）`,
-    bottleneckAdapters: '瓶颈适配器',
     demoLora: '内置模型快速演示',
     demoPromptTuning: '快速演示：Prompt tuning',
     demoText: (options: string, training: string) => `${options}；${training}`,
