@@ -6,6 +6,8 @@
  * holding an empty value (null, false, [], {}) is dropped with a warning too, but one holding a value is refused: it
  * comes from a newer PEFT and may change what the adapter computes.
  */
+import { architectureOf } from '../model/architectures/index';
+import type { ModelConfig } from '../model/config';
 import { PEFT_VERSION } from './peft-version';
 
 /** A value as an error message shows it (JSON where possible). */
@@ -101,4 +103,16 @@ export class ConfigFieldChecker {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) this.fail(field, v, `a positive integer${extra}`);
     return v;
   }
+}
+
+/**
+ * fan_in_fan_out as PEFT forces it per layer type (LoRA's `dispatch_default`, IA³'s `_create_new_module`): true for
+ * GPT-2's Conv1D, false for nn.Linear; a config that says otherwise gets a warning, as PEFT gives one.
+ */
+export function forcedFanInFanOut(model: ModelConfig, given: boolean, where: string, warnings: string[]): boolean {
+  const forced = architectureOf(model).layout === 'conv1d';
+  if (given !== forced) {
+    warnings.push(`${where}: fan_in_fan_out = ${given} does not fit ${model.modelType}'s ${forced ? 'Conv1D' : 'nn.Linear'} layers; set to ${forced}, as PEFT does`);
+  }
+  return forced;
 }

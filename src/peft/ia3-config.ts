@@ -13,10 +13,9 @@
  *   TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING): gpt2 targets c_attn, mlp.c_proj with feed-forward
  *   mlp.c_proj; llama and qwen2 targets k_proj, v_proj, down_proj with feed-forward down_proj.
  */
-import { architectureOf } from '../model/architectures/index';
 import type { ModelConfig, ModelType } from '../model/config';
 import { linearModules, type LinearModuleSpec } from '../model/weight-names';
-import { ConfigFieldChecker, isPlainObject, isUnusedValue, parseConfigObject, screenUnknownFields, showValue as show } from './config-values';
+import { ConfigFieldChecker, forcedFanInFanOut, isPlainObject, isUnusedValue, parseConfigObject, screenUnknownFields, showValue as show } from './config-values';
 import { isAllLinear } from './lora-config';
 import { describeLinearModules, effectiveTargetModules, hfModules } from './lora-targets';
 import { PEFT_VERSION } from './peft-version';
@@ -169,11 +168,7 @@ function normalize(raw: Record<string, unknown>, model: ModelConfig, where: stri
   }
   const baseName = c.nullableString('base_model_name_or_path', get('base_model_name_or_path'));
   const revision = c.nullableString('revision', get('revision'));
-  // PEFT forces fan_in_fan_out per layer type (ia3/model.py, _create_new_module), with a warning.
-  const forced = architectureOf(model).layout === 'conv1d';
-  if (fanInFanOut !== forced) {
-    warnings.push(`${where}: fan_in_fan_out = ${fanInFanOut} does not fit ${model.modelType}'s ${forced ? 'Conv1D' : 'nn.Linear'} layers; set to ${forced}, as PEFT does`);
-  }
+  const forced = forcedFanInFanOut(model, fanInFanOut as boolean, where, warnings);
   return {
     ...ia3PeftDefaults(),
     peft_version: peftVersion as string,

@@ -5,10 +5,10 @@
  *
  * Field names stay snake_case so that a config serializes to `adapter_config.json` without renaming.
  */
-import { architectureForModelType, architectureOf } from '../model/architectures/index';
+import { architectureForModelType } from '../model/architectures/index';
 import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from '../model/config';
 import { pythonFullmatch, pythonPatternKeyRegex, PythonRegexError } from './python-regex';
-import { ConfigFieldChecker, isPlainObject, isUnusedValue as isUnused, parseConfigObject, screenUnknownFields, showValue as show } from './config-values';
+import { ConfigFieldChecker, forcedFanInFanOut, isPlainObject, isUnusedValue as isUnused, parseConfigObject, screenUnknownFields, showValue as show } from './config-values';
 import { PEFT_VERSION } from './peft-version';
 import { compareCodePoints, pythonJsonDumps, pyFloat, type PyJson } from './python-json';
 
@@ -351,12 +351,7 @@ function normalize(raw: Record<string, unknown>, model: ModelConfig, where: stri
   const baseName = c.nullableString('base_model_name_or_path', get('base_model_name_or_path'));
   const revision = c.nullableString('revision', get('revision'));
 
-  // PEFT forces fan_in_fan_out per layer type (tuners/lora/layer.py, dispatch_default): true for Conv1D (GPT-2),
-  // false for nn.Linear, with a warning.
-  const forcedFanInFanOut = architectureOf(model).layout === 'conv1d';
-  if (fanInFanOut !== forcedFanInFanOut) {
-    warnings.push(`${where}: fan_in_fan_out = ${fanInFanOut} does not fit ${model.modelType}'s ${forcedFanInFanOut ? 'Conv1D' : 'nn.Linear'} layers; set to ${forcedFanInFanOut}, as PEFT does`);
-  }
+  const fanInFanOutForced = forcedFanInFanOut(model, fanInFanOut as boolean, where, warnings);
 
   // Fields we do not support keep PEFT's defaults (validation above refused any other value).
   return {
@@ -370,7 +365,7 @@ function normalize(raw: Record<string, unknown>, model: ModelConfig, where: stri
     exclude_modules: exclude,
     lora_alpha: alpha as number,
     lora_dropout: dropout as number,
-    fan_in_fan_out: forcedFanInFanOut,
+    fan_in_fan_out: fanInFanOutForced,
     bias: bias as LoraBias,
     use_rslora: useRslora,
     use_dora: useDora,
