@@ -18,6 +18,7 @@
  * what the library computes with original_ln_before = false: the config is written as a full dict with that value
  * (and every other option at the value that keeps the plain adapter), so the library computes the same function.
  */
+import { architectureOf } from '../model/architectures/index';
 import type { ModelConfig, ModelType } from '../model/config';
 import { parseSafetensors, tensorToFloat32, writeSafetensors, type TensorToWrite } from '../model-io/safetensors';
 import { BOTTLENECK_CONFIGS, BOTTLENECK_NON_LINEARITIES, type BottleneckConfigName, type BottleneckNonLinearity } from '../options/bottleneck-fields';
@@ -94,9 +95,9 @@ export function makeBottleneckConfig(options: Readonly<Record<string, unknown>>,
   return { config: config as BottleneckConfigName, reduction_factor: rf, non_linearity: act as BottleneckNonLinearity, base_model_name_or_path: baseName };
 }
 
-/** The module path of layer i: "model.layers.i" (Llama, Qwen2) or "transformer.h.i" (GPT-2). */
+/** The module path of layer i, as the architecture names its blocks ("model.layers.i", "transformer.h.i"). */
 export function layerModulePath(model: ModelConfig, layer: number): string {
-  return model.modelType === 'gpt2' ? `transformer.h.${layer}` : `model.layers.${layer}`;
+  return architectureOf(model).names.block(layer);
 }
 
 /** The adapters of a config on a model, in layer order (attention before MLP). */
