@@ -213,6 +213,22 @@ test('methods side by side: LoRA and IA³ trained in turn, one table, one chart,
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await openWithDefaultModel(page);
   await shortDemo(page, { steps: 2, seq: 32 });
+
+  // IA³'s module lists: PEFT's default for the model (k_proj, v_proj and down_proj, whose input is scaled), or the
+  // names ticked. A feed-forward module outside the targets is refused, as PEFT refuses it.
+  await page.getByTestId('method-kind').selectOption('ia3');
+  const trainableLine = page.getByTestId('method-trainable-line');
+  await expect(trainableLine).toContainText('trainable params: 2,560 ||'); // 4 layers × (64 + 64 + 512)
+  await expect(page.getByTestId('method-ia3-target')).toContainText('k_proj, v_proj, down_proj');
+  await page.getByTestId('method-ia3-target-default').uncheck();
+  await page.getByTestId('method-ia3-target-down_proj').uncheck();
+  await expect(page.getByTestId('method-error')).toContainText('feedforward_modules');
+  await page.getByTestId('method-feedforward-modules-default').uncheck();
+  await page.getByTestId('method-feedforward-modules-down_proj').uncheck();
+  await expect(page.getByTestId('method-error')).toHaveCount(0);
+  await expect(trainableLine).toContainText('trainable params: 512 ||'); // 4 layers × (64 + 64)
+  await page.getByTestId('method-kind').selectOption('lora');
+
   await goStep(page, 'compare');
   await page.getByTestId('compare-max-new-tokens').fill('8');
   const panel = page.getByTestId('panel-side-by-side');
@@ -229,6 +245,7 @@ test('methods side by side: LoRA and IA³ trained in turn, one table, one chart,
   await expect(rows.nth(0)).toHaveAttribute('data-method', 'lora');
   await expect(rows.nth(1)).toHaveAttribute('data-method', 'ia3');
   const trainable = async (i: number) => Number((await rows.nth(i).locator('td').nth(1).innerText()).replaceAll(',', ''));
+  expect(await trainable(1)).toBe(512); // IA³ with the targets picked above
   expect(await trainable(1)).toBeLessThan(await trainable(0));
   await expect(panel.getByTestId('runs-chart')).toHaveAttribute('data-series', '2');
   // The same prompt, continued by the base model and by each adapter.

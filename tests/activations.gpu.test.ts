@@ -1,26 +1,15 @@
-/** gelu_new, SwiGLU, ReLU and Tanh kernels against their float64 references, including large |x| (no NaN from tanh/exp). */
+/** SwiGLU and the pointwise kernels (relu, tanh, swish, gelu, gelu_new) against their float64 references, including large |x| (no NaN from tanh/exp). */
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../src/gpu/errors';
 import {
   encodeActivation,
   encodeActivationBackward,
-  encodeGelu,
-  encodeGeluBackward,
   encodeSwiglu,
   encodeSwigluBackward,
   type PointwiseActivation,
 } from '../src/kernels/activations';
 import { CommandRecorder } from '../src/kernels/dispatch';
-import {
-  geluBackwardRef,
-  geluRef,
-  reluBackwardRef,
-  reluRef,
-  swigluBackwardRef,
-  swigluRef,
-  tanhBackwardRef,
-  tanhRef,
-} from '../src/kernels/reference/activations';
+import { pointwiseBackwardRef, pointwiseRef, swigluBackwardRef, swigluRef } from '../src/kernels/reference/activations';
 import { readTensor, tensorFrom, zerosTensor } from '../src/kernels/tensor';
 import { randomUniform } from '../src/util/random';
 import { expectClose } from './helpers/compare';
@@ -38,31 +27,6 @@ function input(seed: number): Float32Array {
   x.set(EXTREMES);
   return x;
 }
-
-describe('gelu_new', () => {
-  it('forward and backward', async () => {
-    const dev = ctx.gpu.device;
-    const xh = input(1);
-    const dyh = randomUniform(M * F, 2);
-    const x = tensorFrom(dev, xh, [M, F], 'x');
-    const y = zerosTensor(dev, [M, F], 'y');
-    const dx = zerosTensor(dev, [M, F], 'dx');
-    const rec = new CommandRecorder(ctx.gpu);
-    encodeGelu(rec, { x, y });
-    encodeGeluBackward(rec, { dy: tensorFrom(dev, dyh, [M, F], 'dy'), x, dx });
-    rec.submit();
-    expectClose('gelu(x)', await readTensor(dev, y), geluRef(xh), TOL);
-    expectClose('dx', await readTensor(dev, dx), geluBackwardRef(dyh, xh), TOL);
-  });
-
-  it('refuses in-place use and mismatched shapes', () => {
-    const dev = ctx.gpu.device;
-    const x = zerosTensor(dev, [3, 4], 'x');
-    const rec = new CommandRecorder(ctx.gpu);
-    expect(() => encodeGelu(rec, { x, y: x })).toThrow(ShapeError);
-    expect(() => encodeGelu(rec, { x, y: zerosTensor(dev, [4, 3], 'y') })).toThrow(/"y" \(y\) has shape \[4, 3\], expected \[3, 4\]/);
-  });
-});
 
 describe('swiglu', () => {
   it('forward and backward', async () => {
@@ -86,47 +50,42 @@ describe('swiglu', () => {
   });
 });
 
-const POINTWISE: Record<PointwiseActivation, { ref: typeof reluRef; backwardRef: typeof reluBackwardRef }> = {
-  relu: { ref: reluRef, backwardRef: reluBackwardRef },
-  tanh: { ref: tanhRef, backwardRef: tanhBackwardRef },
-};
-
-describe('relu and tanh', () => {
+describe('pointwise activations', () => {
   // Ragged: 23·13 = 299 elements, not a multiple of the 64-thread workgroup.
   const [R, C] = [23, 13];
 
-  for (const fn of ['relu', 'tanh'] as const) {
-    it(`${fn}: forward, backward from y, and backward added to what dx holds`, async () => {
-      const dev = ctx.gpu.device;
-      const xh = randomUniform(R * C, 6, -6, 6);
-      xh.set(EXTREMES);
-      const dyh = randomUniform(R * C, 7);
-      const prior = randomUniform(R * C, 8);
-      const x = tensorFrom(dev, xh, [R, C], 'x');
-      const y = zerosTensor(dev, [R, C], 'y');
-      const dy = tensorFrom(dev, dyh, [R, C], 'dy');
-      const dx = zerosTensor(dev, [R, C], 'dx');
-      const dxAcc = tensorFrom(dev, prior, [R, C], 'dx (accumulated)');
-      const rec = new CommandRecorder(ctx.gpu);
-      encodeActivation(rec, { fn, x, y });
-      encodeActivationBackward(rec, { fn, y, dy, dx });
-      encodeActivationBackward(rec, { fn, y, dy, dx: dxAcc, accumulate: true });
-      rec.submit();
-      const yRef = POINTWISE[fn].ref(xh);
-      const dxRef = POINTWISE[fn].backwardRef(dyh, yRef);
-      expectClose(`${fn}(x)`, await readTensor(dev, y), yRef, TOL);
-      expectClose('dx', await readTensor(dev, dx), dxRef, TOL);
-      expectClose('prior + dx', await readTensor(dev, dxAcc), dxRef.map((v, i) => v + prior[i]), TOL);
-    });
-  }
+  it.each(['relu', 'tanh', 'swish', 'gelu', 'gelu_new'] as const)('%s: forward, backward from x, and backward added to what dx holds', async (fn) => {
+    const dev = ctx.gpu.device;
+    const xh = randomUniform(R * C, 6, -6, 6);
+    xh.set(EXTREMES);
+    const dyh = randomUniform(R * C, 7);
+    const prior = randomUniform(R * C, 8);
+    const x = tensorFrom(dev, xh, [R, C], 'x');
+    const y = zerosTensor(dev, [R, C], 'y');
+    const dy = tensorFrom(dev, dyh, [R, C], 'dy');
+    const dx = zerosTensor(dev, [R, C], 'dx');
+    const dxAcc = tensorFrom(dev, prior, [R, C], 'dx (accumulated)');
+    const rec = new CommandRecorder(ctx.gpu);
+    encodeActivation(rec, { fn, x, y });
+    encodeActivationBackward(rec, { fn, x, dy, dx });
+    encodeActivationBackward(rec, { fn, x, dy, dx: dxAcc, accumulate: true });
+    rec.submit();
+    const dxRef = pointwiseBackwardRef(fn, dyh, xh);
+    expectClose(`${fn}(x)`, await readTensor(dev, y), pointwiseRef(fn, xh), TOL);
+    expectClose('dx', await readTensor(dev, dx), dxRef, TOL);
+    expectClose('prior + dx', await readTensor(dev, dxAcc), dxRef.map((v, i) => v + prior[i]), TOL);
+  });
 
   it('refuses an unknown activation, in-place use and mismatched shapes', () => {
     const dev = ctx.gpu.device;
     const x = zerosTensor(dev, [3, 4], 'x');
     const rec = new CommandRecorder(ctx.gpu);
-    expect(() => encodeActivation(rec, { fn: 'sigmoid' as PointwiseActivation, x, y: zerosTensor(dev, [3, 4], 'y') })).toThrow(/unknown activation "sigmoid", expected one of relu, tanh/);
-    expect(() => encodeActivationBackward(rec, { fn: 'tanh', y: x, dy: zerosTensor(dev, [3, 4], 'dy'), dx: x })).toThrow(ShapeError);
-    expect(() => encodeActivationBackward(rec, { fn: 'relu', y: x, dy: zerosTensor(dev, [4, 3], 'dy'), dx: zerosTensor(dev, [3, 4], 'dx') })).toThrow(
+    expect(() => encodeActivation(rec, { fn: 'sigmoid' as PointwiseActivation, x, y: zerosTensor(dev, [3, 4], 'y') })).toThrow(
+      /unknown activation "sigmoid", expected one of relu, tanh, swish, gelu, gelu_new/,
+    );
+    expect(() => encodeActivation(rec, { fn: 'gelu_new', x, y: x })).toThrow(ShapeError);
+    expect(() => encodeActivationBackward(rec, { fn: 'tanh', x, dy: zerosTensor(dev, [3, 4], 'dy'), dx: x })).toThrow(ShapeError);
+    expect(() => encodeActivationBackward(rec, { fn: 'relu', x, dy: zerosTensor(dev, [4, 3], 'dy'), dx: zerosTensor(dev, [3, 4], 'dx') })).toThrow(
       /"dy" \(dy\) has shape \[4, 3\], expected \[3, 4\]/,
     );
   });

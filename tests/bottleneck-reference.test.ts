@@ -54,7 +54,7 @@ function tensorsOf(inits: BottleneckInit[]): Map<string, Float32Array> {
 describe.each(CONFIGS)('%s', (kind, c) => {
   const w = makeRandomHostWeights(c, 5);
 
-  it.each([['houlsby', 'tanh'], ['pfeiffer', 'relu']] as const)('%s/%s: every tensor\'s gradient matches central differences', (preset, act: BottleneckNonLinearity) => {
+  it.each([['houlsby', 'tanh'], ['pfeiffer', 'relu'], ['houlsby', 'swish'], ['pfeiffer', 'gelu']] as const)('%s/%s: every tensor\'s gradient matches central differences', (preset, act: BottleneckNonLinearity) => {
     const config = makeBottleneckConfig({ config: preset, reduction_factor: 4, non_linearity: act }, c, 'tiny');
     const inits = randomBottleneck(config, c, 20);
     const method = () => bottleneckReference(c.hiddenSize, 2, act, inits);
@@ -129,6 +129,9 @@ describe.each(CONFIGS)('%s', (kind, c) => {
     const back = importBottleneckAdapter(files, c);
     expect(back.config).toEqual(config);
     expect(initsFromWeights(back.config, c, back.weights)).toEqual(inits);
+    // The library looks the activation up lower-cased: "Swish" is swish.
+    const swish = new Map(files).set('adapter_config.json', new TextEncoder().encode(JSON.stringify({ ...json, config: { ...json.config, non_linearity: 'Swish' } })));
+    expect(importBottleneckAdapter(swish, c).config.non_linearity).toBe('swish');
 
     // Another adapter name (AdapterHub renames on load_as) reads the same.
     const renamed = new Map(files);
@@ -145,7 +148,7 @@ describe('options and refusals', () => {
     expect(bottleneckSize(makeBottleneckConfig({ reduction_factor: 3 }, c, 'x'), c)).toBe(2); // 8 // 3
     expect(() => makeBottleneckConfig({ reduction_factor: 16 }, c, 'x')).toThrow(/reduction_factor = 16 gives a bottleneck size of 0 \(hidden_size 8 \/\/ 16\)/);
     expect(() => makeBottleneckConfig({ reduction_factor: 0.5 }, c, 'x')).toThrow(/reduction_factor = 0.5 gives a bottleneck size of 16, larger than hidden_size 8/);
-    expect(() => makeBottleneckConfig({ non_linearity: 'swish' }, c, 'x')).toThrow(/non_linearity = "swish" is not supported/);
+    expect(() => makeBottleneckConfig({ non_linearity: 'leakyrelu' }, c, 'x')).toThrow(/non_linearity = "leakyrelu" is not supported; expected one of "relu", "tanh", "swish", "gelu", "gelu_new"/);
     const m = methodById('bottleneck');
     expect(() => planMethod(m, { reduction_factor: 0 }, c, { nameOrPath: 'x' })).toThrow(/reduction_factor = 0: expected a number > 0/);
     expect(() => planMethod(m, { reduction_factor: 16 }, c, { nameOrPath: 'x' })).toThrow(/reduction_factor/);

@@ -1,10 +1,10 @@
 /**
  * Bottleneck adapters on the GPU:
- * - on the tiny GPT-2, Llama and Qwen2 (houlsby: after the attention and the MLP; relu and tanh), the logits, the
+ * - on the tiny GPT-2, Llama and Qwen2 (houlsby: after the attention and the MLP; swish, tanh and exact gelu), the logits, the
  *   loss and every adapter tensor's gradient against the float64 reference; KV-cache generation against the
  *   uncached forward (the same forward at the same hook); adapter scale 0 gives the base model;
- * - training through runTraining (as the CLI and the worker run it): the loss falls, the files are AdapterHub's,
- *   and export → import gives the same logits.
+ * Training on each architecture (the loss falls, AdapterHub's files, export → import) is in
+ * weight-methods-train.gpu.test.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GpuModel } from '../src/engine/gpu-model';
@@ -12,22 +12,17 @@ import { generate } from '../src/engine/generate';
 import { forwardLogits, lossAndGrads } from '../src/engine/training-pass';
 import { GpuBottleneckSet } from '../src/methods/bottleneck/gpu';
 import { bottleneckReference } from '../src/methods/bottleneck/reference';
-import { loadAdapterFiles } from '../src/methods/runtimes';
 import { loadModel, type LoadedModel } from '../src/model-io/load-model';
 import { BrowserFilesSource } from '../src/model-io/model-source';
-import { parseSafetensors } from '../src/model-io/safetensors';
-import { loadTokenizer } from '../src/model-io/tokenizer';
 import { referenceForward, referenceLossAndGrads } from '../src/model/reference/reference-model';
 import { bottleneckSize, makeBottleneckConfig } from '../src/peft/bottleneck-files';
-import { DEFAULT_TRAINING } from '../src/trainer/trainer';
-import { runTraining, type TrainingBase } from '../src/trainer/training-run';
 import { randomBottleneck } from './helpers/random-bottleneck';
 import { makeTinyModel } from './fixtures/tiny-models';
 import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
 
 const ctx = useGpu();
-const KINDS = [['gpt2', 'relu'], ['llama', 'tanh'], ['qwen2', 'relu']] as const;
+const KINDS = [['gpt2', 'swish'], ['llama', 'tanh'], ['qwen2', 'gelu']] as const;
 const LOGIT_TOL = { atol: 1e-4, rtol: 1e-3 };
 const GRAD_TOL = { atol: 2e-5, rtol: 2e-3 };
 
@@ -92,46 +87,6 @@ describe.each(KINDS)('%s: bottleneck adapters against the float64 reference', (k
       expectClose(`${kind} scale 0`, base, referenceForward(c, m.weights, batch), LOGIT_TOL);
     } finally {
       set.destroy();
-      model.destroy();
-    }
-  }, 300_000);
-});
-
-const DATA = [['cat says', ' meow'], ['dog says', ' woof'], ['cow says', ' moo'], ['owl says', ' hoot']]
-  .map(([prompt, completion]) => JSON.stringify({ prompt, completion }))
-  .join('\n');
-
-describe('llama: bottleneck training', () => {
-  it('learns, exports AdapterHub\'s files, and imports them exactly', async () => {
-    const m = models.get('llama')!;
-    const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
-    const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
-    const base: TrainingBase = { gpu: ctx.gpu, config: m.config, weights: m.weights, tokenizer, model, format: 'f32', nameOrPath: 'tiny-llama', revision: null, source: 'tiny' };
-    const run = await runTraining({
-      data: { text: DATA, fileName: 'task.jsonl' },
-      loadBase: async () => base,
-      adapter: { method: 'bottleneck', options: { config: 'houlsby', reduction_factor: 4 } },
-      settings: { ...DEFAULT_TRAINING, lr: 0.02, schedule: 'constant', maxSteps: 8, batchSize: 4, seed: 3, checkpointEvery: 0 },
-      options: { maxLength: 32, valSplit: 0, skipBadRecords: false },
-      checkpoints: null,
-      resume: false,
-      checkpointAtEnd: false,
-      log: () => undefined,
-    });
-    const imported = loadAdapterFiles(base, run.files);
-    try {
-      const losses = run.log.map((l) => l.loss);
-      console.log(`llama bottleneck losses: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
-      expect(losses.at(-1)!, losses.map((l) => l.toFixed(3)).join(' ')).toBeLessThan(0.75 * losses[0]);
-      const config = JSON.parse(new TextDecoder().decode(run.files.get('adapter_config.json')!));
-      expect(config.config).toMatchObject({ architecture: 'bottleneck', mh_adapter: true, reduction_factor: 4 });
-      const st = parseSafetensors(run.files.get('adapter.safetensors')!, 'adapter.safetensors');
-      expect(st.tensors.get('model.layers.1.attention_adapters.adapters.bottleneck.adapter_up.weight')?.shape).toEqual([32, 8]);
-      const probe = { inputIds: [tokenizer.encode('cat says meow')] };
-      expect(Array.from(await forwardLogits(ctx.gpu, model, imported, probe))).toEqual(Array.from(await forwardLogits(ctx.gpu, model, run.adapter, probe)));
-    } finally {
-      imported.destroy();
-      run.adapter.destroy();
       model.destroy();
     }
   }, 300_000);

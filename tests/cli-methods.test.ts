@@ -1,15 +1,55 @@
 /**
  * --method on the command line: a prompt-tuning run with TEXT init on the tiny Llama writes PEFT's files for it,
  * generate and score take the adapter (scoring skips the virtual tokens' rows), and another method's option is
- * refused naming the flag and its method.
+ * refused naming the flag and its method. For IA³ and DoRA, `score --adapter` on the exported folder gives the
+ * log-probabilities that the float64 reference computes from the same files read PEFT's way (PEFT's formulas:
+ * src/methods/ia3/reference.ts, src/methods/lora/reference.ts).
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ia3Reference } from '../src/methods/ia3/reference';
+import { loraReference } from '../src/methods/lora/reference';
 import { parseSafetensors } from '../src/model-io/safetensors';
+import type { ReferenceMethod } from '../src/model/reference/method-hooks';
+import { referenceForward } from '../src/model/reference/reference-model';
+import { importLoraAdapter } from '../src/peft/adapter-files';
+import { importIa3Adapter } from '../src/peft/ia3-files';
+import { loraScaling } from '../src/peft/lora-scaling';
 import { makeTinyModel } from './fixtures/tiny-models';
 import { cliAsync as cli } from './helpers/cli';
+import { expectClose } from './helpers/compare';
+import { loadTinyModel } from './helpers/tiny-training';
+
+/** An adapter folder's files. */
+function folder(dir: string): Map<string, Uint8Array> {
+  return new Map(['adapter_config.json', 'adapter_model.safetensors'].map((n) => [n, new Uint8Array(readFileSync(join(dir, n)))]));
+}
+
+/** log p(ids[t+1] | ids[..t]) from the float64 reference's logits, with the adapter applied as PEFT applies it. */
+async function referenceLogprobs(ids: number[], method: ((config: Awaited<ReturnType<typeof loadTinyModel>>['config']) => ReferenceMethod) | null): Promise<number[]> {
+  const m = await loadTinyModel('llama');
+  const V = m.config.vocabSize;
+  const logits = referenceForward(m.config, m.weights, { inputIds: [ids] }, method?.(m.config));
+  return ids.slice(1).map((next, t) => {
+    const row = logits.subarray(t * V, (t + 1) * V);
+    const max = Math.max(...row);
+    return row[next] - max - Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0));
+  });
+}
+
+/** `score --adapter DIR --text T --json` against the reference on the same files. */
+async function expectScoreMatchesReference(dir: string, adapter: string, method: (config: Awaited<ReturnType<typeof loadTinyModel>>['config']) => ReferenceMethod): Promise<void> {
+  const score = await cli(['score', '--model', 'model', '--adapter', adapter, '--text', 'cat says meow', '--json'], dir);
+  expect(score.code, score.stderr).toBe(0);
+  const s = JSON.parse(score.stdout) as { ids: number[]; logprobs: number[] };
+  const want = await referenceLogprobs(s.ids, method);
+  expectClose(`${adapter} log-probs`, s.logprobs, want, { atol: 1e-4, rtol: 1e-4 });
+  // The trained adapter moves them well beyond that tolerance.
+  const base = await referenceLogprobs(s.ids, null);
+  expect(Math.max(...want.map((v, i) => Math.abs(v - base[i])))).toBeGreaterThan(1e-2);
+}
 
 describe('peft-studio train --method', () => {
   const dir = mkdtempSync(join(tmpdir(), 'peft-studio-methods-'));
@@ -57,6 +97,10 @@ describe('peft-studio train --method', () => {
       expected[`base_model.model.model.layers.${l}.mlp.down_proj.ia3_l`] = [1, 48]; // (1, intermediate): input-scaled
     }
     expect(shapes).toEqual(expected);
+    await expectScoreMatchesReference(dir, 'ia3', (c) => {
+      const a = importIa3Adapter(folder(join(dir, 'ia3')), c);
+      return ia3Reference(c, new Map(a.targets.map((t) => [t.path, { feedforward: t.feedforward, l: a.vectors.get(t.path)! }])));
+    });
 
     const bad = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'ia3', '--ia3-target', 'k_proj,v_proj', '--feedforward-modules', 'down_proj'], dir);
     expect(bad.code).toBe(1);
@@ -119,7 +163,7 @@ describe('peft-studio train --method', () => {
   }, 300_000);
 
   it('trains DoRA (--use-dora): use_dora and a lora_magnitude_vector [out] per adapted layer; --use-dora with another method is refused', async () => {
-    const r = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'dora', '--use-dora', '--steps', '2', '--batch', '3'], dir);
+    const r = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'dora', '--use-dora', '--steps', '2', '--lr', '0.05', '--batch', '3'], dir);
     expect(r.code, r.stderr).toBe(0);
     // q_proj 32 → 32 and v_proj 32 → 16 at r = 8 in 2 layers: 2·(8·64 + 8·48) LoRA + 2·(32 + 16) magnitudes.
     expect(r.stderr).toMatch(/trainable params: 1,888 \|\| all params: /);
@@ -133,6 +177,11 @@ describe('peft-studio train --method', () => {
       expected[`base_model.model.model.layers.${l}.self_attn.v_proj.lora_magnitude_vector`] = [16];
     }
     expect(shapes).toEqual(expected);
+    await expectScoreMatchesReference(dir, 'dora', (c) => {
+      const a = importLoraAdapter(folder(join(dir, 'dora')), c);
+      const scale = loraScaling(a.config.lora_alpha, a.config.r, a.config.use_rslora);
+      return loraReference(c, new Map([...a.weights].map(([path, w]) => [path, { a: w.a, b: w.b, r: a.config.r, scale, dropoutP: 0, seed: 0, magnitude: a.magnitudes.get(path) }])));
+    });
     const bad = await cli(['train', '--model', 'model', '--data', 'data.jsonl', '--out', 'x', '--method', 'ia3', '--use-dora'], dir);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--use-dora is an option of LoRA');

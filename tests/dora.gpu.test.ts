@@ -5,8 +5,8 @@
  * - PEFT's magnitude init on the GPU (m = the row norms of the weight as the GPU holds it);
  * - logits and the gradients of lora_A, lora_B and lora_magnitude_vector on the tiny gpt2 (Conv1D), llama and qwen2,
  *   without dropout and with dropout 0.25, and on llama with q8 weights (the reference takes the decoded weights);
- * - training through the generic trainer: the loss falls, the export holds use_dora and the magnitudes with PEFT's
- *   keys and shapes, an import gives the same logits, and the merged weights give the adapted model's logits.
+ * Training on each architecture (the loss falls, use_dora and the magnitudes in PEFT's keys, export → import, the
+ * merge, checkpoints and resume) is in weight-methods-train.gpu.test.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GpuModel } from '../src/engine/gpu-model';
@@ -19,24 +19,16 @@ import { doraDropoutRef, doraMagnitudeTermRef, doraNormRef, doraScaleRef } from 
 import { readTensor, tensorFrom, zerosTensor } from '../src/kernels/tensor';
 import type { WeightFormat, WeightLayout } from '../src/kernels/weight-format';
 import { adapterTensors, GpuLoraSet, type LoraModuleInit } from '../src/methods/lora/gpu';
-import { mergeLora } from '../src/methods/lora/merge';
 import { loraReference, type ReferenceLora } from '../src/methods/lora/reference';
-import { loadAdapterFiles } from '../src/methods/runtimes';
 import { loadModel, type LoadedModel } from '../src/model-io/load-model';
 import { BrowserFilesSource } from '../src/model-io/model-source';
-import { parseSafetensors } from '../src/model-io/safetensors';
-import { loadTokenizer } from '../src/model-io/tokenizer';
 import { architectureOf } from '../src/model/architectures/index';
 import type { ModelConfig } from '../src/model/config';
 import { referenceForward, referenceLossAndGrads } from '../src/model/reference/reference-model';
 import { linearOrientation } from '../src/model/reference/tape-ops';
 import { linearModules, type HostWeights } from '../src/model/weight-names';
-import { DEFAULT_TRAINING } from '../src/trainer/trainer';
-import { runTraining, type TrainingBase } from '../src/trainer/training-run';
 import { randomNormal, randomUniform } from '../src/util/random';
 import { makeTinyModel } from './fixtures/tiny-models';
-import { MemoryCheckpointStore } from './helpers/memory-checkpoint-store';
-import type { CheckpointStore } from '../src/trainer/checkpoint';
 import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
 
@@ -205,95 +197,6 @@ describe.each(CASES)('%s (%s weights, kernels %s): DoRA against the float64 refe
     } finally {
       ctx.gpu.kernels = chosen;
       for (const s of sets) s.destroy();
-      model.destroy();
-    }
-  }, 300_000);
-});
-
-const DATA = [['cat says', ' meow'], ['dog says', ' woof'], ['cow says', ' moo'], ['owl says', ' hoot']]
-  .map(([prompt, completion]) => JSON.stringify({ prompt, completion }))
-  .join('\n');
-
-describe('llama: DoRA training', () => {
-  it('learns, exports use_dora and the magnitudes, imports exactly, and merges to the same logits', async () => {
-    const m = models.get('llama')!;
-    const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
-    const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
-    const base: TrainingBase = { gpu: ctx.gpu, config: m.config, weights: m.weights, tokenizer, model, format: 'f32', nameOrPath: 'tiny-llama', revision: null, source: 'tiny' };
-    const run = await runTraining({
-      data: { text: DATA, fileName: 'task.jsonl' },
-      loadBase: async () => base,
-      adapter: { method: 'lora', options: { use_dora: true, r: 4, lora_alpha: 8, lora_dropout: 0.1, target_modules: ['q_proj', 'v_proj', 'down_proj'] } },
-      settings: { ...DEFAULT_TRAINING, lr: 0.02, schedule: 'constant', maxSteps: 8, batchSize: 4, seed: 3, checkpointEvery: 0 },
-      options: { maxLength: 32, valSplit: 0, skipBadRecords: false },
-      checkpoints: null,
-      resume: false,
-      checkpointAtEnd: false,
-      log: () => undefined,
-    });
-    const imported = loadAdapterFiles(base, run.files);
-    let merged: GpuModel | null = null;
-    try {
-      const losses = run.log.map((l) => l.loss);
-      console.log(`llama DoRA losses: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
-      expect(losses.at(-1)!, losses.map((l) => l.toFixed(3)).join(' ')).toBeLessThan(0.75 * losses[0]);
-      const config = JSON.parse(new TextDecoder().decode(run.files.get('adapter_config.json')!));
-      expect(config.use_dora).toBe(true);
-      const st = parseSafetensors(run.files.get('adapter_model.safetensors')!, 'adapter_model.safetensors');
-      const targets = linearModules(m.config).filter((s) => ['q_proj', 'v_proj', 'down_proj'].includes(s.shortName));
-      for (const t of targets) expect(st.tensors.get(`base_model.model.${t.path}.lora_magnitude_vector`)?.shape).toEqual([t.outFeatures]);
-      expect(run.adapter.parameters().map((p) => p.name)).toContain(`${targets[0].path}.lora_magnitude_vector`);
-      const probe = { inputIds: [tokenizer.encode('cat says meow')] };
-      const adapted = await forwardLogits(ctx.gpu, model, run.adapter, probe);
-      expect(Array.from(await forwardLogits(ctx.gpu, model, imported, probe))).toEqual(Array.from(adapted));
-      const mergedWeights = mergeLora(run.files, m.config, m.weights).weights;
-      merged = GpuModel.upload(ctx.gpu, m.config, mergedWeights, 'f32');
-      const fromMerged = await forwardLogits(ctx.gpu, merged, null, probe);
-      const baseLogits = await forwardLogits(ctx.gpu, model, null, probe);
-      console.log(`llama DoRA merge: max |merged − adapted| ${maxDiff(fromMerged, adapted).toExponential(2)}, adapter's effect ${maxDiff(adapted, baseLogits).toExponential(2)}`);
-      expectClose('merged logits', fromMerged, adapted, { atol: 1e-4, rtol: 1e-3 });
-      expect(maxDiff(adapted, baseLogits)).toBeGreaterThan(100 * maxDiff(fromMerged, adapted));
-    } finally {
-      merged?.destroy();
-      imported.destroy();
-      run.adapter.destroy();
-      model.destroy();
-    }
-  }, 300_000);
-});
-
-describe('llama: DoRA checkpoints', () => {
-  it('a run resumed from a checkpoint (lora_magnitude_vector included) repeats the losses of an uninterrupted run', async () => {
-    const m = models.get('llama')!;
-    const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
-    const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
-    const base: TrainingBase = { gpu: ctx.gpu, config: m.config, weights: m.weights, tokenizer, model, format: 'f32', nameOrPath: 'tiny-llama', revision: null, source: 'tiny' };
-    const run = async (store: CheckpointStore, stopAt: number | null, resume: boolean) => {
-      const r = await runTraining({
-        data: { text: DATA, fileName: 'task.jsonl' },
-        loadBase: async () => base,
-        adapter: { method: 'lora', options: { use_dora: true, r: 2, lora_dropout: 0.1 } },
-        settings: { ...DEFAULT_TRAINING, lr: 2e-2, schedule: 'cosine', maxSteps: 4, batchSize: 2, seed: 5, checkpointEvery: 2 },
-        options: { maxLength: 32, valSplit: 0, skipBadRecords: false },
-        checkpoints: store,
-        resume,
-        checkpointAtEnd: false,
-        log: () => undefined,
-        onEvent: (e, trainer) => {
-          if (e.kind === 'step' && e.log.step === stopAt) trainer.stop();
-        },
-      });
-      const names = r.adapter.parameters().map((p) => p.name);
-      r.adapter.destroy();
-      return { losses: r.log.map((l) => l.loss), names };
-    };
-    try {
-      const straight = await run(new MemoryCheckpointStore(), null, false);
-      expect(straight.names.filter((n) => n.endsWith('.lora_magnitude_vector'))).toHaveLength(4); // q_proj and v_proj in 2 layers
-      const store = new MemoryCheckpointStore();
-      expect((await run(store, 3, false)).losses).toHaveLength(3); // the checkpoint is from step 2
-      expect((await run(store, null, true)).losses).toEqual(straight.losses);
-    } finally {
       model.destroy();
     }
   }, 300_000);

@@ -168,6 +168,12 @@ describe('IA3Config', () => {
       /feedforward_modules = \["down_proj"\] is invalid; it must be a subset of target_modules/,
     );
   });
+  it('takes feedforward_modules = [] as PEFT does (no input-scaled module), but refuses an empty target_modules', () => {
+    const targets = resolveIA3Targets(makeIA3Config({ target_modules: ['k_proj', 'v_proj'], feedforward_modules: [] }, c, { nameOrPath: 'x' }), c);
+    expect(targets.map((t) => t.shortName)).toEqual(['k_proj', 'v_proj', 'k_proj', 'v_proj']);
+    expect(targets.some((t) => t.feedforward)).toBe(false);
+    expect(() => makeIA3Config({ target_modules: [] }, c, { nameOrPath: 'x' })).toThrow(/target_modules = \[\] .*expected a non-empty list/);
+  });
   it('matches feedforward_modules as PEFT does: a list by plain suffix, a string by full regex match', () => {
     const byList = resolveIA3Targets(makeIA3Config({ target_modules: ['up_proj', 'down_proj'], feedforward_modules: ['up_proj'] }, c, { nameOrPath: 'x' }), c);
     expect(byList.map((t) => [t.shortName, t.feedforward])).toEqual([['up_proj', true], ['down_proj', false], ['up_proj', true], ['down_proj', false]]);

@@ -5,8 +5,7 @@
  * - on the tiny GPT-2, Llama and Qwen2 with PEFT's default targets (output- and input-scaled modules), the logits
  *   and every ia3_l gradient against the float64 reference, KV-cache generation against the uncached forward, and
  *   the same logits through q8 weights (the base linear decodes them) within the quantization's error;
- * - training through runTraining (as the CLI and the worker run it): the loss falls, the files are PEFT's, and
- *   export → import gives the same logits.
+ * Training on each architecture (the loss falls, PEFT's files, export → import) is in weight-methods-train.gpu.test.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GpuModel } from '../src/engine/gpu-model';
@@ -19,15 +18,10 @@ import { encodeLoraWeightGrad } from '../src/kernels/lora-rank';
 import { readTensor, tensorFrom, zerosTensor } from '../src/kernels/tensor';
 import { GpuIa3Set } from '../src/methods/ia3/gpu';
 import { ia3Reference, type ReferenceIa3 } from '../src/methods/ia3/reference';
-import { loadAdapterFiles } from '../src/methods/runtimes';
 import { loadModel, type LoadedModel } from '../src/model-io/load-model';
 import { BrowserFilesSource } from '../src/model-io/model-source';
-import { parseSafetensors } from '../src/model-io/safetensors';
-import { loadTokenizer } from '../src/model-io/tokenizer';
 import { referenceForward, referenceLossAndGrads } from '../src/model/reference/reference-model';
 import { ia3VectorShape, makeIA3Config, resolveIA3Targets } from '../src/peft/ia3-config';
-import { DEFAULT_TRAINING } from '../src/trainer/trainer';
-import { runTraining, type TrainingBase } from '../src/trainer/training-run';
 import { randomNormal, randomUniform } from '../src/util/random';
 import { makeTinyModel } from './fixtures/tiny-models';
 import { expectClose } from './helpers/compare';
@@ -154,45 +148,3 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
-
-const DATA = [['cat says', ' meow'], ['dog says', ' woof'], ['cow says', ' moo'], ['owl says', ' hoot']]
-  .map(([prompt, completion]) => JSON.stringify({ prompt, completion }))
-  .join('\n');
-
-describe.each(['gpt2', 'llama'] as const)('%s: IA³ training', (kind) => {
-  it('learns, exports PEFT files, and imports them exactly', async () => {
-    const m = models.get(kind)!;
-    const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
-    const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
-    const base: TrainingBase = { gpu: ctx.gpu, config: m.config, weights: m.weights, tokenizer, model, format: 'f32', nameOrPath: `tiny-${kind}`, revision: null, source: 'tiny' };
-    const run = await runTraining({
-      data: { text: DATA, fileName: 'task.jsonl' },
-      loadBase: async () => base,
-      adapter: { method: 'ia3', options: {} },
-      settings: { ...DEFAULT_TRAINING, lr: 0.3, schedule: 'constant', maxSteps: 8, batchSize: 4, seed: 3, checkpointEvery: 0 },
-      options: { maxLength: 32, valSplit: 0, skipBadRecords: false },
-      checkpoints: null,
-      resume: false,
-      checkpointAtEnd: false,
-      log: () => undefined,
-    });
-    const imported = loadAdapterFiles(base, run.files);
-    try {
-      const losses = run.log.map((l) => l.loss);
-      console.log(`${kind} IA³ losses: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
-      expect(losses.at(-1)!, `${kind}: ${losses.map((l) => l.toFixed(3)).join(' ')}`).toBeLessThan(0.75 * losses[0]);
-      const config = JSON.parse(new TextDecoder().decode(run.files.get('adapter_config.json')!));
-      expect(config.peft_type).toBe('IA3');
-      const st = parseSafetensors(run.files.get('adapter_model.safetensors')!, 'adapter_model.safetensors');
-      for (const t of resolveIA3Targets(makeIA3Config({}, m.config, { nameOrPath: 'x' }), m.config)) {
-        expect(st.tensors.get(`base_model.model.${t.path}.ia3_l`)?.shape).toEqual(ia3VectorShape(t));
-      }
-      const probe = { inputIds: [tokenizer.encode('cat says meow')] };
-      expect(Array.from(await forwardLogits(ctx.gpu, model, imported, probe))).toEqual(Array.from(await forwardLogits(ctx.gpu, model, run.adapter, probe)));
-    } finally {
-      imported.destroy();
-      run.adapter.destroy();
-      model.destroy();
-    }
-  }, 300_000);
-});

@@ -5,42 +5,28 @@
  * import is exact); and the log-probabilities of the imported adapter match the float64 reference that applies the
  * saved tensor the PEFT way.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { GpuModel } from '../src/engine/gpu-model';
+import { describe, expect, it } from 'vitest';
 import { forwardLogits } from '../src/engine/training-pass';
 import type { MethodId } from '../src/methods/method';
 import { methodById } from '../src/methods/registry';
 import { loadAdapterFiles } from '../src/methods/runtimes';
 import { prefixTuningReference } from '../src/methods/prefix-tuning/reference';
 import { promptTuningReference } from '../src/methods/prompt-tuning/reference';
-import { loadModel, type LoadedModel } from '../src/model-io/load-model';
-import { BrowserFilesSource } from '../src/model-io/model-source';
 import { parseSafetensors } from '../src/model-io/safetensors';
-import { loadTokenizer } from '../src/model-io/tokenizer';
 import { referenceForward } from '../src/model/reference/reference-model';
 import { importPromptLearningAdapter } from '../src/peft/prompt-learning-files';
 import type { CheckpointStore } from '../src/trainer/checkpoint';
-import { DEFAULT_TRAINING } from '../src/trainer/trainer';
-import { runTraining, type TrainingBase } from '../src/trainer/training-run';
-import { makeTinyModel } from './fixtures/tiny-models';
 import { expectClose } from './helpers/compare';
 import { useGpu } from './helpers/gpu';
 import { MemoryCheckpointStore } from './helpers/memory-checkpoint-store';
+import { tinyBase, trainOnTask, useTinyModels } from './helpers/tiny-training';
+import type { TinyModelKind } from './fixtures/tiny-models';
 
 const ctx = useGpu();
 const HEAVY_TIMEOUT_MS = 300_000;
 
-const DATA = [
-  ['cat says', ' meow'],
-  ['dog says', ' woof'],
-  ['cow says', ' moo'],
-  ['owl says', ' hoot'],
-]
-  .map(([prompt, completion]) => JSON.stringify({ prompt, completion }))
-  .join('\n');
-
 /** Each method on both architectures; the LSTM encoder and the projection (variants of two of them) on one each. */
-const CASES: { name: string; method: MethodId; options: Record<string, unknown>; lr: number; kinds?: ('gpt2' | 'llama')[] }[] = [
+const CASES: { name: string; method: MethodId; options: Record<string, unknown>; lr: number; kinds?: TinyModelKind[] }[] = [
   { name: 'prompt tuning, TEXT init', method: 'prompt-tuning', options: { num_virtual_tokens: 6, prompt_tuning_init: 'TEXT', prompt_tuning_init_text: 'animal sounds:' }, lr: 0.3 },
   { name: 'P-tuning, MLP encoder', method: 'p-tuning', options: { num_virtual_tokens: 6, encoder_hidden_size: 16 }, lr: 3e-2 },
   { name: 'P-tuning, LSTM encoder', method: 'p-tuning', options: { num_virtual_tokens: 6, encoder_reparameterization_type: 'LSTM', encoder_hidden_size: 16, encoder_num_layers: 2, encoder_dropout: 0.1 }, lr: 5e-2, kinds: ['gpt2'] },
@@ -48,32 +34,14 @@ const CASES: { name: string; method: MethodId; options: Record<string, unknown>;
   { name: 'prefix tuning with projection', method: 'prefix-tuning', options: { num_virtual_tokens: 4, prefix_projection: true, encoder_hidden_size: 16 }, lr: 3e-2, kinds: ['llama'] },
 ];
 
-const models = new Map<string, LoadedModel>();
-beforeAll(async () => {
-  for (const kind of ['gpt2', 'llama'] as const) {
-    models.set(kind, await loadModel(new BrowserFilesSource([...makeTinyModel(kind)].map(([n, b]) => new File([b as Uint8Array<ArrayBuffer>], n)))));
-  }
-});
+const models = useTinyModels(['gpt2', 'llama']);
 
 describe.each(CASES)('$name', (c) => {
-  it.each(c.kinds ?? ['gpt2', 'llama'])('%s: learns, exports PEFT files, imports them exactly, and matches the reference', async (kind) => {
+  it.each(c.kinds ?? (['gpt2', 'llama'] as TinyModelKind[]))('%s: learns, exports PEFT files, imports them exactly, and matches the reference', async (kind) => {
     const m = models.get(kind)!;
-    const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
-    const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
-    const base: TrainingBase = {
-      gpu: ctx.gpu, config: m.config, weights: m.weights, tokenizer, model, format: 'f32', nameOrPath: `tiny-${kind}`, revision: null, source: 'tiny',
-    };
-    const run = await runTraining({
-      data: { text: DATA, fileName: 'task.jsonl' },
-      loadBase: async () => base,
-      adapter: { method: c.method, options: c.options },
-      settings: { ...DEFAULT_TRAINING, lr: c.lr, schedule: 'constant', maxSteps: 16, batchSize: 4, seed: 3, checkpointEvery: 0 },
-      options: { maxLength: 32, valSplit: 0, skipBadRecords: false },
-      checkpoints: null,
-      resume: false,
-      checkpointAtEnd: false,
-      log: () => undefined,
-    });
+    const base = tinyBase(ctx.gpu, kind, m);
+    const { model, tokenizer } = base;
+    const run = await trainOnTask(base, { adapter: { method: c.method, options: c.options }, settings: { lr: c.lr, maxSteps: 16 } });
     const imported = loadAdapterFiles(base, run.files);
     try {
       const losses = run.log.map((l) => l.loss);
@@ -116,21 +84,14 @@ describe.each(CASES)('$name', (c) => {
 
 describe('checkpoints of a prompt-learning method', () => {
   it('P-tuning: a run resumed from a checkpoint repeats the losses of an uninterrupted run', async () => {
-    const m = models.get('llama')!;
-    const model = GpuModel.upload(ctx.gpu, m.config, m.weights, 'f32');
-    const tokenizer = loadTokenizer(m.tokenizerJson, m.tokenizerConfig);
-    const base: TrainingBase = { gpu: ctx.gpu, config: m.config, weights: m.weights, tokenizer, model, format: 'f32', nameOrPath: 'tiny-llama', revision: null, source: 'tiny' };
+    const base = tinyBase(ctx.gpu, 'llama', models.get('llama')!);
+    const { model } = base;
     const run = async (store: CheckpointStore, stopAt: number | null, resume: boolean) => {
-      const r = await runTraining({
-        data: { text: DATA, fileName: 'task.jsonl' },
-        loadBase: async () => base,
+      const r = await trainOnTask(base, {
         adapter: { method: 'p-tuning', options: { num_virtual_tokens: 4, encoder_hidden_size: 8 } },
-        settings: { ...DEFAULT_TRAINING, lr: 3e-2, schedule: 'cosine', maxSteps: 6, batchSize: 2, gradAccum: 2, seed: 5, checkpointEvery: 2 },
-        options: { maxLength: 32, valSplit: 0, skipBadRecords: false },
+        settings: { lr: 3e-2, schedule: 'cosine', maxSteps: 6, batchSize: 2, gradAccum: 2, seed: 5, checkpointEvery: 2 },
         checkpoints: store,
         resume,
-        checkpointAtEnd: false,
-        log: () => undefined,
         onEvent: (e, trainer) => {
           if (e.kind === 'step' && e.log.step === stopAt) trainer.stop();
         },

@@ -3,16 +3,7 @@
  * differences of its forward (L = Σ dy ⊙ f(x), so dL/dx is the backward given dy), plus known values.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  geluBackwardRef,
-  geluRef,
-  reluBackwardRef,
-  reluRef,
-  swigluBackwardRef,
-  swigluRef,
-  tanhBackwardRef,
-  tanhRef,
-} from '../src/kernels/reference/activations';
+import { erf, pointwiseBackwardRef, pointwiseRef, swigluBackwardRef, swigluRef } from '../src/kernels/reference/activations';
 import { crossEntropyRef } from '../src/kernels/reference/cross-entropy';
 import { embeddingRef } from '../src/kernels/reference/embedding';
 import { layerNormBackwardRef, layerNormRef, rmsNormBackwardRef, rmsNormRef } from '../src/kernels/reference/norms';
@@ -58,10 +49,29 @@ describe('norm references', () => {
 
 describe('activation references', () => {
   it('gelu_new: known values, and dx matches finite differences', () => {
-    expectClose('gelu(1, −1, 2)', geluRef([1, -1, 2]), [0.8411919906082768, -0.15880800939172324, 1.954597694087775], { atol: 1e-15, rtol: 1e-14 });
+    expectClose('gelu_new(1, −1, 2)', pointwiseRef('gelu_new', [1, -1, 2]), [0.8411919906082768, -0.15880800939172324, 1.954597694087775], { atol: 1e-15, rtol: 1e-14 });
     const x = Float64Array.from([...rand(16, 8, -4, 4), 0, 1e-4, -6, 6]);
     const dy = rand(x.length, 9);
-    expectClose('gelu dx', geluBackwardRef(dy, x), numericGrad(x, () => dot(dy, geluRef(x))), FD_TOL);
+    expectClose('gelu_new dx', pointwiseBackwardRef('gelu_new', dy, x), numericGrad(x, () => dot(dy, pointwiseRef('gelu_new', x))), FD_TOL);
+  });
+
+  // Known values from Python's math.erf; both sides of the switch from the series to the continued fraction at 2.5.
+  it('erf: known values on both sides of 2.5, and erfc far out', () => {
+    const z = [0.5, 1, 2, 2.4999, 2.5001, 3, -4, 5.5];
+    const want = [0.5204998778130465, 0.8427007929497149, 0.9953222650189527, 0.9995928300996666, 0.9995932657565293, 0.9999779095030014, -0.9999999845827421, 0.9999999999999927];
+    expectClose('erf', z.map(erf), want, { atol: 1e-14, rtol: 0 });
+    expectClose('erfc(4)', [1 - erf(4)], [1.541725790028002e-8], { atol: 0, rtol: 1e-7 });
+  });
+
+  it('gelu (exact erf) and swish: known values, and dx matches finite differences', () => {
+    expectClose('gelu(1, −1, 2, −3)', pointwiseRef('gelu', [1, -1, 2, -3]), [0.8413447460685429, -0.15865525393145707, 1.9544997361036416, -0.00404969409489031], { atol: 1e-15, rtol: 1e-14 });
+    expectClose('swish(1, −2, 5)', pointwiseRef('swish', [1, -2, 5]), [0.7310585786300049, -0.2384058440442351, 4.966535745378576], { atol: 1e-15, rtol: 1e-14 });
+    for (const fn of ['gelu', 'swish'] as const) {
+      // Points near 2.5·√2 cross erf's switch of method inside the central difference.
+      const x = Float64Array.from([...rand(16, 21, -5, 5), 0, 1e-4, 2.5 * Math.SQRT2, -2.5 * Math.SQRT2, -9, 9]);
+      const dy = rand(x.length, 22);
+      expectClose(`${fn} dx`, pointwiseBackwardRef(fn, dy, x), numericGrad(x, () => dot(dy, pointwiseRef(fn, x))), FD_TOL);
+    }
   });
 
   it('swiglu: known values, and dGate, dUp match finite differences', () => {
@@ -75,20 +85,20 @@ describe('activation references', () => {
     expectClose('swiglu dUp', dUp, numericGrad(up, L), FD_TOL);
   });
 
-  it('relu: known values, zero gradient at 0 (PyTorch), and dx from y matches finite differences away from the kink', () => {
-    expectClose('relu(−2, 0, 3)', reluRef([-2, 0, 3]), [0, 0, 3], { atol: 0, rtol: 0 });
-    expectClose('relu dx at y = 0', reluBackwardRef([5, 5], reluRef([0, -1])), [0, 0], { atol: 0, rtol: 0 });
+  it('relu: known values, zero gradient at 0 (PyTorch), and dx matches finite differences away from the kink', () => {
+    expectClose('relu(−2, 0, 3)', pointwiseRef('relu', [-2, 0, 3]), [0, 0, 3], { atol: 0, rtol: 0 });
+    expectClose('relu dx at x = 0', pointwiseBackwardRef('relu', [5, 5], [0, -1]), [0, 0], { atol: 0, rtol: 0 });
     // Keep |x| ≥ 0.05 so no central difference straddles the kink at 0.
     const x = rand(24, 17, -3, 3).map((v) => (Math.abs(v) < 0.05 ? v + 0.1 : v));
     const dy = rand(x.length, 18);
-    expectClose('relu dx', reluBackwardRef(dy, reluRef(x)), numericGrad(x, () => dot(dy, reluRef(x))), FD_TOL);
+    expectClose('relu dx', pointwiseBackwardRef('relu', dy, x), numericGrad(x, () => dot(dy, pointwiseRef('relu', x))), FD_TOL);
   });
 
-  it('tanh: known values, and dx from y matches finite differences', () => {
-    expectClose('tanh(0.5, −2)', tanhRef([0.5, -2]), [0.46211715726000974, -0.9640275800758169], { atol: 1e-15, rtol: 1e-14 });
+  it('tanh: known values, and dx matches finite differences', () => {
+    expectClose('tanh(0.5, −2)', pointwiseRef('tanh', [0.5, -2]), [0.46211715726000974, -0.9640275800758169], { atol: 1e-15, rtol: 1e-14 });
     const x = Float64Array.from([...rand(16, 19, -4, 4), 0, 1e-4, -9, 9]);
     const dy = rand(x.length, 20);
-    expectClose('tanh dx', tanhBackwardRef(dy, tanhRef(x)), numericGrad(x, () => dot(dy, tanhRef(x))), FD_TOL);
+    expectClose('tanh dx', pointwiseBackwardRef('tanh', dy, x), numericGrad(x, () => dot(dy, pointwiseRef('tanh', x))), FD_TOL);
   });
 });
 

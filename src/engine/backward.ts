@@ -4,7 +4,7 @@
  * embeddings. Frozen weights get no gradient. It mirrors forward.ts line for line, reading the same description
  * and calling the same hooks' backward halves.
  */
-import { encodeGeluBackward, encodeSwigluBackward } from '../kernels/activations';
+import { encodeActivationBackward, encodeSwigluBackward } from '../kernels/activations';
 import { encodeCopyColumns } from '../kernels/copy-columns';
 import { encodeLinearBackwardInput } from '../kernels/linear';
 import { encodeRope } from '../kernels/rope';
@@ -40,7 +40,7 @@ export function blockBackward(p: Pass, layer: GpuLayer, s: BlockActs, dh: GpuTen
   linearBackward('down', dMlp, s.act, dAct);
   if (arch.mlp === 'gelu') {
     const df = p.tensor([M, I], `${L} d mlp in`);
-    encodeGeluBackward(p.rec, { dy: dAct, x: s.f, dx: df });
+    encodeActivationBackward(p.rec, { fn: 'gelu_new', dy: dAct, x: s.f, dx: df });
     linearBackward('fc', df, s.a2, da2);
   } else {
     const dGate = p.tensor([M, I], `${L} d gate`);

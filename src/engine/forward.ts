@@ -8,7 +8,7 @@ import { encodeCopyColumns } from '../kernels/copy-columns';
 import { encodeEmbedding } from '../kernels/embedding';
 import type { GpuIndexTensor } from '../kernels/index-tensor';
 import { encodeLinearForward } from '../kernels/linear';
-import { encodeGelu, encodeSwiglu } from '../kernels/activations';
+import { encodeActivation, encodeSwiglu } from '../kernels/activations';
 import { encodeElementwise } from '../kernels/plain-ops';
 import { encodeRope } from '../kernels/rope';
 import { elementCount, type GpuTensor } from '../kernels/tensor';
@@ -168,7 +168,7 @@ export function blockForward(p: Pass, layer: GpuLayer, hIn: GpuTensor, input: Pa
   let up: GpuTensor | null = null;
   if (arch.mlp === 'gelu') {
     linear('fc', a2, f);
-    encodeGelu(p.rec, { x: f, y: act });
+    encodeActivation(p.rec, { fn: 'gelu_new', x: f, y: act });
   } else {
     up = p.tensor([M, I], `${L} mlp up`);
     linear('gate', a2, f);

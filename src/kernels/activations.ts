@@ -1,7 +1,8 @@
 /**
- * Element-wise activations, forward and backward: gelu_new (GPT-2) — gelu.wgsl —, SwiGLU gating (Llama) —
- * swiglu.wgsl —, and ReLU and Tanh (the prompt encoders of P-tuning and prefix tuning) —
- * pointwise_activation.wgsl. All share the functions of activation_fns.wgsl. All tensors of one call have the
+ * Element-wise activations, forward and backward: SwiGLU gating (Llama) — swiglu.wgsl —, and the pointwise
+ * functions under transformers' ACT2FN names — pointwise_activation.wgsl: relu, tanh, swish, gelu (exact erf) and
+ * gelu_new (GPT-2's MLP; the prompt encoders and bottleneck adapters take the others). Both share the functions of
+ * activation_fns.wgsl. All tensors of one call have the
  * same shape (any rank, usually [M, ffn]); outputs must not share a buffer with inputs (WebGPU forbids aliasing
  * a written binding).
  */
@@ -11,16 +12,14 @@ import { CommandRecorder, grid1d } from './dispatch';
 import { expectDistinctBuffers } from './index-tensor';
 import { elementCount, expectShape, formatShape, type GpuTensor } from './tensor';
 import activationFnsWgsl from './activation_fns.wgsl?raw';
-import geluWgsl from './gelu.wgsl?raw';
 import pointwiseActivationWgsl from './pointwise_activation.wgsl?raw';
 import swigluWgsl from './swiglu.wgsl?raw';
 
-const GELU_CODE = activationFnsWgsl + geluWgsl;
 const SWIGLU_CODE = activationFnsWgsl + swigluWgsl;
 const POINTWISE_CODE = activationFnsWgsl + pointwiseActivationWgsl;
 
 /** The activations of pointwise_activation.wgsl, with their ACT code. */
-export const POINTWISE_ACTIVATIONS = { relu: 0, tanh: 1 } as const;
+export const POINTWISE_ACTIVATIONS = { relu: 0, tanh: 1, swish: 2, gelu: 3, gelu_new: 4 } as const;
 export type PointwiseActivation = keyof typeof POINTWISE_ACTIVATIONS;
 
 function dispatchElementwise(
@@ -47,29 +46,6 @@ function lengthOf(kernel: string, t: GpuTensor): number {
   const len = elementCount(t.shape);
   if (len < 1) throw new ShapeError(`${kernel}: tensor "${t.name}" is empty, shape ${formatShape(t.shape)}`);
   return len;
-}
-
-/** y = gelu_new(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
-export function encodeGelu(rec: CommandRecorder, args: { x: GpuTensor; y: GpuTensor }): void {
-  const kernel = 'gelu';
-  const len = lengthOf(kernel, args.x);
-  const dims = formatShape(args.x.shape);
-  expectShape(kernel, 'y', args.y, args.x.shape, dims);
-  expectDistinctBuffers(kernel, { y: args.y }, { x: args.x });
-  dispatchElementwise(rec, `${kernel}(${args.y.name})`, kernel, GELU_CODE, 'forward', ['read', 'write'], len, [args.x.buffer, args.y.buffer]);
-}
-
-/** dx = dy·gelu_new′(x). */
-export function encodeGeluBackward(rec: CommandRecorder, args: { dy: GpuTensor; x: GpuTensor; dx: GpuTensor }): void {
-  const kernel = 'gelu backward';
-  const len = lengthOf(kernel, args.x);
-  const dims = formatShape(args.x.shape);
-  expectShape(kernel, 'dy', args.dy, args.x.shape, dims);
-  expectShape(kernel, 'dx', args.dx, args.x.shape, dims);
-  expectDistinctBuffers(kernel, { dx: args.dx }, { dy: args.dy, x: args.x });
-  dispatchElementwise(rec, `${kernel}(${args.dx.name})`, 'gelu', GELU_CODE, 'backward', ['read', 'read', 'write'], len, [
-    args.x.buffer, args.dy.buffer, args.dx.buffer,
-  ]);
 }
 
 /** h = silu(gate)·up. */
@@ -111,7 +87,7 @@ function checkActivation(kernel: string, fn: string): number {
   return code;
 }
 
-/** y = relu(x) or tanh(x). */
+/** y = f(x), f one of POINTWISE_ACTIVATIONS. */
 export function encodeActivation(rec: CommandRecorder, args: { fn: PointwiseActivation; x: GpuTensor; y: GpuTensor }): void {
   const kernel = args.fn;
   const act = checkActivation(kernel, args.fn);
@@ -123,22 +99,19 @@ export function encodeActivation(rec: CommandRecorder, args: { fn: PointwiseActi
   ], { constants: { ACT: act } });
 }
 
-/**
- * dx (+)= dy·f′ from the forward's output y: relu′ = [y > 0] (PyTorch's: 0 at x = 0; the forward's input x may be
- * passed as y, since x > 0 ⇔ y > 0), tanh′ = 1 − y².
- */
+/** dx (+)= dy·f′(x), from the forward's input x. */
 export function encodeActivationBackward(
   rec: CommandRecorder,
-  args: { fn: PointwiseActivation; y: GpuTensor; dy: GpuTensor; dx: GpuTensor; accumulate?: boolean },
+  args: { fn: PointwiseActivation; x: GpuTensor; dy: GpuTensor; dx: GpuTensor; accumulate?: boolean },
 ): void {
   const kernel = `${args.fn} backward`;
   const act = checkActivation(kernel, args.fn);
-  const len = lengthOf(kernel, args.y);
-  const dims = formatShape(args.y.shape);
-  expectShape(kernel, 'dy', args.dy, args.y.shape, dims);
-  expectShape(kernel, 'dx', args.dx, args.y.shape, dims);
-  expectDistinctBuffers(kernel, { dx: args.dx }, { dy: args.dy, y: args.y });
+  const len = lengthOf(kernel, args.x);
+  const dims = formatShape(args.x.shape);
+  expectShape(kernel, 'dy', args.dy, args.x.shape, dims);
+  expectShape(kernel, 'dx', args.dx, args.x.shape, dims);
+  expectDistinctBuffers(kernel, { dx: args.dx }, { dy: args.dy, x: args.x });
   dispatchElementwise(rec, `${kernel}(${args.dx.name})`, 'pointwise_activation', POINTWISE_CODE, 'backward', ['read', 'read', 'write'], len, [
-    args.y.buffer, args.dy.buffer, args.dx.buffer,
+    args.x.buffer, args.dy.buffer, args.dx.buffer,
   ], { constants: { ACT: act }, accumulate: args.accumulate });
 }

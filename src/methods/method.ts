@@ -89,6 +89,12 @@ export interface PeftMethod {
   fields: FieldSet;
   /** Checks the options against the model, naming the field at fault, and says what they make, without a GPU. */
   plan(options: Readonly<Record<string, unknown>>, model: ModelConfig, base: BaseModelName): MethodPlan;
+  /**
+   * The options as the method's config holds them once PEFT's per-architecture defaults are filled in (IA³'s
+   * target_modules and feedforward_modules for this model): what the Method panel shows as a field's default.
+   * Throws naming a bad field, as plan does.
+   */
+  effectiveOptions?(options: Readonly<Record<string, unknown>>, model: ModelConfig, base: BaseModelName): Record<string, unknown>;
   /** Merging into the base weights for a merged export (src/deploy/merged-model.ts). */
   merge: MethodMerge;
 }

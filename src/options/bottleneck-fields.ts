@@ -9,8 +9,8 @@ import { defaultsOf, type FieldSet, type ValuesOf } from './field';
 
 export const BOTTLENECK_CONFIGS = ['pfeiffer', 'houlsby'] as const;
 export type BottleneckConfigName = (typeof BOTTLENECK_CONFIGS)[number];
-/** The non-linearities the GPU's pointwise kernels have (AdapterHub's names). */
-export const BOTTLENECK_NON_LINEARITIES = ['relu', 'tanh'] as const;
+/** The non-linearities offered: AdapterHub's names (transformers' ACT2FN), each a GPU pointwise kernel. */
+export const BOTTLENECK_NON_LINEARITIES = ['relu', 'tanh', 'swish', 'gelu', 'gelu_new'] as const;
 export type BottleneckNonLinearity = (typeof BOTTLENECK_NON_LINEARITIES)[number];
 
 export const BOTTLENECK_FIELDS = {
@@ -43,8 +43,8 @@ export const BOTTLENECK_FIELDS = {
     label: '`non_linearity`',
     choices: BOTTLENECK_NON_LINEARITIES,
     help:
-      "The activation between the down- and the up-projection. AdapterHub's default is `relu` for `seq_bn` (pfeiffer) and `swish` for `double_seq_bn` " +
-      '(houlsby); swish and gelu are not offered here yet (the GPU kernels have relu and tanh).',
+      "The activation between the down- and the up-projection, by transformers' names: `swish` is x·sigmoid(x), `gelu` the exact (erf) GELU, " +
+      "`gelu_new` its tanh approximation. AdapterHub's default is `relu` for `seq_bn` (pfeiffer) and `swish` for `double_seq_bn` (houlsby).",
     default: 'relu',
     defaultFrom: 'PEFT Studio',
   },

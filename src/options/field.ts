@@ -58,6 +58,8 @@ export interface ChoiceField<T extends string = string> extends FieldBase<T> {
  */
 export interface TargetsField extends FieldBase<null> {
   readonly kind: 'targets';
+  /** An empty list is a value: it selects no module (IA³'s feedforward_modules: none input-scaled). */
+  readonly allowEmpty?: boolean;
 }
 
 /** Free text (a prompt); null when not given. */
@@ -144,7 +146,7 @@ export function expectation(f: Field): string {
     case 'choice':
       return `one of ${f.choices.join(', ')}`;
     case 'targets':
-      return 'a non-empty list of module names, a regex, or "all-linear"';
+      return `a ${f.allowEmpty ? '' : 'non-empty '}list of module names, a regex, or "all-linear"`;
     case 'text':
       return 'a text';
     case 'derived-int':
@@ -185,7 +187,10 @@ export function accepts(f: Field, v: unknown): boolean {
     case 'choice':
       return (f.choices as readonly unknown[]).includes(v);
     case 'targets':
-      return (typeof v === 'string' && v.length > 0) || (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.length > 0));
+      return (
+        (typeof v === 'string' && v.length > 0) ||
+        (Array.isArray(v) && (v.length > 0 || f.allowEmpty === true) && v.every((x) => typeof x === 'string' && x.length > 0))
+      );
     case 'text':
       return v === null || typeof v === 'string';
     case 'derived-int':

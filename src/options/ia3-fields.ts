@@ -24,7 +24,9 @@ export const IA3_FIELDS = {
     label: '`feedforward_modules`',
     help:
       `${IA3_HELP.feedforward_modules}: the targets whose INPUT is scaled, \`(x ⊙ l)·Wᵀ + b\` (the others scale their output, bias included). ` +
-      'A list is a plain suffix match, a regex a full match; it must be a subset of `target_modules`. PEFT\'s default: gpt2 `mlp.c_proj`; llama and qwen2 `down_proj`.',
+      'A list is a plain suffix match, a regex a full match; it must be a subset of `target_modules`; an empty list scales no input. ' +
+      'PEFT\'s default: gpt2 `mlp.c_proj`; llama and qwen2 `down_proj`.',
+    allowEmpty: true,
     default: null,
     defaultFrom: 'PEFT',
   },

@@ -218,7 +218,9 @@ export function parseBottleneckConfigJson(text: string, model: ModelConfig, file
   const name = typeof json.name === 'string' && json.name.length > 0 ? json.name : BOTTLENECK_ADAPTER_NAME;
   const modelName = typeof json.model_name === 'string' ? json.model_name : null;
   try {
-    return { config: makeBottleneckConfig({ config: preset, reduction_factor: c.reduction_factor, non_linearity: c.non_linearity }, model, modelName), name };
+    // The library looks the activation up lower-cased (Activation_Function_Class: get_activation(hidden_act.lower())).
+    const act = typeof c.non_linearity === 'string' ? c.non_linearity.toLowerCase() : c.non_linearity;
+    return { config: makeBottleneckConfig({ config: preset, reduction_factor: c.reduction_factor, non_linearity: act }, model, modelName), name };
   } catch (e) {
     if (e instanceof BottleneckConfigError) fail(`${file}: ${e.message}`);
     throw e;

@@ -110,14 +110,15 @@ class Checker extends ConfigFieldChecker {
     }
   }
 
-  moduleSelector(field: string, v: unknown, allowAllLinear: boolean): string[] | string {
+  /** allowEmpty: an empty list selects nothing (PEFT takes feedforward_modules = [] as "no feed-forward module"). */
+  moduleSelector(field: string, v: unknown, allowAllLinear: boolean, allowEmpty = false): string[] | string {
     if (typeof v === 'string') {
       if (v.length === 0) this.fail(field, v, 'a non-empty regex or a list of module names' + (allowAllLinear ? ', or "all-linear"' : ''));
       if (!(allowAllLinear && isAllLinear(v))) this.regex(field, v);
       return v;
     }
-    const expected = `a non-empty list of module names (e.g. ["k_proj", "down_proj"]), a regex string${allowAllLinear ? ', or "all-linear"' : ''}`;
-    if (!Array.isArray(v) || v.length === 0) this.fail(field, v, expected);
+    const expected = `a ${allowEmpty ? '' : 'non-empty '}list of module names (e.g. ["k_proj", "down_proj"]), a regex string${allowAllLinear ? ', or "all-linear"' : ''}`;
+    if (!Array.isArray(v) || (v.length === 0 && !allowEmpty)) this.fail(field, v, expected);
     for (const x of v) if (typeof x !== 'string' || x.length === 0) this.fail(field, v, `${expected}; found the entry ${show(x)}`);
     return [...(v as string[])];
   }
@@ -151,7 +152,7 @@ function normalize(raw: Record<string, unknown>, model: ModelConfig, where: stri
   const target = c.moduleSelector('target_modules', targetRaw, true);
   let ffRaw = get('feedforward_modules');
   if (ffRaw === null) ffRaw = [...DEFAULT_IA3_FEEDFORWARD_MODULES[model.modelType]];
-  const ff = c.moduleSelector('feedforward_modules', ffRaw, false);
+  const ff = c.moduleSelector('feedforward_modules', ffRaw, false, true);
   const excludeRaw = get('exclude_modules');
   const exclude = excludeRaw === null ? null : c.moduleSelector('exclude_modules', excludeRaw, false);
   // IA3Config.__post_init__: "`feedforward_modules` should be a subset of `target_modules`" (both lists). PEFT runs

@@ -1,8 +1,9 @@
 /**
- * Float64 references of the MLP activations and their derivatives:
- * - gelu_new (HF NewGELUActivation): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
- * - SwiGLU gating (Llama MLP): h = silu(gate)·up, silu(g) = g·σ(g)
- * - ReLU and Tanh (the prompt encoders of P-tuning and prefix tuning), backward from the forward's output y
+ * Float64 references of the activations and their derivatives:
+ * - the pointwise functions under transformers' ACT2FN names (pointwise_activation.wgsl): relu, tanh, swish
+ *   (x·σ(x)), gelu (x·Φ(x), exact erf) and gelu_new (HF NewGELUActivation, GPT-2's MLP:
+ *   0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))), each backward from the forward's input x;
+ * - SwiGLU gating (Llama MLP): h = silu(gate)·up, silu(g) = g·σ(g).
  */
 
 const K0 = Math.sqrt(2 / Math.PI);
@@ -14,19 +15,6 @@ function sameLength(fn: string, names: string[], arrays: ArrayLike<number>[]): v
       throw new RangeError(`${fn}: ${names[i]} has ${arrays[i].length} elements, ${names[0]} has ${arrays[0].length}`);
     }
   }
-}
-
-export function geluRef(x: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x, (v) => 0.5 * v * (1 + Math.tanh(K0 * (v + K1 * v ** 3))));
-}
-
-/** dx = dy·gelu′(x). */
-export function geluBackwardRef(dy: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
-  sameLength('geluBackwardRef', ['dy', 'x'], [dy, x]);
-  return Float64Array.from(x, (v, i) => {
-    const t = Math.tanh(K0 * (v + K1 * v ** 3));
-    return dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * K0 * (1 + 3 * K1 * v * v));
-  });
 }
 
 export function sigmoid(g: number): number {
@@ -56,22 +44,53 @@ export function swigluBackwardRef(
   return { dGate, dUp };
 }
 
-export function reluRef(x: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x, (v) => Math.max(v, 0));
+/** erf(z) to about 1e-14: its Maclaurin series below |z| = 2.5, 1 − erfc by Laplace's continued fraction above. */
+export function erf(z: number): number {
+  const a = Math.abs(z);
+  if (a < 2.5) {
+    // erf(z) = 2/√π · Σ (−1)ⁿ z^(2n+1) / (n!·(2n+1))
+    let term = a;
+    let sum = a;
+    for (let n = 1; n < 100 && Math.abs(term) > 1e-17 * sum; n++) {
+      term *= (-a * a) / n;
+      sum += term / (2 * n + 1);
+    }
+    return Math.sign(z) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc(a) = exp(−a²)/√π · 1/(a + (1/2)/(a + 1/(a + (3/2)/(a + …))))
+  let f = a;
+  for (let k = 120; k >= 1; k--) f = a + k / 2 / f;
+  return Math.sign(z) * (1 - Math.exp(-a * a) / (Math.sqrt(Math.PI) * f));
 }
 
-/** dx = dy where y = relu(x) > 0, else 0 (PyTorch's threshold_backward: 0 at x = 0). */
-export function reluBackwardRef(dy: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
-  sameLength('reluBackwardRef', ['dy', 'y'], [dy, y]);
-  return Float64Array.from(y, (v, i) => (v > 0 ? dy[i] : 0));
+/** The pointwise activations by transformers' ACT2FN name: f and f′, both of the forward's input. */
+export const POINTWISE_REFS = {
+  relu: { f: (v: number) => Math.max(v, 0), df: (v: number) => (v > 0 ? 1 : 0) }, // PyTorch's threshold_backward: 0 at x = 0
+  tanh: { f: Math.tanh, df: (v: number) => 1 - Math.tanh(v) ** 2 },
+  swish: { f: (v: number) => v * sigmoid(v), df: (v: number) => sigmoid(v) * (1 + v * (1 - sigmoid(v))) },
+  gelu: { f: (v: number) => v * normalCdf(v), df: (v: number) => normalCdf(v) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI) },
+  gelu_new: {
+    f: (v: number) => 0.5 * v * (1 + Math.tanh(K0 * (v + K1 * v ** 3))),
+    df: (v: number) => {
+      const t = Math.tanh(K0 * (v + K1 * v ** 3));
+      return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * K0 * (1 + 3 * K1 * v * v);
+    },
+  },
+} as const satisfies Record<string, { f(v: number): number; df(v: number): number }>;
+export type PointwiseFn = keyof typeof POINTWISE_REFS;
+
+function normalCdf(v: number): number {
+  return 0.5 * (1 + erf(v / Math.SQRT2));
 }
 
-export function tanhRef(x: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x, Math.tanh);
+/** y = f(x). */
+export function pointwiseRef(fn: PointwiseFn, x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, POINTWISE_REFS[fn].f);
 }
 
-/** dx = dy·(1 − y²), y = tanh(x). */
-export function tanhBackwardRef(dy: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
-  sameLength('tanhBackwardRef', ['dy', 'y'], [dy, y]);
-  return Float64Array.from(y, (v, i) => dy[i] * (1 - v * v));
+/** dx = dy·f′(x). */
+export function pointwiseBackwardRef(fn: PointwiseFn, dy: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
+  sameLength(`pointwiseBackwardRef(${fn})`, ['dy', 'x'], [dy, x]);
+  const df = POINTWISE_REFS[fn].df;
+  return Float64Array.from(x, (v, i) => dy[i] * df(v));
 }

@@ -2,7 +2,7 @@
  * Bottleneck adapters on the GPU, at the engine's sublayer-output hook (engine/method-hooks.ts): each adapted
  * sublayer's output `out` [rows, d] becomes
  *
- *   y = out + s·up(act(down(out)))      down: Linear(d, b), up: Linear(b, d), act relu or tanh
+ *   y = out + s·up(act(down(out)))      down: Linear(d, b), up: Linear(b, d), act relu, tanh, swish, gelu or gelu_new
  *   backward:  du = s·dy;  d(out) = dy + (the MLP's backward of du);  the four tensors' gradients from du
  *
  * with the pass's adapter scale s (1: the adapter as trained). The MLP is the prompt encoders' GpuMlp

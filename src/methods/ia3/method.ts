@@ -53,5 +53,6 @@ export const IA3_METHOD: PeftMethod = {
     const c = ia3ConfigOf(options, model, base);
     return ia3Plan(c, resolveIA3Targets(c, model), model);
   },
+  effectiveOptions: (options, model, base) => ia3Options(ia3ConfigOf(options, model, base)),
   merge: { kind: 'merge', apply: mergeIa3 },
 };

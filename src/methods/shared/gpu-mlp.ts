@@ -32,6 +32,8 @@ interface GpuLinearLayer {
 export interface MlpSaved {
   /** The input of each layer (layer 0's is the caller's x). */
   inputs: GpuTensor[];
+  /** The input of each activation: the output of every layer but the last. */
+  preActivations: GpuTensor[];
 }
 
 export class GpuMlp {
@@ -64,6 +66,7 @@ export class GpuMlp {
   forward(ctx: PassContext, x: GpuTensor, name: string): { y: GpuTensor; saved: MlpSaved } {
     const rows = x.shape[0];
     const inputs: GpuTensor[] = [];
+    const preActivations: GpuTensor[] = [];
     let h = x;
     this.layers.forEach((l, i) => {
       inputs.push(h);
@@ -72,12 +75,13 @@ export class GpuMlp {
       if (i < this.layers.length - 1) {
         const a = ctx.tensor([rows, l.outFeatures], `${name} layer ${i} ${this.activation}`);
         encodeActivation(ctx.rec, { fn: this.activation, x: y, y: a });
+        preActivations.push(y);
         h = a;
       } else {
         h = y;
       }
     });
-    return { y: h, saved: { inputs } };
+    return { y: h, saved: { inputs, preActivations } };
   }
 
   /**
@@ -97,11 +101,11 @@ export class GpuMlp {
         if (opts.dx) encodeLinearBackwardInput(ctx.rec, { dy: d, w0: f32WeightView(this.device, l.weight.value), dx: opts.dx, accumulate: opts.accumulateDx });
         break;
       }
-      // x is the previous layer's activation output a = act(y_prev): dy_prev = dx ⊙ act′ (from a).
+      // x is the previous layer's activation output a = act(y_prev): dy_prev = dx ⊙ act′(y_prev).
       const dx = ctx.tensor([rows, l.inFeatures], `${opts.name} layer ${i} dx`);
       encodeLinearBackwardInput(ctx.rec, { dy: d, w0: f32WeightView(this.device, l.weight.value), dx });
       const dPrev = ctx.tensor([rows, l.inFeatures], `${opts.name} layer ${i - 1} dy`);
-      encodeActivationBackward(ctx.rec, { fn: this.activation, y: x, dy: dx, dx: dPrev });
+      encodeActivationBackward(ctx.rec, { fn: this.activation, x: saved.preActivations[i - 1], dy: dx, dx: dPrev });
       d = dPrev;
     }
   }

@@ -19,7 +19,7 @@ import type { ModelConfig } from '../config';
 import { linearModules, normTensorNames, storedShape, type HostWeights } from '../weight-names';
 import type { FrozenLinear, ReferenceHooks, ReferenceMethod } from './method-hooks';
 import { add, prependRows, sliceCols, Tape, type Var } from './tape';
-import { attention, crossEntropy, frozenLinear, gelu, layerNorm, linearOrientation, rmsNorm, rope, swiglu } from './tape-ops';
+import { activation, attention, crossEntropy, frozenLinear, layerNorm, linearOrientation, rmsNorm, rope, swiglu } from './tape-ops';
 
 export { makeRandomHostWeights } from './random-weights';
 
@@ -204,7 +204,7 @@ function block(g: Graph, i: number, h: Var, L: Layout): Var {
   });
   h = g.residual(h, i, 'attention', g.linear(i, 'o', o));
   const a2 = g.norm(`${names.block(i)}.${names.norm2}`, h);
-  const act = g.arch.mlp === 'gelu' ? gelu(t, g.linear(i, 'fc', a2)) : swiglu(t, g.linear(i, 'gate', a2), g.linear(i, 'up', a2));
+  const act = g.arch.mlp === 'gelu' ? activation(t, 'gelu_new', g.linear(i, 'fc', a2)) : swiglu(t, g.linear(i, 'gate', a2), g.linear(i, 'up', a2));
   return g.residual(h, i, 'mlp', g.linear(i, 'down', act));
 }
 

@@ -5,7 +5,7 @@
  * Frozen weights (norms, W0, embedding tables) are constants; only activations and adapter parameters live on
  * the tape.
  */
-import { geluBackwardRef, geluRef, reluBackwardRef, reluRef, swigluBackwardRef, swigluRef, tanhBackwardRef, tanhRef } from '../../kernels/reference/activations';
+import { pointwiseBackwardRef, pointwiseRef, swigluBackwardRef, swigluRef, type PointwiseFn } from '../../kernels/reference/activations';
 import { biLstmBackwardRef, biLstmRef, type BiLstmWeights } from '../../kernels/reference/lstm';
 import { attentionBackwardRef, attentionForwardRef } from '../../kernels/reference/attention';
 import { crossEntropyRef } from '../../kernels/reference/cross-entropy';
@@ -33,9 +33,9 @@ export function rmsNorm(t: Tape, x: Var, weight: ArrayLike<number>, eps: number)
   return t.record([x], y, x.rows, x.cols, (dy) => addInto(gradOf(x), rmsNormBackwardRef({ x: x.data, ...shape, dy })));
 }
 
-/** gelu_new, GPT-2's tanh approximation. */
-export function gelu(t: Tape, x: Var): Var {
-  return t.record([x], geluRef(x.data), x.rows, x.cols, (dy) => addInto(gradOf(x), geluBackwardRef(dy, x.data)));
+/** A pointwise activation by transformers' ACT2FN name (gelu_new: GPT-2's MLP). */
+export function activation(t: Tape, fn: PointwiseFn, x: Var): Var {
+  return t.record([x], pointwiseRef(fn, x.data), x.rows, x.cols, (dy) => addInto(gradOf(x), pointwiseBackwardRef(fn, dy, x.data)));
 }
 
 /** SwiGLU gating of the Llama MLP: silu(gate) ⊙ up. */
@@ -135,18 +135,6 @@ export function crossEntropy(t: Tape, logits: Var, targets: ArrayLike<number>): 
     const g = gradOf(logits);
     for (let i = 0; i < g.length; i++) g[i] += dy[0] * r.dLogits[i];
   });
-}
-
-/** ReLU. */
-export function relu(t: Tape, x: Var): Var {
-  const y = reluRef(x.data);
-  return t.record([x], y, x.rows, x.cols, (dy) => addInto(gradOf(x), reluBackwardRef(dy, y)));
-}
-
-/** tanh. */
-export function tanh(t: Tape, x: Var): Var {
-  const y = tanhRef(x.data);
-  return t.record([x], y, x.rows, x.cols, (dy) => addInto(gradOf(x), tanhBackwardRef(dy, y)));
 }
 
 /** A trainable linear layer (torch.nn.Linear): x [M, in]·Wᵀ + b, W [out, in] and b [out, 1] on the tape. */

@@ -8,6 +8,7 @@
  */
 import { useEffect, useId, useMemo, useState, type ReactNode } from 'react';
 import type { MethodId } from '../../methods/method';
+import type { ModelConfig } from '../../model/config';
 import { availableMethods, methodById } from '../../methods/registry';
 import { ALL_LINEAR } from '../../peft/lora-config';
 import { fieldApplies, pickFields, type Field, type FieldSet, type TargetsField } from '../../options/field';
@@ -204,6 +205,71 @@ function TargetModules({ field, names }: { field: TargetsField; names: readonly 
   );
 }
 
+/**
+ * Another method's module list (IA³'s target_modules and feedforward_modules): PEFT's default for the loaded model
+ * (the value null), or the names ticked — the model's linear layers by their last name, plus any longer suffix the
+ * default uses (gpt2's `mlp.c_proj`). data-testid="method-<flag>-default" and "method-<flag>-<name>".
+ */
+function ModuleListField({
+  field,
+  value,
+  names,
+  defaults,
+  onChange,
+}: {
+  field: TargetsField;
+  value: unknown;
+  names: readonly string[] | null;
+  defaults: readonly string[] | null;
+  onChange(value: string[] | null): void;
+}) {
+  const t = useT('method');
+  const ft = useFieldText();
+  const helpId = `${useId()}-help`;
+  const list = Array.isArray(value) ? (value as string[]) : null;
+  const candidates = names === null ? [] : [...new Set([...names, ...(defaults ?? []), ...(list ?? [])])];
+  const toggle = (name: string, on: boolean) => {
+    const next = candidates.filter((n) => (n === name ? on : (list ?? []).includes(n)));
+    onChange(next);
+  };
+  return (
+    <fieldset className="method-targets wide" aria-describedby={helpId} data-testid={`method-${field.flag}`}>
+      <legend>
+        <Rich text={ft.label(field)} />
+      </legend>
+      {names === null ? (
+        <p className="muted">{t.targetsNeedModel}</p>
+      ) : (
+        <>
+          <label className="check">
+            <input
+              type="checkbox"
+              data-testid={`method-${field.flag}-default`}
+              checked={value === null || value === undefined}
+              onChange={(e) => onChange(e.target.checked ? null : [...(defaults ?? [])])}
+            />
+            {t.moduleListDefault} <code>{(defaults ?? []).join(', ')}</code>
+          </label>
+          {typeof value === 'string' && <p className="muted">{t.moduleListPattern(value)}</p>}
+          {value !== null && value !== undefined && (
+            <div className="method-target-list">
+              {candidates.map((n) => (
+                <label key={n} className="check">
+                  <input type="checkbox" data-testid={`method-${field.flag}-${n}`} checked={(list ?? []).includes(n)} onChange={(e) => toggle(n, e.target.checked)} />
+                  <code>{n}</code>
+                </label>
+              ))}
+            </div>
+          )}
+        </>
+      )}
+      <Help id={helpId}>
+        <Rich text={ft.help(field)} />
+      </Help>
+    </fieldset>
+  );
+}
+
 function SwitchField({ id, label, help, disabled, value, onChange }: FieldProps & { value: boolean; onChange(value: boolean): void }) {
   const helpId = `${useId()}-help`;
   return (
@@ -314,13 +380,26 @@ function LoraFieldset({ names }: { names: readonly string[] | null }) {
   );
 }
 
-/** The options of a method other than LoRA, from its field set. */
-function OtherMethodFieldset({ id }: { id: OtherMethodId }) {
+/** PEFT's defaults of a method's options for the loaded model (null: no model, or none to show). */
+function effectiveDefaults(id: OtherMethodId, config: ModelConfig | null): Record<string, unknown> | null {
+  const m = methodById(id);
+  if (!config || !m.effectiveOptions) return null;
+  try {
+    return m.effectiveOptions({}, config, { nameOrPath: config.modelType });
+  } catch {
+    return null; // the plan's error line names what is wrong
+  }
+}
+
+/** The options of a method other than LoRA, from its field set; its module lists (kind 'targets') as ModuleListField. */
+function OtherMethodFieldset({ id, names, config }: { id: OtherMethodId; names: readonly string[] | null; config: ModelConfig | null }) {
   const options = useMethod((s) => s.otherOptions[id]);
   const setMethodOptions = useMethod((s) => s.setMethodOptions);
   const method = methodById(id);
   const t = useT('method');
   const ft = useFieldText();
+  const defaults = useMemo(() => effectiveDefaults(id, config), [id, config]);
+  const lists = Object.entries(method.fields).filter((e): e is [string, TargetsField] => e[1].kind === 'targets');
   return (
     <fieldset className="method-group" data-testid={`method-options-${id}`}>
       <legend>
@@ -328,6 +407,19 @@ function OtherMethodFieldset({ id }: { id: OtherMethodId }) {
       </legend>
       <div className="field-grid">
         <SchemaFields fields={method.fields} value={(k) => options[k]} set={(k, v) => setMethodOptions(id, { [k]: v })} />
+        {lists.map(([key, field]) => {
+          const d = defaults?.[key];
+          return (
+            <ModuleListField
+              key={key}
+              field={field}
+              value={options[key] ?? null}
+              names={names}
+              defaults={Array.isArray(d) ? (d as string[]) : typeof d === 'string' ? [d] : null}
+              onChange={(v) => setMethodOptions(id, { [key]: v })}
+            />
+          );
+        })}
       </div>
     </fieldset>
   );
@@ -414,7 +506,7 @@ export function MethodPanel() {
           </div>
         ))}
       </div>
-      {methodId === 'lora' ? <LoraFieldset names={names} /> : <OtherMethodFieldset key={methodId} id={methodId} />}
+      {methodId === 'lora' ? <LoraFieldset names={names} /> : <OtherMethodFieldset key={methodId} id={methodId} names={names} config={info?.config ?? null} />}
       <TrainingFieldset />
       {summary && 'line' in summary && (
         <p className="method-trainable" data-testid="method-trainable-line" aria-live="polite">

@@ -201,7 +201,7 @@ export const ZH_SCHEMA_TEXT: SchemaText = {
   'ia3.feedforward_modules.label': '前馈模块 `feedforward_modules`',
   'ia3.feedforward_modules.help':
     '被视为前馈层的模块：这些目标缩放的是输入，`(x ⊙ l)·Wᵀ + b`（其余目标缩放输出，偏置也一起缩放）。' +
-    "列表按名称后缀直接匹配，正则表达式完整匹配；必须是 `target_modules` 的子集。PEFT 的默认值：gpt2 为 `mlp.c_proj`；llama 和 qwen2 为 `down_proj`。",
+    "列表按名称后缀直接匹配，正则表达式完整匹配；必须是 `target_modules` 的子集；空列表表示不缩放任何输入。PEFT 的默认值：gpt2 为 `mlp.c_proj`；llama 和 qwen2 为 `down_proj`。",
 
   // Bottleneck adapters (AdapterHub's BnConfig)
   'method.bottleneck.label': '瓶颈适配器（Bottleneck adapters）',
@@ -219,8 +219,8 @@ export const ZH_SCHEMA_TEXT: SchemaText = {
     '瓶颈大小为 `hidden_size // reduction_factor`（AdapterHub 的规则）；必须至少为 1，且不超过 `hidden_size`。AdapterHub 的默认值是 16。',
   'bottleneck.non_linearity.label': '非线性 `non_linearity`',
   'bottleneck.non_linearity.help':
-    '下投影与上投影之间的激活函数。AdapterHub 的默认值：`seq_bn`（pfeiffer）为 `relu`，`double_seq_bn`（houlsby）为 `swish`；' +
-    '这里暂不提供 swish 和 gelu（GPU 内核只有 relu 和 tanh）。',
+    '下投影与上投影之间的激活函数，名称同 transformers：`swish` 即 x·sigmoid(x)，`gelu` 为精确（erf）GELU，`gelu_new` 为其 tanh 近似。' +
+    'AdapterHub 的默认值：`seq_bn`（pfeiffer）为 `relu`，`double_seq_bn`（houlsby）为 `swish`。',
 };
 
 export default defineMessages(englishFromSchema(), ZH_SCHEMA_TEXT);

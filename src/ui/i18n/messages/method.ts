@@ -59,6 +59,9 @@ export default defineMessages(
     targetsNeedModel: 'Load a model to choose which of its linear layers get an adapter.',
     /** target_modules' help (the schema's), then the panel's note. */
     targetsHelp: (schemaHelp: string) => `${schemaHelp} The default for the loaded architecture is pre-selected.`,
+    /** A module-list field (IA³'s target_modules, feedforward_modules): keep PEFT's default for the loaded model. */
+    moduleListDefault: 'PEFT\'s default for this model:',
+    moduleListPattern: (pattern: string) => `Set to the pattern ${pattern}; ticking names replaces it with a list.`,
     trainingLegend: 'Training',
     moreSettings: 'More settings (AdamW)',
     trainableNeedsModel: 'Load a model to see how many parameters the adapter trains.',
@@ -81,6 +84,8 @@ export default defineMessages(
     methodLegend: (method: string, peftType: string) => `${method}（PEFT \`${peftType}\`）`,
     targetsNeedModel: '加载模型后，即可选择为它的哪些线性层添加适配器。',
     targetsHelp: (schemaHelp: string) => `${schemaHelp}已预选当前架构的默认模块。`,
+    moduleListDefault: '使用 PEFT 对此模型的默认值：',
+    moduleListPattern: (pattern: string) => `当前为模式 ${pattern}；勾选模块名会改为名称列表。`,
     trainingLegend: '训练',
     moreSettings: '更多设置（AdamW）',
     trainableNeedsModel: '加载模型后，即可查看适配器要训练多少参数。',
