@@ -1,6 +1,6 @@
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { AdapterZipError, adapterFilesFromZip, adapterZipName, buildFolderZip, expandAdapterUpload, mergedZipName, onnxZipName } from '../src/ui/stores/export';
+import { AdapterZipError, adapterFilesFromZip, adapterZipName, buildFolderZip, expandAdapterUpload, exportFileName, mergedZipName, onnxZipName } from '../src/ui/stores/export';
 import { parseRequest } from '../src/worker/protocol';
 
 const config = strToU8('{"r": 8, "peft_type": "LORA"}');
@@ -64,6 +64,16 @@ describe('expandAdapterUpload', () => {
     expect(out.map((f) => f.name).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
     const cfg = out.find((f) => f.name === 'adapter_config.json')!;
     expect(await cfg.text()).toBe('{"r": 8, "peft_type": "LORA"}');
+  });
+});
+
+describe('exportFileName', () => {
+  it("names each method's own weights file: AdapterHub's adapter.safetensors for bottleneck adapters, PEFT's for the others", () => {
+    expect(exportFileName('weights', 'lora')).toBe('adapter_model.safetensors');
+    expect(exportFileName('weights', 'ia3')).toBe('adapter_model.safetensors');
+    expect(exportFileName('weights', 'bottleneck')).toBe('adapter.safetensors');
+    expect(exportFileName('config', 'bottleneck')).toBe('adapter_config.json');
+    expect(exportFileName('card', 'bottleneck')).toBe('README.md');
   });
 });
 

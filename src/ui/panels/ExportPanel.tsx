@@ -5,7 +5,7 @@ import { availableMethods } from '../../methods/registry';
 import { trainableParametersLine } from '../../peft/trainable-params';
 import { useAdapter } from '../stores/adapter';
 import { useCompare } from '../stores/compare';
-import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, useExport, type ExportTarget } from '../stores/export';
+import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, exportFileName, useExport, type ExportTarget } from '../stores/export';
 import { useModel } from '../stores/model';
 import { useHubPush, type PushWhat } from '../stores/hub-push';
 import type { AdapterInfo } from '../../worker/protocol';
@@ -255,7 +255,7 @@ export function ExportPanel() {
         </button>
         {BUTTONS.map((b) => (
           <button key={b.target} type="button" className="secondary" data-testid={b.testId} disabled={!adapter || busy !== null} onClick={() => void download(b.target)}>
-            {b.target === 'card' ? t.modelCardButton(EXPORT_FILE.card) : EXPORT_FILE[b.target]}
+            {b.target === 'card' ? t.modelCardButton(EXPORT_FILE.card) : exportFileName(b.target, adapter?.method)}
           </button>
         ))}
       </div>

@@ -160,6 +160,11 @@ export const EXPORT_FILE: Record<Exclude<ExportTarget, 'zip'>, string> = {
   card: MODEL_CARD_FILE,
 };
 
+/** The file a single-file download writes, by the method's format: AdapterHub's adapter.safetensors for bottleneck adapters. */
+export function exportFileName(target: Exclude<ExportTarget, 'zip'>, method: MethodId | undefined): string {
+  return target === 'weights' && method === 'bottleneck' ? ADAPTERHUB_WEIGHTS_FILE : EXPORT_FILE[target];
+}
+
 export type ExportBusy = { kind: 'export'; target: ExportTarget } | { kind: 'merged' | 'onnx'; progress: string } | { kind: 'import' } | null;
 
 /** The ONNX download's quantized variants (next to the float32 model). */
@@ -268,7 +273,7 @@ export const useExport = create<ExportState>()((set, get) => {
           fileName = adapterZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', useAdapter.getState().adapter?.method ?? 'lora');
           bytes = buildFolderZip(files);
         } else {
-          fileName = EXPORT_FILE[target];
+          fileName = exportFileName(target, useAdapter.getState().adapter?.method);
           const file = files[fileName];
           if (!file) throw new Error(tr('export').workerExportMissing(fileName, Object.keys(files)));
           bytes = file;
