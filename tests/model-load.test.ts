@@ -91,7 +91,8 @@ describe.each(TINY_MODEL_KINDS)('tiny %s', (kind) => {
       expect(w.data.length).toBe(t.shape.reduce((x, y) => x * y, 1));
       expect(b.weights.get(t.name)!.data).toEqual(w.data);
     }
-    expect(a.ignoredTensors).toEqual([]);
+    // Old GPT-2 checkpoints hold the causal-mask buffers; they are skipped, and listed.
+    expect(a.ignoredTensors).toEqual(kind === 'gpt2' ? ['h.0.attn.bias', 'h.1.attn.bias'] : []);
     expect(a.checkpointFiles).toEqual(['model.safetensors']);
     expect(a.tokenizerJson).toMatchObject({ model: { type: 'BPE' } });
     expect(a.tokenizerConfig).toHaveProperty('eos_token', '<|endoftext|>');
@@ -137,16 +138,19 @@ describe('loadModel checks', () => {
   const llama = makeTinyModel('llama');
   const gpt2 = makeTinyModel('gpt2');
 
-  it('ignores dropped buffers and lists extra weight tensors in ignoredTensors', async () => {
+  it('skips buffers, listing them in ignoredTensors, and refuses a weight the config does not imply', async () => {
     const extra = { name: 'model.layers.0.self_attn.extra.weight', dtype: 'F32' as const, shape: [2], data: new Float32Array(2) };
     const inv = { name: 'model.layers.0.self_attn.rotary_emb.inv_freq', dtype: 'F32' as const, shape: [4], data: new Float32Array(4) };
-    const m = await loadModel(toBrowserFiles(editCheckpoint(llama, () => ({}), [extra, inv])));
-    expect(m.ignoredTensors).toEqual(['model.layers.0.self_attn.extra.weight']);
+    const m = await loadModel(toBrowserFiles(editCheckpoint(llama, () => ({}), [inv])));
+    expect(m.ignoredTensors).toEqual(['model.layers.0.self_attn.rotary_emb.inv_freq']);
     expect(m.weights.has('model.layers.0.self_attn.rotary_emb.inv_freq')).toBe(false);
-    // GPT-2: the attention-mask buffers of the checkpoint are dropped silently.
+    const e = await loadError(loadModel(toBrowserFiles(editCheckpoint(llama, () => ({}), [extra, inv]))));
+    expect(e).toBeInstanceOf(ModelLoadError);
+    expect(e.message).toContain('model.safetensors: tensor "model.layers.0.self_attn.extra.weight" is not a weight');
+    // GPT-2: the attention-mask buffers of the checkpoint are skipped.
     const g = await loadModel(toBrowserFiles(gpt2));
     expect(parseSafetensors(gpt2.get('model.safetensors')!, 'x').tensors.has('h.0.attn.bias')).toBe(true);
-    expect(g.ignoredTensors).toEqual([]);
+    expect(g.ignoredTensors).toEqual(['h.0.attn.bias', 'h.1.attn.bias']);
   });
 
   it('reads the "transformer."-prefixed GPT-2 layout and a tied lm_head copy', async () => {
@@ -156,7 +160,7 @@ describe('loadModel checks', () => {
     const a = await loadModel(toBrowserFiles(gpt2));
     const b = await loadModel(toBrowserFiles(prefixed));
     for (const [name, w] of a.weights) expect(b.weights.get(name)!.data).toEqual(w.data);
-    expect(b.ignoredTensors).toEqual([]);
+    expect(b.ignoredTensors.sort()).toEqual(['lm_head.weight', 'transformer.h.0.attn.bias', 'transformer.h.1.attn.bias']);
   });
 
   it('names a missing tensor and the files searched', async () => {

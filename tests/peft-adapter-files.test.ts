@@ -142,7 +142,7 @@ describe('exportLoraAdapter', () => {
       ['a short A', w(new Map([...ok.weights].map(([p, v]) => [p, p === t0 ? { a: v.a.slice(1), b: v.b } : v]))),
         /lora_A.weight: has 255 values, expected \[8, 32\] = 256/],
       ['a NaN in B', w(new Map([...ok.weights].map(([p, v]) => [p, p === t0 ? { a: v.a, b: Float32Array.from(v.b, (x, i) => (i === 5 ? NaN : x)) } : v]))),
-        /transformer.h.0.attn.c_attn.lora_B.weight: value 5 is NaN/],
+        /transformer.h.0.attn.c_attn.lora_B.weight: value at index 5 is NaN/],
       ['weights for an untargeted module', w(new Map([...ok.weights, ['transformer.h.0.mlp.c_fc', ok.weights.get(t0)!]])), /weights are given for "transformer.h.0.mlp.c_fc", which the config does not target/],
       ['a missing bias', { ...ok, biases: new Map() }, /bias "lora_only" saves base_model.model.transformer.h.0.attn.c_attn.base_layer.bias, but no bias is given/],
       ['a bias of another module', { ...ok, biases: new Map([...ok.biases!, ['transformer.h.0.ln_1', new Float32Array(32)]]) }, /a bias is given for "transformer.h.0.ln_1", which bias "lora_only" does not save/],

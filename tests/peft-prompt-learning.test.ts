@@ -330,7 +330,7 @@ describe('prompt-learning adapter files', () => {
     );
     const nan = embeddings.slice();
     nan[70] = NaN;
-    expect(() => exportPromptLearningAdapter({ config, embeddings: nan, shape, model: llama })).toThrow(/prompt_embeddings: value 70 is NaN/);
+    expect(() => exportPromptLearningAdapter({ config, embeddings: nan, shape, model: llama })).toThrow(/prompt_embeddings: value at index 70 is NaN/);
     // The same config on GPT-2 (no grouped-query attention) has another token_dim.
     expect(() => exportPromptLearningAdapter({ config, embeddings, shape, model: gpt2 })).toThrow(/token_dim = 16 is invalid; expected 32/);
   });
@@ -349,7 +349,7 @@ describe('prompt-learning adapter files', () => {
       [rewrite(files, [{ name: PROMPT_EMBEDDINGS_KEY, shape: [4, 16], data: embeddings.subarray(0, 64) }]), /tensor "prompt_embeddings": has shape \[4, 16\], but adapter_config.json and this llama model give .*= \[4, 32\]/],
       [rewrite(files, [{ name: 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', shape: [4, 32], data: embeddings }]), /tensor "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": not part of a PROMPT_TUNING adapter.*such as LoRA/],
       [rewrite(files, []), /"prompt_embeddings" is missing/],
-      [rewrite(files, [{ name: PROMPT_EMBEDDINGS_KEY, shape, data: embeddings.map((x, i) => (i === 5 ? Infinity : x)) }]), /adapter_model.safetensors: tensor "prompt_embeddings": value 5 is Infinity/],
+      [rewrite(files, [{ name: PROMPT_EMBEDDINGS_KEY, shape, data: embeddings.map((x, i) => (i === 5 ? Infinity : x)) }]), /adapter_model.safetensors: tensor "prompt_embeddings": value at index 5 is Infinity/],
     ];
     for (const [f, re] of cases) expect(() => importPromptLearningAdapter(f, llama)).toThrow(re);
     // An adapter for GPT-2's 32-wide prefix on this Llama: the config already tells.

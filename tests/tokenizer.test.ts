@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AutoTokenizer } from '@xenova/transformers/src/tokenizers.js';
 import { loadTokenizer, TokenizerError, type TextTokenizer } from '../src/model-io/tokenizer';
 import { makeTinyModel, TINY_MODEL_KINDS } from './fixtures/tiny-models';
 import { mulberry32 } from '../src/util/random';
@@ -106,5 +108,40 @@ describe('loadTokenizer', () => {
   it('refuses a tokenizer.json without a model', () => {
     expect(() => loadTokenizer({}, {})).toThrow(/"model"/);
     expect(() => loadTokenizer(null, {})).toThrow(TokenizerError);
+  });
+});
+
+// The load checks and the template renderer must not change what valid files produce: the same ids and the same
+// rendering as @xenova/transformers built straight from the files (as the studio did before the checks).
+describe('checked tokenizers encode and render as the library does on the raw files', () => {
+  const austen = new URL('../public/models/austen-2m/', import.meta.url);
+  const sources: [string, Record<string, unknown>, Record<string, unknown>][] = [
+    ['austen-2m', JSON.parse(readFileSync(new URL('tokenizer.json', austen), 'utf8')), JSON.parse(readFileSync(new URL('tokenizer_config.json', austen), 'utf8'))],
+    ...TINY_MODEL_KINDS.map((kind): [string, Record<string, unknown>, Record<string, unknown>] => {
+      const files = makeTinyModel(kind);
+      return [`tiny ${kind}`, json(files, 'tokenizer.json'), json(files, 'tokenizer_config.json')];
+    }),
+  ];
+  it.each(sources)('%s', (_name, tokenizerJson, tokenizerConfig) => {
+    const tok = loadTokenizer(tokenizerJson, tokenizerConfig);
+    const Cls = AutoTokenizer.TOKENIZER_CLASS_MAPPING[String(tokenizerConfig.tokenizer_class).replace(/Fast$/, '')];
+    const raw = new Cls({ added_tokens: [], ...tokenizerJson }, tokenizerConfig);
+    const texts = ['Hello, world! <|endoftext|> it\'s', 'Elizabeth walked to Pemberley.\n\nMr. Darcy  bowed.'];
+    for (let i = 0; i < 30; i++) texts.push(randomText(100 + i, 80));
+    for (const t of texts) {
+      for (const add of [true, false]) expect(tok.encode(t, { addSpecialTokens: add })).toEqual(raw.encode(t, null, { add_special_tokens: add }));
+    }
+    if (tokenizerConfig.chat_template !== undefined) {
+      const conversation = [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello.' },
+      ];
+      for (const addGenerationPrompt of [false, true]) {
+        expect(tok.applyChatTemplate!(conversation, { addGenerationPrompt })).toBe(
+          raw.apply_chat_template(conversation, { tokenize: false, add_generation_prompt: addGenerationPrompt }),
+        );
+      }
+    }
   });
 });

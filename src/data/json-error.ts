@@ -62,61 +62,57 @@ export function jsonErrorOffset(text: string): number | null {
       digits();
     }
   };
-  const value = (): void => {
+  // A loop with an explicit stack rather than recursion, so a text nested 100,000 levels deep is walked like any
+  // other instead of overflowing the call stack.
+  const ARRAY = 0;
+  const OBJECT = 1;
+  const open: number[] = [];
+  const key = () => {
     ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
+    if (text[i] !== '"') fail();
+    string();
+    ws();
+    if (text[i] !== ':') fail();
+    i++;
+  };
+  const value = (): void => {
+    for (;;) {
+      // A value starts here.
       ws();
-      if (text[i] === '}') {
+      const c = text[i];
+      if (c === '{' || c === '[') {
         i++;
-        return;
-      }
-      for (;;) {
         ws();
-        if (text[i] !== '"') fail();
-        string();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
+        if (text[i] !== (c === '{' ? '}' : ']')) {
+          open.push(c === '{' ? OBJECT : ARRAY);
+          if (c === '{') key();
           continue;
         }
-        if (text[i] === '}') {
+        i++;
+      } else if (c === '"') string();
+      else if (c === '-' || (c >= '0' && c <= '9')) number();
+      else if (c === 't') literal('true');
+      else if (c === 'f') literal('false');
+      else if (c === 'n') literal('null');
+      else fail();
+      // A value ended: close the containers it completes, or go on to the next element or member.
+      for (;;) {
+        if (open.length === 0) return;
+        ws();
+        const top = open[open.length - 1];
+        if (text[i] === ',') {
           i++;
-          return;
+          if (top === OBJECT) key();
+          break;
+        }
+        if (text[i] === (top === OBJECT ? '}' : ']')) {
+          i++;
+          open.pop();
+          continue;
         }
         fail();
       }
-    } else if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        fail();
-      }
-    } else if (c === '"') string();
-    else if (c === '-' || (c >= '0' && c <= '9')) number();
-    else if (c === 't') literal('true');
-    else if (c === 'f') literal('false');
-    else if (c === 'n') literal('null');
-    else fail();
+    }
   };
   try {
     value();

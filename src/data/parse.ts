@@ -16,6 +16,7 @@
  * its position, and the record is left out; see `assertNoProblems`.
  */
 import { isBlankRow, parseCsvRows } from './csv';
+import { jsonTooDeepAt, tooDeepMessage } from './json-depth';
 import { jsonErrorOffset } from './json-error';
 import { DatasetError, RecordCollector, recordFromObject, type DatasetFormat, type ParsedDataset } from './records';
 
@@ -54,7 +55,12 @@ export function parsePastedText(text: string): ParsedDataset {
   const source = 'pasted text';
   const t = stripBom(text);
   const trimmed = t.trim();
-  if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
+  const looksJson = trimmed.startsWith('[') || trimmed.startsWith('{');
+  // Measured before JSON.parse, which recurses in some browsers; an array too deep is refused by parseJson, with
+  // its line, and an object too deep is read as JSONL, where that line is reported.
+  const tooDeep = looksJson && jsonTooDeepAt(trimmed) !== null;
+  if (tooDeep && trimmed.startsWith('[')) return parseAs(t, 'json', source);
+  if (looksJson && !tooDeep) {
     try {
       const value: unknown = JSON.parse(trimmed);
       if (Array.isArray(value) || (typeof value === 'object' && value !== null && Array.isArray((value as { data?: unknown }).data))) {
@@ -100,6 +106,11 @@ function parseJsonl(text: string, source: string): ParsedDataset {
   splitLines(text).forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
+    const deep = jsonTooDeepAt(raw);
+    if (deep !== null) {
+      c.problem(line, `${tooDeepMessage()} (column ${deep + 1})`);
+      return;
+    }
     let value: unknown;
     try {
       value = JSON.parse(raw);
@@ -121,6 +132,11 @@ function lineColumnOf(text: string, offset: number): { line: number; column: num
 }
 
 function parseJson(text: string, source: string): ParsedDataset {
+  const deep = jsonTooDeepAt(text);
+  if (deep !== null) {
+    const { line, column } = lineColumnOf(text, deep);
+    throw new DatasetError(`${source}: ${tooDeepMessage()} (line ${line}, column ${column})`);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -169,6 +185,11 @@ function parseCsv(text: string, source: string): ParsedDataset {
       if (col !== '') obj[col] = row.fields[k];
     });
     if (typeof obj.messages === 'string') {
+      const deep = jsonTooDeepAt(obj.messages);
+      if (deep !== null) {
+        c.problem(row.line, `column "messages": ${tooDeepMessage()} (character ${deep + 1} of the field)`);
+        continue;
+      }
       try {
         obj.messages = JSON.parse(obj.messages);
       } catch (e) {

@@ -13,10 +13,13 @@
  *   encoding those renderings and matching them as token prefixes of the whole conversation.
  *
  * Examples longer than `maxLength` are cut to their first `maxLength` tokens and counted in `truncated`; an example
- * left with no counted label (beyond position 0, which the shift never predicts) is reported as a problem.
+ * left with no counted label (beyond position 0, which the shift never predicts) is reported as a problem. A field
+ * far longer than the window is cut before it is encoded (see token-budget.ts), which leaves those first
+ * `maxLength` tokens as they are.
  */
 import type { ChatMessage, TextTokenizer } from '../model-io/tokenizer';
 import { DatasetError, type DataProblem, type DataRecord, type MessagesRecord } from './records';
+import { encodeForWindow } from './token-budget';
 
 export const IGNORE_INDEX = -100;
 
@@ -70,24 +73,34 @@ export function tokenizeRecords(records: readonly DataRecord[], tokenizer: TextT
   const examples: TokenizedExample[] = [];
   const problems: DataProblem[] = [];
   let truncated = 0;
+  // Each field is encoded only as far as the window can use; `cut` records that a field lost its tail, so the
+  // example's full length is known only to be at least what was encoded.
+  let cut = false;
+  const encode = (text: string, addSpecialTokens?: boolean): number[] => {
+    const out = encodeForWindow(tokenizer, text, maxLength, addSpecialTokens === undefined ? undefined : { addSpecialTokens });
+    if (out.chars < text.length) cut = true;
+    return out.ids;
+  };
   for (const r of records) {
     let inputIds: number[];
     let labels: number[];
+    cut = false;
     if (r.kind === 'text') {
-      inputIds = withEos(tokenizer.encode(r.text));
+      inputIds = withEos(encode(r.text));
       labels = inputIds.slice();
     } else if (r.kind === 'prompt-completion') {
-      const promptIds = tokenizer.encode(r.prompt);
-      const completionIds = withEos(tokenizer.encode(r.completion, { addSpecialTokens: false }));
+      const promptIds = encode(r.prompt);
+      const completionIds = withEos(encode(r.completion, false));
       inputIds = [...promptIds, ...completionIds];
       labels = [...promptIds.map(() => IGNORE_INDEX), ...completionIds];
     } else {
-      const out = tokenizeConversation(r, tokenizer);
+      const out = tokenizeConversation(r, tokenizer, maxLength);
       if ('error' in out) {
         problems.push({ line: r.line, message: out.error });
         continue;
       }
       ({ inputIds, labels } = out);
+      cut = out.cut;
     }
     const fullLength = inputIds.length;
     if (fullLength > maxLength) {
@@ -101,7 +114,7 @@ export function tokenizeRecords(records: readonly DataRecord[], tokenizer: TextT
         line: r.line,
         message:
           fullLength > maxLength
-            ? `no ${what} token is left to train on after truncation to ${maxLength} tokens (the example has ${fullLength}); raise the maximum length or shorten the record`
+            ? `no ${what} token is left to train on after truncation to ${maxLength} tokens (the example has ${cut ? 'at least ' : ''}${fullLength}); raise the maximum length or shorten the record`
             : `no ${what} token to train on`,
       });
       continue;
@@ -118,7 +131,11 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
   return i;
 }
 
-function tokenizeConversation(r: MessagesRecord, tok: TextTokenizer): { inputIds: number[]; labels: number[] } | { error: string } {
+function tokenizeConversation(
+  r: MessagesRecord,
+  tok: TextTokenizer,
+  maxLength: number,
+): { inputIds: number[]; labels: number[]; cut: boolean } | { error: string } {
   const render = (messages: ChatMessage[], addGenerationPrompt: boolean): string => {
     const s = tok.applyChatTemplate!(messages, { addGenerationPrompt });
     if (s === null) throw new DatasetError('the tokenizer has no chat template');
@@ -128,20 +145,26 @@ function tokenizeConversation(r: MessagesRecord, tok: TextTokenizer): { inputIds
   let full: string;
   const spans: [number, number][] = [];
   let inputIds: number[];
+  let chars: number;
   try {
     full = render(r.messages, false);
-    inputIds = encode(full);
+    // The rendered conversation is cut as one text (the template may rewrite a message's content, so its messages
+    // are not cut one by one). A beginning of the conversation longer than the cut is, cut, the same text as the
+    // whole cut, so it has the same ids; where such a turn starts or ends, the window has ended already.
+    ({ ids: inputIds, chars } = encodeForWindow(tok, full, maxLength, { addSpecialTokens: false }));
+    const encodeBeginning = (s: string): number[] => (s.length > chars ? inputIds : encode(s));
     for (let i = 0; i < r.messages.length; i++) {
       if (r.messages[i].role !== 'assistant') continue;
       const before = render(r.messages.slice(0, i), true);
-      const through = render(r.messages.slice(0, i + 1), false).replace(/\s+$/, '');
+      // trimEnd strips what /\s+$/ does, in linear time (that regex is quadratic on a long run of spaces).
+      const through = render(r.messages.slice(0, i + 1), false).trimEnd();
       if (!full.startsWith(before) || !full.startsWith(through) || through.length <= before.length) {
         return {
           error: `the chat template renders this conversation differently from its beginnings (message ${i}), so the assistant turns cannot be located`,
         };
       }
-      const beforeIds = encode(before);
-      const throughIds = encode(through);
+      const beforeIds = encodeBeginning(before);
+      const throughIds = encodeBeginning(through);
       // Where the renderings are not token prefixes of the whole (a merge across a boundary), the token that
       // straddles the boundary belongs to the assistant turn.
       const start = commonPrefix(inputIds, beforeIds);
@@ -155,5 +178,5 @@ function tokenizeConversation(r: MessagesRecord, tok: TextTokenizer): { inputIds
   }
   const labels = inputIds.map(() => IGNORE_INDEX);
   for (const [s, e] of spans) for (let t = s; t < e; t++) labels[t] = inputIds[t];
-  return { inputIds, labels };
+  return { inputIds, labels, cut: chars < full.length };
 }

@@ -1,10 +1,12 @@
 /**
  * Loads a Hugging Face model folder (config.json, a safetensors checkpoint, tokenizer files) from any
- * ModelSource into f32 host weights under canonical names, checked against the tensors the config implies.
- * Every check runs before anything is returned.
+ * ModelSource into f32 host weights under canonical names, checked against the tensors the config implies: every
+ * one must be there with its shape and finite values, and nothing else may be (but buffers and a tied lm_head copy,
+ * which are skipped). Every check runs before anything is returned.
  */
+import { configKeysOf } from '../model/architectures/index';
 import { parseModelConfig, type ModelConfig } from '../model/config';
-import { canonicalTensorName, expectedTensors, type HostWeights } from '../model/weight-names';
+import { canonicalTensorName, expectedTensors, tensorFootprint, type HostWeights } from '../model/weight-names';
 import { assertSafeFileName, type ModelSource } from './model-source';
 import { parseSafetensors, tensorToFloat32, type SafetensorsFile } from './safetensors';
 
@@ -44,7 +46,11 @@ export interface LoadedModel {
   source: string;
   /** Checkpoint files read, in order. */
   checkpointFiles: string[];
-  /** Weight tensors in the checkpoint that the model does not use (canonical names); dropped buffers are not listed. */
+  /**
+   * Checkpoint entries skipped because they are not weights, as stored: buffers old checkpoints saved (GPT-2's
+   * attn.bias / attn.masked_bias, RoPE's inv_freq) and a tied lm_head.weight copy. Any other tensor the config does
+   * not imply is refused.
+   */
   ignoredTensors: string[];
 }
 
@@ -76,6 +82,33 @@ async function readJson(source: ModelSource, file: string, required: boolean): P
 
 function shapeText(s: number[]): string {
   return `[${s.join(', ')}]`;
+}
+
+/**
+ * The tensors config.json implies, by name, once `tensorCount` (what the checkpoint holds) shows that its layer count
+ * can match: a config claiming more layers than the checkpoint has tensors for is refused before anything loops over
+ * those layers (a layer count of 2^31 would otherwise run for ever).
+ */
+function expectedShapes(config: ModelConfig, tensorCount: number, desc: string, file: string): Map<string, number[]> {
+  const { tensorsPerLayer } = tensorFootprint(config);
+  if (config.numLayers * tensorsPerLayer > tensorCount) {
+    const key = configKeysOf(config).numLayers;
+    throw new ModelLoadError(
+      `${desc}: config.json: "${key}" is ${config.numLayers}, but ${file} lists only ${tensorCount} tensors, and each ${config.modelType} layer ` +
+        `has ${tensorsPerLayer}: ${config.numLayers} layers need at least ${config.numLayers * tensorsPerLayer}; config.json and the checkpoint disagree`,
+    );
+  }
+  return new Map(expectedTensors(config).map((t) => [t.name, t.shape]));
+}
+
+/** Why a checkpoint tensor is refused: a layer beyond the config's, or a name the model does not have. */
+function notImplied(config: ModelConfig, name: string): string {
+  const layer = /\.(\d+)\./.exec(name);
+  const layers = `"${configKeysOf(config).numLayers}" is ${config.numLayers}`;
+  if (layer && Number(layer[1]) >= config.numLayers) {
+    return `belongs to layer ${layer[1]}, but config.json's ${layers} (layers 0 to ${config.numLayers - 1}); config.json and the checkpoint disagree`;
+  }
+  return `is not a weight of a ${config.modelType} model with this config.json (${layers}); expected only the tensors config.json implies`;
 }
 
 export async function loadModel(source: ModelSource, opts: LoadModelOptions = {}): Promise<LoadedModel> {
@@ -146,8 +179,8 @@ export async function loadModel(source: ModelSource, opts: LoadModelOptions = {}
   const genCfg = await readJson(source, 'generation_config.json', false);
   if (genCfg !== undefined && !isObject(genCfg)) throw new ModelLoadError(`${desc}: generation_config.json must be a JSON object`);
 
-  // Weights.
-  const expected = new Map(expectedTensors(config).map((t) => [t.name, t.shape]));
+  // Weights. The expected list is built once the checkpoint's tensor count bounds the layer count.
+  let expected: Map<string, number[]> | null = shardOf ? expectedShapes(config, shardOf.size, desc, INDEX) : null;
   const weights: HostWeights = new Map();
   const foundIn = new Map<string, string>(); // canonical name -> "file: key"
   const ignored: string[] = [];
@@ -159,6 +192,7 @@ export async function loadModel(source: ModelSource, opts: LoadModelOptions = {}
       report({ phase: 'weights', message: `reading ${file}${counter}`, file, loaded, total, fileIndex: i + 1, fileCount: files.length }),
     );
     const st: SafetensorsFile = parseSafetensors(bytes, file);
+    expected ??= expectedShapes(config, st.tensors.size, desc, file);
     if (shardOf) {
       for (const [key, shard] of shardOf) {
         if (shard === file && !st.tensors.has(key)) {
@@ -169,17 +203,17 @@ export async function loadModel(source: ModelSource, opts: LoadModelOptions = {}
     report({ phase: 'validate', message: `checking and converting the tensors of ${file}${counter}`, file, fileIndex: i + 1, fileCount: files.length });
     for (const [key, info] of st.tensors) {
       const name = canonicalTensorName(config, key);
-      if (name === null) continue;
+      if (name === null) {
+        ignored.push(key);
+        continue;
+      }
       const prev = foundIn.get(name);
       if (prev !== undefined) {
         throw new ModelLoadError(`${desc}: tensor "${name}" is stored twice: as ${prev} and as ${file}: "${key}"`);
       }
       foundIn.set(name, `${file}: "${key}"`);
       const shape = expected.get(name);
-      if (!shape) {
-        ignored.push(name);
-        continue;
-      }
+      if (!shape) throw new ModelLoadError(`${desc}: ${file}: tensor "${key}"${key !== name ? ` (${name})` : ''} ${notImplied(config, name)}`);
       if (info.shape.length !== shape.length || info.shape.some((d, j) => d !== shape[j])) {
         throw new ModelLoadError(
           `${desc}: ${file}: tensor "${key}"${key !== name ? ` (${name})` : ''} has shape ${shapeText(info.shape)}, but config.json ` +
@@ -190,6 +224,7 @@ export async function loadModel(source: ModelSource, opts: LoadModelOptions = {}
     }
   }
 
+  if (!expected) throw new Error('internal: no checkpoint file was read');
   const missing = [...expected.keys()].filter((n) => !weights.has(n));
   if (missing.length > 0) {
     const shown = missing.slice(0, 8).map((n) => `"${n}"`).join(', ');

@@ -4,8 +4,9 @@
  * `{"dtype", "shape", "data_offsets": [begin, end]}` (offsets relative to the start of the data section) and may
  * hold a `"__metadata__"` object of string values.
  *
- * The reader validates the whole header before returning; the writer produces exactly what the Rust/Python
- * `safetensors` library writes for the same tensors and metadata.
+ * The reader validates the whole header before returning, with the Rust reader's exact byte accounting, and refuses
+ * NaN and ±Infinity while converting a tensor to f32; the writer produces exactly what the Rust/Python `safetensors`
+ * library writes for the same tensors and metadata.
  */
 
 export class SafetensorsError extends Error {
@@ -62,7 +63,15 @@ function product(shape: number[]): number {
   return n;
 }
 
-/** Parses and validates a safetensors file. `file` names it in errors. Tensor data is not copied. */
+/** The reference reader's limit on the header (safetensors' MAX_HEADER_SIZE). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * Parses and validates a safetensors file with the reference Rust reader's byte accounting: a u64 LE header
+ * length, a header that starts with "{" (JSON whitespace may only pad its end), and a data section covered exactly
+ * by the tensors' data_offsets sorted by start: no hole, no overlap, no trailing byte. `file` names it in errors.
+ * Tensor data is not copied.
+ */
 export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {
   if (bytes.byteLength < 8) {
     fail(`${file}: not a safetensors file: it is ${bytes.byteLength} bytes long, shorter than the 8-byte header length field`);
@@ -77,7 +86,12 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
         `expected); the file is truncated or not a safetensors file`,
     );
   }
+  if (headerLength > MAX_HEADER_BYTES) fail(`${file}: header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte limit of the safetensors reader`);
   if (headerLength < 2) fail(`${file}: header length ${headerLength} is too short for a JSON object`);
+  // The Rust reader refuses anything but "{" here (InvalidHeaderStart); padding belongs at the end.
+  if (bytes[8] !== 0x7b) {
+    fail(`${file}: the header starts with byte 0x${bytes[8].toString(16).padStart(2, '0')}; expected "{" (a JSON object, padded at its end only)`);
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
@@ -130,11 +144,12 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
       fail(`${where}: data_offsets [${begin}, ${end}] are out of range: the data section is ${dataLength} bytes`);
     }
     const dims = shape as number[];
-    const expectedBytes = product(dims) * elemBytes;
+    const expectedBytes = byteSize(dims, elemBytes);
     if (end - begin !== expectedBytes) {
+      const needs = expectedBytes === null ? 'more than 2^53' : `${expectedBytes}`;
       fail(
         `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but dtype ${dtype} (${elemBytes} bytes) × shape ` +
-          `[${dims.join(', ')}] needs ${expectedBytes}`,
+          `[${dims.join(', ')}] needs ${needs}`,
       );
     }
     tensors.set(name, {
@@ -146,19 +161,53 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
       byteLength: end - begin,
     });
   }
+  checkDataCoverage(file, tensors, dataLength);
+  return { file, bytes, headerLength, dataStart, metadata, tensors };
+}
 
-  const byOffset = [...tensors.values()].filter((t) => t.byteLength > 0).sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0]);
-  for (let i = 1; i < byOffset.length; i++) {
-    const prev = byOffset[i - 1];
-    const cur = byOffset[i];
-    if (cur.dataOffsets[0] < prev.dataOffsets[1]) {
+/** product(shape) × elemBytes, or null when it passes 2^53 and stops being exact (the Rust reader's checked_mul). */
+function byteSize(shape: number[], elemBytes: number): number | null {
+  if (shape.includes(0)) return 0;
+  let n = elemBytes;
+  for (const d of shape) {
+    n *= d;
+    if (n > Number.MAX_SAFE_INTEGER) return null;
+  }
+  return n;
+}
+
+/**
+ * As the Rust reader validates: the tensors sorted by (begin, end) must tile [0, dataLength) exactly. A hole or
+ * trailing bytes would be data no tensor owns (a shortened header length leaves such bytes), an overlap two
+ * tensors sharing bytes.
+ */
+function checkDataCoverage(file: string, tensors: Map<string, SafetensorsTensorInfo>, dataLength: number): void {
+  const sorted = [...tensors.values()].sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
+  let covered = 0;
+  let prev: SafetensorsTensorInfo | null = null;
+  for (const t of sorted) {
+    const [begin, end] = t.dataOffsets;
+    if (begin < covered) {
       fail(
-        `${file}: tensor "${cur.name}" (data_offsets [${cur.dataOffsets.join(', ')}]) overlaps tensor "${prev.name}" ` +
-          `(data_offsets [${prev.dataOffsets.join(', ')}]); expected disjoint byte ranges`,
+        `${file}: tensor "${t.name}" (data_offsets [${begin}, ${end}]) overlaps tensor "${prev!.name}" ` +
+          `(data_offsets [${prev!.dataOffsets.join(', ')}]); expected disjoint byte ranges`,
       );
     }
+    if (begin > covered) {
+      fail(
+        `${file}: bytes [${covered}, ${begin}) of the data section belong to no tensor (a hole before tensor "${t.name}", ` +
+          `data_offsets [${begin}, ${end}]); expected the tensors to cover the data exactly`,
+      );
+    }
+    covered = end;
+    prev = t;
   }
-  return { file, bytes, headerLength, dataStart, metadata, tensors };
+  if (covered !== dataLength) {
+    fail(
+      `${file}: the data section is ${dataLength} bytes, but the tensors cover only [0, ${covered}); ` +
+        `${dataLength - covered} trailing byte(s) belong to no tensor (is the header length right?)`,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -237,8 +286,32 @@ function f16ToF32Table(): Uint32Array {
   return f16Table;
 }
 
-/** A tensor's values as a new Float32Array (F32, F16 or BF16, converted exactly). */
-export function tensorToFloat32(file: SafetensorsFile, name: string): Float32Array {
+/** Index of the first NaN or ±Infinity in `data`, or -1. */
+export function firstNonFiniteIndex(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}
+
+/**
+ * "value at index 3 is NaN": the words every refusal of a non-finite value uses (checkpoints, adapters on import and
+ * export). A NaN's stored bits are shown when given, so that a signalling NaN or a payload can be told apart.
+ */
+export function nonFiniteValueText(index: number, value: number, storedBits?: { dtype: string; bits: number }): string {
+  const bits = storedBits && Number.isNaN(value) ? ` (${storedBits.dtype} bits 0x${storedBits.bits.toString(16).padStart(storedBits.dtype === 'F32' ? 8 : 4, '0')})` : '';
+  return `value at index ${index} is ${value}${bits}`;
+}
+
+export interface TensorReadOptions {
+  /** Return NaN and ±Infinity as stored instead of refusing them (for tests of the format itself). */
+  allowNonFinite?: boolean;
+}
+
+/**
+ * A tensor's values as a new Float32Array (F32, F16 or BF16, converted exactly). A NaN or ±Infinity is refused with a
+ * SafetensorsError naming the file, the tensor, the first bad index and its value: no weight, norm or adapter tensor
+ * may hold one, and a check here, on the exponent bits while converting, costs nearly nothing.
+ */
+export function tensorToFloat32(file: SafetensorsFile, name: string, opts: TensorReadOptions = {}): Float32Array {
   const t = file.tensors.get(name);
   if (!t) fail(`${file.file}: no tensor "${name}"`);
   const n = t.byteLength / (SPEC_DTYPE_BYTES[t.dtype] ?? 1);
@@ -247,6 +320,10 @@ export function tensorToFloat32(file: SafetensorsFile, name: string): Float32Arr
   const src = file.bytes;
   const base = src.byteOffset + t.byteOffset;
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  const check = !opts.allowNonFinite;
+  // An all-ones exponent is ±Infinity or NaN in every float format.
+  const nonFinite = (i: number, bits: number): never =>
+    fail(`${file.file}: tensor "${name}": ${nonFiniteValueText(i, out[i], { dtype: t.dtype, bits })}; weights must be finite`);
   switch (t.dtype) {
     case 'F32':
       if (LITTLE_ENDIAN) {
@@ -254,25 +331,27 @@ export function tensorToFloat32(file: SafetensorsFile, name: string): Float32Arr
       } else {
         for (let i = 0; i < n; i++) out[i] = dv.getFloat32(t.byteOffset + 4 * i, true);
       }
+      if (check) for (let i = 0; i < n; i++) if ((outBits[i] & 0x7f800000) === 0x7f800000) nonFinite(i, outBits[i]);
       return out;
     case 'F16': {
       const table = f16ToF32Table();
-      if (LITTLE_ENDIAN && base % 2 === 0) {
-        const h = new Uint16Array(src.buffer, base, n);
-        for (let i = 0; i < n; i++) outBits[i] = table[h[i]];
-      } else {
-        for (let i = 0; i < n; i++) outBits[i] = table[dv.getUint16(t.byteOffset + 2 * i, true)];
+      const h = LITTLE_ENDIAN && base % 2 === 0 ? new Uint16Array(src.buffer, base, n) : null;
+      for (let i = 0; i < n; i++) {
+        const v = h ? h[i] : dv.getUint16(t.byteOffset + 2 * i, true);
+        outBits[i] = table[v];
+        if (check && (v & 0x7c00) === 0x7c00) nonFinite(i, v);
       }
       return out;
     }
-    case 'BF16':
-      if (LITTLE_ENDIAN && base % 2 === 0) {
-        const h = new Uint16Array(src.buffer, base, n);
-        for (let i = 0; i < n; i++) outBits[i] = h[i] << 16;
-      } else {
-        for (let i = 0; i < n; i++) outBits[i] = dv.getUint16(t.byteOffset + 2 * i, true) << 16;
+    case 'BF16': {
+      const h = LITTLE_ENDIAN && base % 2 === 0 ? new Uint16Array(src.buffer, base, n) : null;
+      for (let i = 0; i < n; i++) {
+        const v = h ? h[i] : dv.getUint16(t.byteOffset + 2 * i, true);
+        outBits[i] = v << 16;
+        if (check && (v & 0x7f80) === 0x7f80) nonFinite(i, v);
       }
       return out;
+    }
     default:
       fail(`${file.file}: tensor "${name}" has dtype ${t.dtype}, which is not supported for reading; supported dtypes: ${SUPPORTED_DTYPES.join(', ')}`);
   }

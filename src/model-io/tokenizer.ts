@@ -2,15 +2,20 @@
  * A model's tokenizer, built from its tokenizer.json and tokenizer_config.json in memory by @xenova/transformers'
  * tokenizer classes. Only the tokenizer module is imported: nothing here creates an ONNX session or reads a file,
  * and remote model loading is switched off in the library's env.
+ *
+ * Both files are checked before the library sees them (tokenizer-checks.ts, tokenizer-patterns.ts) and the chat
+ * template is parsed at load and rendered with limits (chat-template.ts): a file is refused at load with a
+ * TokenizerError naming the file and the field, or it encodes to ids inside the vocabulary.
  */
 import { AutoTokenizer, PreTrainedTokenizer } from '@xenova/transformers/src/tokenizers.js';
 import { env } from '@xenova/transformers/src/env.js';
+import { parseChatTemplate } from './chat-template';
+import { applyBpeSeparator, checkTokenizerConfig, checkTokenizerJson } from './tokenizer-checks';
+import { TokenizerError } from './tokenizer-error';
 
 env.allowRemoteModels = false;
 
-export class TokenizerError extends Error {
-  override name = 'TokenizerError';
-}
+export { TokenizerError };
 
 export interface ChatMessage {
   role: string;
@@ -33,25 +38,24 @@ export interface TextTokenizer {
   readonly inner: PreTrainedTokenizer;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+// The tokenizer_config.json keys whose tokens @xenova/transformers passes to chat templates (apply_chat_template).
+const TEMPLATE_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'];
 
-/** Builds the tokenizer. `tokenizerConfig` may be {} (no tokenizer_config.json). */
+/** Builds the tokenizer. `tokenizerConfig` may be {} (no tokenizer_config.json). Throws TokenizerError. */
 export function loadTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown): TextTokenizer {
-  if (!isObject(tokenizerJson) || !isObject(tokenizerJson.model)) {
-    throw new TokenizerError('tokenizer.json: expected a JSON object with a "model" object');
-  }
-  const cfg: Record<string, unknown> = isObject(tokenizerConfig) ? { ...tokenizerConfig } : {};
-  const json = { added_tokens: [], ...tokenizerJson };
+  const checked = checkTokenizerJson(tokenizerJson);
+  const cfg = checkTokenizerConfig(tokenizerConfig);
+  const template = parseChatTemplate(cfg.chat_template);
   const className = typeof cfg.tokenizer_class === 'string' ? cfg.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
   const Cls = AutoTokenizer.TOKENIZER_CLASS_MAPPING[className] ?? PreTrainedTokenizer;
   let inner: PreTrainedTokenizer;
   try {
-    inner = new Cls(json, cfg);
+    inner = new Cls(checked.json, cfg);
   } catch (e) {
+    // The checks above cover what the library reads; this names the file for anything they missed.
     throw new TokenizerError(`tokenizer.json (${className}): cannot build the tokenizer: ${(e as Error).message}`);
   }
+  if (checked.bpeSeparator !== null) applyBpeSeparator(inner.model, checked.bpeSeparator);
 
   const idOf = (key: string): number | null => {
     let token: string | null;
@@ -65,7 +69,6 @@ export function loadTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown):
   };
   let maxId = -1;
   for (const id of inner.model.tokens_to_ids.values()) if (id > maxId) maxId = id;
-  const hasTemplate = cfg.chat_template !== undefined && cfg.chat_template !== null;
 
   return {
     inner,
@@ -74,7 +77,19 @@ export function loadTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown):
     padTokenId: idOf('pad_token') ?? idOf('eos_token'),
     vocabSize: maxId + 1,
     encode(text, opts = {}) {
-      return inner.encode(text, null, { add_special_tokens: opts.addSpecialTokens ?? true });
+      const ids = inner.encode(text, null, { add_special_tokens: opts.addSpecialTokens ?? true });
+      // The load checks leave one way to an id outside the vocabulary: a character (or merge result) the model
+      // cannot spell and no unk_token or byte fallback to cover it. A cheap loop keeps such ids out of batches.
+      for (const id of ids) {
+        if (!Number.isInteger(id) || id < 0 || id > maxId) {
+          const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+          throw new TokenizerError(
+            `tokenizer.json: encoding ${JSON.stringify(shown)} gave token id ${id}, which is not in the vocabulary (0..${maxId}); ` +
+              'the text has a character the model cannot represent and model.unk_token does not cover it',
+          );
+        }
+      }
+      return ids;
     },
     decode(ids, opts = {}) {
       const list = Array.from(ids);
@@ -85,10 +100,16 @@ export function loadTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown):
       return inner.decode(list, { skip_special_tokens: opts.skipSpecialTokens ?? false });
     },
     applyChatTemplate(messages, opts = {}) {
-      if (!hasTemplate) return null;
-      const out = inner.apply_chat_template(messages, { tokenize: false, add_generation_prompt: opts.addGenerationPrompt ?? false });
-      if (typeof out !== 'string') throw new TokenizerError('applyChatTemplate: expected the template to render a string');
-      return out;
+      if (template === null) return null;
+      const context: Record<string, unknown> = {
+        messages: messages.map((m) => ({ ...m })),
+        add_generation_prompt: opts.addGenerationPrompt ?? false,
+      };
+      for (const key of TEMPLATE_TOKEN_KEYS) {
+        const value = cfg[key];
+        if (typeof value === 'string' && value !== '') context[key] = value;
+      }
+      return template.render(context);
     },
   };
 }

@@ -3,8 +3,9 @@
  * supports. Each family reads its own fields (`architectures/*.ts`, with transformers' names and defaults);
  * this module checks what every family needs.
  */
-import { architectureForModelType } from './architectures/index';
+import { architectureForModelType, configKeysOf } from './architectures/index';
 import { ConfigError, ConfigReader } from './config-reader';
+import { tensorFootprint } from './weight-names';
 
 export { ConfigError } from './config-reader';
 
@@ -44,6 +45,11 @@ export interface ModelConfig {
   padTokenId: number | null;
 }
 
+/** The sizes of a ModelConfig that config.json gives (or derives), each family naming them its own way. */
+export type SizeField = 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize' | 'maxPositions';
+/** The config.json key (or the keys it is derived from) behind each size, for errors. */
+export type ConfigKeys = Record<SizeField, string>;
+
 /** Parses and checks a config.json object. `file` names it in errors. */
 export function parseModelConfig(json: unknown, file = 'config.json'): ModelConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -67,5 +73,38 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
   if (arch.positions === 'rope' && c.headDim % 2 !== 0) {
     throw new ConfigError(`${file}: head_dim ${c.headDim} must be even for rotary position embeddings`);
   }
+  checkSizeProducts(c, arch.positions, file);
   return c;
+}
+
+/**
+ * Every size is at most 2^31 - 1 (ConfigReader), but their products can pass 2^53, where counts and offsets stop
+ * being exact: refuse a tensor, a RoPE table or a parameter total that large (no checkpoint can hold it), naming the
+ * keys. The total is computed from one block, so a huge layer count costs nothing here.
+ */
+function checkSizeProducts(c: ModelConfig, positions: 'learned' | 'rope', file: string): void {
+  const k = configKeysOf(c);
+  const products: [string, SizeField[]][] = [
+    ['the token embedding', ['vocabSize', 'hiddenSize']],
+    positions === 'learned' ? ['the position table', ['maxPositions', 'hiddenSize']] : ['the RoPE table', ['maxPositions', 'headDim']],
+    ['the MLP weights', ['intermediateSize', 'hiddenSize']],
+    ['the query projection', ['numHeads', 'headDim', 'hiddenSize']],
+    ['the key/value projections', ['numKvHeads', 'headDim', 'hiddenSize']],
+  ];
+  for (const [what, fields] of products) {
+    const n = fields.reduce((p, f) => p * c[f], 1);
+    if (n > Number.MAX_SAFE_INTEGER) {
+      throw new ConfigError(
+        `${file}: ${fields.map((f) => `${k[f]} ${c[f]}`).join(' × ')} make ${what} ${n.toExponential(2)} values, more than 2^53; ` +
+          `no checkpoint can hold that`,
+      );
+    }
+  }
+  const size = tensorFootprint(c);
+  if (size.otherParams + c.numLayers * size.paramsPerLayer > Number.MAX_SAFE_INTEGER) {
+    throw new ConfigError(
+      `${file}: ${k.numLayers} ${c.numLayers} layers of ${size.paramsPerLayer} parameters each make more than 2^53 parameters; ` +
+        `no checkpoint can hold that`,
+    );
+  }
 }

@@ -113,6 +113,22 @@ export function expectedTensors(c: ModelConfig): TensorSpec[] {
   return t;
 }
 
+/**
+ * The tensors and parameters outside the blocks and in each block, computed from a 0- and a 1-layer config, so
+ * that counts can be bounded before anything loops over the layers a config claims.
+ */
+export function tensorFootprint(c: ModelConfig): { otherTensors: number; tensorsPerLayer: number; otherParams: number; paramsPerLayer: number } {
+  const count = (t: TensorSpec[]) => t.reduce((n, x) => n + x.shape.reduce((a, b) => a * b, 1), 0);
+  const none = expectedTensors({ ...c, numLayers: 0 });
+  const one = expectedTensors({ ...c, numLayers: 1 });
+  return {
+    otherTensors: none.length,
+    tensorsPerLayer: one.length - none.length,
+    otherParams: count(none),
+    paramsPerLayer: count(one) - count(none),
+  };
+}
+
 /** The canonical name of a checkpoint key, or null for entries that are not weights (see the description). */
 export function canonicalTensorName(c: ModelConfig, key: string): string | null {
   return architectureOf(c).canonicalTensorName(c, key);

@@ -19,7 +19,7 @@
 import type { ModelConfig } from '../model/config';
 import { expectedTensors, linearModules } from '../model/weight-names';
 import type { ModelSource } from '../model-io/model-source';
-import { parseSafetensors, tensorToFloat32, writeSafetensors, type TensorToWrite } from '../model-io/safetensors';
+import { firstNonFiniteIndex, nonFiniteValueText, parseSafetensors, tensorToFloat32, writeSafetensors, type TensorToWrite } from '../model-io/safetensors';
 import { loraConfigToJson, parseLoraConfigJson, validateLoraConfig, type LoraBias, type LoraConfig } from './lora-config';
 import type { LoraPair } from './lora-init';
 import { describeLinearModules, effectiveTargetModules, resolveLoraTargets, type ResolvedTarget } from './lora-targets';
@@ -83,15 +83,17 @@ export function expectedBiasTensors(
   return out;
 }
 
-/** Refuses data that is not a Float32Array of [shape]'s size, or holds a non-finite value; `what` names the tensor. */
+/**
+ * Refuses data that is not a Float32Array of [shape]'s size, or holds a non-finite value; `what` names the tensor.
+ * For export: on import, tensorToFloat32 already refuses non-finite values while converting.
+ */
 export function checkTensorValues(data: Float32Array, expectedLength: number, what: string, shape: number[]): void {
   if (!(data instanceof Float32Array)) fail(`${what}: expected a Float32Array, got ${Object.prototype.toString.call(data)}`);
   if (data.length !== expectedLength) {
     fail(`${what}: has ${data.length} values, expected [${shape.join(', ')}] = ${expectedLength}`);
   }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) fail(`${what}: value ${i} is ${data[i]}; an adapter must hold finite numbers (did training diverge?)`);
-  }
+  const bad = firstNonFiniteIndex(data);
+  if (bad >= 0) fail(`${what}: ${nonFiniteValueText(bad, data[bad])}; an adapter must hold finite numbers (did training diverge?)`);
 }
 
 /**
@@ -249,7 +251,8 @@ export function adapterFileContents(files: Map<string, Uint8Array>): { configTex
  * names the file and key: a module this base model does not have, a module the config does not target, a rank that
  * differs from the config (r / rank_pattern), in/out features that differ from the base model (an adapter for
  * another model), a missing lora_A or lora_B (or, with use_dora, lora_magnitude_vector), a non-LoRA adapter (peft_type). Keys that still hold the adapter
- * name (".lora_A.default.weight") are accepted with the name stripped. F16 and BF16 tensors are converted to f32.
+ * name (".lora_A.default.weight") are accepted with the name stripped. F16 and BF16 tensors are converted to f32; a
+ * NaN or ±Infinity in any tensor is refused (tensorToFloat32).
  */
 export function importLoraAdapter(files: Map<string, Uint8Array>, model: ModelConfig): ImportedLoraAdapter {
   const { configText: text, weightBytes } = adapterFileContents(files);

@@ -125,7 +125,7 @@ export function importPromptLearningAdapter(files: Map<string, Uint8Array>, mode
         `PEFT would refuse it too (load_state_dict with strict=True)`,
     );
   }
+  // Refuses a NaN or ±Infinity while converting.
   const embeddings = tensorToFloat32(st, PROMPT_EMBEDDINGS_KEY);
-  checkTensorValues(embeddings, expected[0] * expected[1], where, expected);
   return { config, embeddings, shape: expected, warnings };
 }

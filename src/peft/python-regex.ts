@@ -3,7 +3,13 @@
  * alpha_pattern keys: `re.match(rf"(.*\.)?({key})$", name)`). The two dialects agree on everything module-name
  * patterns use (classes, groups, alternation, quantifiers, anchors); this translates the few Python-only spellings
  * and refuses what JavaScript cannot express, so a pattern never silently means something else here.
+ *
+ * These patterns come from downloaded adapter_config.json files and the command line, and JavaScript's matcher
+ * backtracks: `(.*)*Z` or `(.|.)*Z` against one 30-character module name runs for minutes, and nothing can stop a
+ * match once it has started. So before compiling, a pattern is refused when its shape allows that (see
+ * `assertSafeShape`); what is left runs in time polynomial of low degree in the (short) module names.
  */
+import safeRegex from 'safe-regex2';
 
 export class PythonRegexError extends Error {
   override name = 'PythonRegexError';
@@ -67,13 +73,144 @@ export function pythonRegexToJs(pattern: string): string {
   return out;
 }
 
-/** Compiles `wrap(jsSource)`; the error names `what` and the Python pattern. */
+/** Longest pattern accepted. Module-name patterns are a few dozen characters; a longer list belongs in a list. */
+export const MAX_PATTERN_LENGTH = 1000;
+/**
+ * Most repetitions that can run across dots (`.*`, `.+`, `\S*`, `[^_]+`, a repeated group) in one pattern. Each
+ * one lets the matcher try another split of a name, so k of them cost about n^k / k! steps on a name of n
+ * characters: with 4, a 50-character name takes milliseconds; with 6, half a second, for every module.
+ */
+export const MAX_WIDE_REPETITIONS = 4;
+
+const SIMPLIFY = 'simplify the pattern, or list the module names instead (e.g. ["q_proj", "v_proj"])';
+
+function showPattern(pattern: string): string {
+  const shown = pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern;
+  return JSON.stringify(shown);
+}
+
+/**
+ * The repetitions of a JavaScript pattern that matter for backtracking: how many can run across a dot, and the
+ * first repeated group that holds alternatives (null when none). Counts `*`, `+`, `{n,}` and `{n,m}` with m − n > 10.
+ */
+function repetitionsOf(src: string): { wide: number; repeatedAlternation: string | null } {
+  let wide = 0;
+  let repeatedAlternation: string | null = null;
+  const groups: { start: number; alternatives: boolean }[] = [];
+  // What the next quantifier applies to: its text and whether it can run across a dot.
+  let atom: { text: string; wide: boolean; alternatives: boolean } | null = null;
+  for (let i = 0; i < src.length; i++) {
+    const ch = src[i];
+    let unbounded = false;
+    if (ch === '\\') {
+      const next = src[i + 1] ?? '';
+      atom = { text: ch + next, wide: next === 'S' || next === 'D' || next === 'W', alternatives: false };
+      i++;
+      continue;
+    }
+    if (ch === '[') {
+      let j = i + 1;
+      if (src[j] === '^') j++;
+      // A "]" right here closes an empty class ("[]", "[^]"): the translation escaped Python's literal "]".
+      while (j < src.length && src[j] !== ']') j += src[j] === '\\' ? 2 : 1;
+      const text = src.slice(i, j + 1);
+      // A negated class that does not exclude "." can run across dots; so can [\s\S] and the like.
+      const negatedWithoutDot = text.startsWith('[^') && !/^\[\^[^\]]*\./.test(text);
+      atom = { text, wide: negatedWithoutDot || /\\[SDW]/.test(text), alternatives: false };
+      i = j;
+      continue;
+    }
+    if (ch === '(') {
+      groups.push({ start: i, alternatives: false });
+      atom = null;
+      continue;
+    }
+    if (ch === '|') {
+      if (groups.length > 0) groups[groups.length - 1].alternatives = true;
+      atom = null;
+      continue;
+    }
+    if (ch === ')') {
+      const g = groups.pop();
+      const text = src.slice(g?.start ?? 0, i + 1);
+      atom = { text, wide: true, alternatives: g?.alternatives ?? false };
+      continue;
+    }
+    if (ch === '*' || ch === '+') unbounded = true;
+    else if (ch === '{') {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(src.slice(i, i + 24));
+      if (m) {
+        unbounded = m[2] !== undefined && (m[3] === '' || Number(m[3]) - Number(m[1]) > 10);
+        i += m[0].length - 1;
+      } else atom = { text: ch, wide: false, alternatives: false };
+    } else if (ch === '?') {
+      // a bounded quantifier, a lazy marker, or the "(?" of a group: none of them counts
+    } else {
+      atom = { text: ch, wide: ch === '.', alternatives: false };
+      continue;
+    }
+    if (unbounded && atom) {
+      if (atom.wide) wide++;
+      if (atom.alternatives && repeatedAlternation === null) repeatedAlternation = atom.text + ch;
+      atom = null; // a second quantifier right after is a lazy marker or a syntax error
+    }
+  }
+  return { wide, repeatedAlternation };
+}
+
+function assertShortEnough(pattern: string, what: string): void {
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    throw new PythonRegexError(
+      `${what}: ${showPattern(pattern)} is ${pattern.length} characters long, over the limit of ${MAX_PATTERN_LENGTH}; ${SIMPLIFY}`,
+    );
+  }
+}
+
+/**
+ * Refuses a pattern whose matching can take exponential (or high-degree polynomial) time: a repetition inside a
+ * repetition (`(.*)*`, `(a+)+`: star height above 1, found by safe-regex2), a repeated group of alternatives
+ * (`(.|.)*`), or more than MAX_WIDE_REPETITIONS repetitions that can run across dots (`.*.*.*.*.*Z`).
+ */
+function assertSafeShape(pattern: string, jsSource: string, what: string): void {
+  const shown = showPattern(pattern);
+  // safe-regex2's parser does not know lookbehind; for nesting it is a group like any other.
+  if (!safeRegex(jsSource.replace(/\(\?<([=!])/g, '(?$1'), { limit: Infinity })) {
+    throw new PythonRegexError(
+      `${what}: ${shown} repeats a repetition (a nested quantifier such as "(.*)*" or "(a+)+"), which makes matching ` +
+        `backtrack catastrophically, taking exponential time; ${SIMPLIFY}`,
+    );
+  }
+  const { wide, repeatedAlternation } = repetitionsOf(jsSource);
+  if (repeatedAlternation !== null) {
+    throw new PythonRegexError(
+      `${what}: ${shown} repeats a group of alternatives ("${repeatedAlternation}"); when the alternatives can match the same ` +
+        `text, matching backtracks catastrophically, taking exponential time; ${SIMPLIFY}`,
+    );
+  }
+  if (wide > MAX_WIDE_REPETITIONS) {
+    throw new PythonRegexError(
+      `${what}: ${shown} has ${wide} repetitions such as ".*" that can run across dots, over the limit of ` +
+        `${MAX_WIDE_REPETITIONS}; each one multiplies the ways a match can backtrack; ${SIMPLIFY}`,
+    );
+  }
+}
+
+/**
+ * Compiles `wrap(jsSource)`; the error names `what` and the Python pattern. Refuses patterns that could make
+ * matching backtrack for minutes (see assertSafeShape) and ones longer than MAX_PATTERN_LENGTH. The checks look
+ * at the pattern alone: the wrappers used here add at most one `.*` of their own.
+ */
 export function compilePythonRegex(pattern: string, wrap: (jsSource: string) => string, what: string): RegExp {
+  assertShortEnough(pattern, what);
+  const jsSource = pythonRegexToJs(pattern);
+  let re: RegExp;
   try {
-    return new RegExp(wrap(pythonRegexToJs(pattern)));
+    re = new RegExp(wrap(jsSource));
   } catch (e) {
     throw new PythonRegexError(`${what}: ${JSON.stringify(pattern)} is not a valid regular expression (${(e as Error).message})`);
   }
+  assertSafeShape(pattern, jsSource, what);
+  return re;
 }
 
 /** Python's `re.fullmatch(pattern, s)`. */

@@ -52,6 +52,17 @@ export function nextTokenLogprobs(logits: Float32Array, ids: number[], V: number
   return out;
 }
 
+/**
+ * Refuses a result that is not a finite number: score must never exit 0 printing null (JSON's NaN) or NaN. Non-finite
+ * log-probabilities come from non-finite logits, i.e. from weights or an adapter that hold, or overflow to, NaN/Inf.
+ */
+export function assertFiniteScore(values: readonly number[], what: (index: number) => string): void {
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new Error(`score: ${what(bad)} is ${values[bad]}, not a finite number; the model or adapter computes non-finite logits (do its weights hold NaN or Infinity, or overflow?)`);
+  }
+}
+
 export async function scoreCommand(values: Values): Promise<void> {
   const text = str(values, 'text');
   const dataArg = str(values, 'data');
@@ -69,7 +80,9 @@ export async function scoreCommand(values: Values): Promise<void> {
       if (ids.length < 2) throw new CliUsageError('--text needs at least two tokens to score');
       const logits = await forwardLogits(session.gpu, session.model, lora, { inputIds: [ids] });
       const logprobs = nextTokenLogprobs(logits, ids, session.loaded.config.vocabSize);
+      assertFiniteScore(logprobs, (t) => `the log-probability of token ${t + 1} (id ${ids[t + 1]})`);
       const meanNll = -logprobs.reduce((a, b) => a + b, 0) / logprobs.length;
+      assertFiniteScore([meanNll], () => 'the mean loss');
       if (json) {
         process.stdout.write(`${JSON.stringify({ ids, logprobs, mean_nll: meanNll })}\n`);
       } else {
@@ -91,7 +104,9 @@ export async function scoreCommand(values: Values): Promise<void> {
         sum += r.loss * r.tokens;
         tokens += r.tokens;
       }
+      if (tokens === 0) throw new Error(`score: ${dataPath} has no trained tokens to score`);
       const mean = sum / tokens;
+      assertFiniteScore([mean], () => `the mean loss over ${tokens} tokens`);
       if (json) process.stdout.write(`${JSON.stringify({ examples: examples.length, tokens, mean_nll: mean })}\n`);
       else process.stdout.write(`mean loss ${mean.toFixed(4)} over ${tokens} tokens in ${examples.length} examples\n`);
     }

@@ -3,37 +3,52 @@
  * a GELU (tanh) MLP, Conv1D weights stored [in, out], biases everywhere, lm_head tied to wte unless untied.
  */
 import type { ArchitectureDescription, HfModule } from '../architecture';
+import type { ConfigKeys } from '../config';
+
+/** The config.json keys GPT2Config names the sizes with (errors name them). */
+export const GPT2_CONFIG_KEYS: ConfigKeys = {
+  vocabSize: 'vocab_size',
+  hiddenSize: 'n_embd',
+  numLayers: 'n_layer',
+  numHeads: 'n_head',
+  numKvHeads: 'n_head',
+  headDim: 'n_embd / n_head',
+  intermediateSize: 'n_inner',
+  maxPositions: 'n_positions',
+};
 
 export const GPT2: ArchitectureDescription = {
   family: 'gpt2',
   modelTypes: ['gpt2'],
   readConfig(read, modelType) {
-    const hidden = read.posInt('n_embd', 768);
-    const heads = read.posInt('n_head', 12);
+    const K = GPT2_CONFIG_KEYS;
+    const hidden = read.posInt(K.hiddenSize, 768);
+    const heads = read.posInt(K.numHeads, 12);
     const act = read.get('activation_function') ?? 'gelu_new';
     if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') {
       read.fail(`activation_function ${JSON.stringify(act)} is not supported for gpt2; expected "gelu_new"`);
     }
+    const vocabSize = read.posInt(K.vocabSize, 50257);
     return {
       modelType,
       architecture: 'gpt2',
-      vocabSize: read.posInt('vocab_size', 50257),
+      vocabSize,
       hiddenSize: hidden,
-      numLayers: read.posInt('n_layer', 12),
+      numLayers: read.posInt(K.numLayers, 12),
       numHeads: heads,
       numKvHeads: heads,
       headDim: hidden / heads,
-      intermediateSize: read.posInt('n_inner', 4 * hidden),
-      maxPositions: read.posInt('n_positions', 1024),
-      normEps: read.num('layer_norm_epsilon', 1e-5),
+      intermediateSize: read.posInt(K.intermediateSize, 4 * hidden),
+      maxPositions: read.posInt(K.maxPositions, 1024),
+      normEps: read.posNum('layer_norm_epsilon', 1e-5),
       ropeTheta: 0,
-      tieWordEmbeddings: read.get('tie_word_embeddings') !== false,
+      tieWordEmbeddings: read.bool('tie_word_embeddings', true),
       qkvBias: true,
       oBias: true,
       mlpBias: true,
-      bosTokenId: read.optionalId('bos_token_id'),
-      eosTokenIds: read.idList('eos_token_id'),
-      padTokenId: read.optionalId('pad_token_id'),
+      bosTokenId: read.tokenId('bos_token_id', vocabSize),
+      eosTokenIds: read.tokenIdList('eos_token_id', vocabSize),
+      padTokenId: read.tokenId('pad_token_id', vocabSize),
     };
   },
   norm: 'layernorm',
@@ -87,7 +102,9 @@ export const GPT2: ArchitectureDescription = {
     return out;
   },
   canonicalTensorName(c, key) {
-    if (/\.attn\.(masked_)?bias$/.test(key)) return null;
+    // The causal-mask buffers old checkpoints saved, of a layer the config has; any other "bias" is a weight.
+    const buffer = /^(?:transformer\.)?h\.(\d+)\.attn\.(?:masked_)?bias$/.exec(key);
+    if (buffer && Number(buffer[1]) < c.numLayers) return null;
     if (key === 'lm_head.weight') return c.tieWordEmbeddings ? null : key;
     return key.startsWith('transformer.') ? key : `transformer.${key}`;
   },

@@ -1,8 +1,8 @@
 /** The supported model families. A new family is one description here (see ../architecture.ts). */
 import type { ArchitectureDescription } from '../architecture';
-import type { ModelConfig, ModelType } from '../config';
-import { GPT2 } from './gpt2';
-import { LLAMA } from './llama';
+import type { ConfigKeys, ModelConfig, ModelType } from '../config';
+import { GPT2, GPT2_CONFIG_KEYS } from './gpt2';
+import { LLAMA, LLAMA_CONFIG_KEYS } from './llama';
 
 export const ARCHITECTURES: readonly ArchitectureDescription[] = [GPT2, LLAMA];
 
@@ -16,4 +16,16 @@ export function architectureOf(c: Pick<ModelConfig, 'architecture'>): Architectu
   const a = ARCHITECTURES.find((x) => x.family === c.architecture);
   if (!a) throw new Error(`internal: no architecture description for "${c.architecture}"`);
   return a;
+}
+
+const CONFIG_KEYS = new Map<ArchitectureDescription, ConfigKeys>([
+  [GPT2, GPT2_CONFIG_KEYS],
+  [LLAMA, LLAMA_CONFIG_KEYS],
+]);
+
+/** The config.json keys a family names its sizes with, for errors about them. */
+export function configKeysOf(c: Pick<ModelConfig, 'architecture'>): ConfigKeys {
+  const keys = CONFIG_KEYS.get(architectureOf(c));
+  if (!keys) throw new Error(`internal: no config keys for "${c.architecture}"`);
+  return keys;
 }

@@ -4,43 +4,58 @@
  * weights stored [out, in]. Qwen2 has q/k/v biases; Llama has them with attention_bias, and MLP biases with mlp_bias.
  */
 import type { ArchitectureDescription, HfModule } from '../architecture';
+import type { ConfigKeys } from '../config';
+
+/** The config.json keys LlamaConfig and Qwen2Config name the sizes with (errors name them). */
+export const LLAMA_CONFIG_KEYS: ConfigKeys = {
+  vocabSize: 'vocab_size',
+  hiddenSize: 'hidden_size',
+  numLayers: 'num_hidden_layers',
+  numHeads: 'num_attention_heads',
+  numKvHeads: 'num_key_value_heads',
+  headDim: 'head_dim',
+  intermediateSize: 'intermediate_size',
+  maxPositions: 'max_position_embeddings',
+};
 
 export const LLAMA: ArchitectureDescription = {
   family: 'llama',
   modelTypes: ['llama', 'qwen2'],
   readConfig(read, modelType) {
-    const hidden = read.posInt('hidden_size');
-    const heads = read.posInt('num_attention_heads');
+    const K = LLAMA_CONFIG_KEYS;
+    const hidden = read.posInt(K.hiddenSize);
+    const heads = read.posInt(K.numHeads);
     const act = read.get('hidden_act') ?? 'silu';
     if (act !== 'silu') read.fail(`hidden_act ${JSON.stringify(act)} is not supported; expected "silu"`);
     const scaling = read.get('rope_scaling');
     if (scaling !== undefined && scaling !== null) {
       read.fail(`rope_scaling ${JSON.stringify(scaling)} is not supported yet; only plain RoPE is`);
     }
-    const attentionBias = read.get('attention_bias') === true;
+    const attentionBias = read.bool('attention_bias', false);
     const qwen2 = modelType === 'qwen2';
+    const vocabSize = read.posInt(K.vocabSize);
     return {
       modelType,
       architecture: 'llama',
-      vocabSize: read.posInt('vocab_size'),
+      vocabSize,
       hiddenSize: hidden,
-      numLayers: read.posInt('num_hidden_layers'),
+      numLayers: read.posInt(K.numLayers),
       numHeads: heads,
-      numKvHeads: read.posInt('num_key_value_heads', heads),
-      headDim: read.posInt('head_dim', hidden / heads),
-      intermediateSize: read.posInt('intermediate_size'),
-      maxPositions: read.posInt('max_position_embeddings', 2048),
-      normEps: read.num('rms_norm_eps', 1e-6),
-      ropeTheta: read.num('rope_theta', 10000),
+      numKvHeads: read.posInt(K.numKvHeads, heads),
+      headDim: read.posInt(K.headDim, hidden / heads),
+      intermediateSize: read.posInt(K.intermediateSize),
+      maxPositions: read.posInt(K.maxPositions, 2048),
+      normEps: read.posNum('rms_norm_eps', 1e-6),
+      ropeTheta: read.posNum('rope_theta', 10000),
       // transformers' default: Llama unties, Qwen2 configs state it; absent means false for both.
-      tieWordEmbeddings: read.get('tie_word_embeddings') === true,
+      tieWordEmbeddings: read.bool('tie_word_embeddings', false),
       // Qwen2's attention always has q/k/v biases and no o_proj bias.
       qkvBias: qwen2 || attentionBias,
       oBias: !qwen2 && attentionBias,
-      mlpBias: read.get('mlp_bias') === true,
-      bosTokenId: read.optionalId('bos_token_id'),
-      eosTokenIds: read.idList('eos_token_id'),
-      padTokenId: read.optionalId('pad_token_id'),
+      mlpBias: read.bool('mlp_bias', false),
+      bosTokenId: read.tokenId('bos_token_id', vocabSize),
+      eosTokenIds: read.tokenIdList('eos_token_id', vocabSize),
+      padTokenId: read.tokenId('pad_token_id', vocabSize),
     };
   },
   norm: 'rmsnorm',
@@ -94,7 +109,9 @@ export const LLAMA: ArchitectureDescription = {
     return out;
   },
   canonicalTensorName(c, key) {
-    if (/\.rotary_emb\.inv_freq$/.test(key)) return null;
+    // RoPE's inverse-frequency buffer, saved by older transformers per layer (or once, on model.rotary_emb).
+    const invFreq = /^(?:model\.)?(?:layers\.(\d+)\.self_attn\.)?rotary_emb\.inv_freq$/.exec(key);
+    if (invFreq && (invFreq[1] === undefined || Number(invFreq[1]) < c.numLayers)) return null;
     if (key === 'lm_head.weight' && c.tieWordEmbeddings) return null;
     return key;
   },
