@@ -17,6 +17,8 @@ export interface FuzzCase {
   expect: Expectation;
   /** Loads the input the way the product does; throws to refuse it. */
   run(): unknown | Promise<unknown>;
+  /** A refusal's message must match this (the file it names): an error that names nothing is not a good refusal. */
+  names: RegExp;
 }
 
 export interface FuzzSurface {
@@ -30,10 +32,13 @@ export type Outcome =
   | 'accepted' // loaded, where the input is valid or may be
   | 'silent-accept' // loaded although it breaks a rule
   | 'valid-refused' // refused although it is valid
+  | 'unnamed-refusal' // refused without naming the file at fault
   | 'crash' // an engine error (TypeError, RangeError, …) or a wrong result
   | 'hang'; // ran past the time budget
 
-export const OUTCOMES: readonly Outcome[] = ['refused', 'accepted', 'silent-accept', 'valid-refused', 'crash', 'hang'];
+export const OUTCOMES: readonly Outcome[] = ['refused', 'accepted', 'silent-accept', 'valid-refused', 'unnamed-refusal', 'crash', 'hang'];
+/** The outcomes that fail the suite. */
+export const FAILURES: readonly Outcome[] = ['silent-accept', 'valid-refused', 'unnamed-refusal', 'crash', 'hang'];
 
 /** A case runs past this: a hang (the issue's measure: more than 5 s). */
 export const HANG_MS = 5000;
@@ -61,8 +66,9 @@ export async function runCase(c: FuzzCase): Promise<CaseResult> {
     outcome = c.expect === 'refuse' ? 'silent-accept' : 'accepted';
   } catch (e) {
     detail = e instanceof Error ? `${e.name}: ${e.message.slice(0, 300)}` : String(e);
-    if (isRefusal(e)) outcome = c.expect === 'accept' ? 'valid-refused' : 'refused';
-    else outcome = 'crash';
+    if (!isRefusal(e)) outcome = 'crash';
+    else if (c.expect === 'accept') outcome = 'valid-refused';
+    else outcome = c.names.test(e.message) ? 'refused' : 'unnamed-refusal';
   }
   const ms = performance.now() - t0;
   if (ms > HANG_MS) outcome = 'hang';
@@ -71,7 +77,7 @@ export async function runCase(c: FuzzCase): Promise<CaseResult> {
 
 /** Counts per outcome for one surface, and the labels of the cases that went wrong (for the report). */
 export class Tally {
-  readonly counts: Record<Outcome, number> = { refused: 0, accepted: 0, 'silent-accept': 0, 'valid-refused': 0, crash: 0, hang: 0 };
+  readonly counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
   readonly failures: { index: number; label: string; outcome: Outcome; detail?: string }[] = [];
   cases = 0;
   slowestMs = 0;
@@ -82,9 +88,13 @@ export class Tally {
     this.cases++;
     this.counts[r.outcome]++;
     this.slowestMs = Math.max(this.slowestMs, r.ms);
-    if (r.outcome === 'silent-accept' || r.outcome === 'valid-refused' || r.outcome === 'crash' || r.outcome === 'hang') {
+    if (FAILURES.includes(r.outcome)) {
       this.failures.push({ index, label, outcome: r.outcome, detail: r.detail });
     }
+  }
+
+  get failed(): boolean {
+    return this.failures.length > 0;
   }
 
   /** One JSON line: {surface, cases, <outcome>: count…, slowest_ms, failures: [first few]}. */

@@ -188,6 +188,11 @@ export const ADAPTER_SURFACE: FuzzSurface = {
     const written = writeAdapter(kind, r.int(5), m.config);
     const name = NAMES[i % NAMES.length];
     const c = MUTATIONS[name](r, written.files);
-    return { label: `${kind} ${written.method} ${name}: ${c.label}`, expect: c.expect, run: () => readAdapter(written.files, m.config) };
+    return {
+      label: `${kind} ${written.method} ${name}: ${c.label}`,
+      expect: c.expect,
+      run: () => readAdapter(written.files, m.config),
+      names: /adapter_config\.json|adapter_model\.safetensors|adapter\.safetensors/,
+    };
   },
 };

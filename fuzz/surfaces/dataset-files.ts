@@ -111,6 +111,8 @@ export const DATASET_SURFACE: FuzzSurface = {
       label: `${m}: ${b.label}`,
       // Bad lines are reported, not thrown; what is wrong here is a crash or a hang.
       expect: 'either',
+      // A refusal names the file (or "pasted text"), a reported problem its line.
+      names: /data\.(jsonl|json|csv|txt)|pasted text|"line":\d+/,
       run() {
         const parsed = b.fileName === null ? parsePastedText(b.text) : parseDataset(b.text, b.fileName);
         if (parsed.records.length > 0) tokenizeRecords(parsed.records, tinyTokenizer(), { maxLength: 32 });

@@ -29,7 +29,7 @@ function pickBase(r: Rng): { kind: TinyModelKind; dtype: (typeof DTYPES)[number]
   return { kind, dtype, files: baseFiles(kind, dtype) };
 }
 
-type Mutator = (r: Rng, files: Map<string, Uint8Array>) => Omit<FuzzCase, 'run'>;
+type Mutator = (r: Rng, files: Map<string, Uint8Array>) => Pick<FuzzCase, 'label' | 'expect'>;
 
 /** Checkpoint mutations, each with its oracle. */
 const CHECKPOINT_MUTATORS: Record<string, Mutator> = {
@@ -239,6 +239,9 @@ function writeConfig(files: Map<string, Uint8Array>, c: Record<string, unknown>)
   files.set('config.json', new TextEncoder().encode(JSON.stringify(c, null, 2)));
 }
 
+/** A model folder's refusal names the file at fault (a broken config can also show in the checkpoint's check). */
+const NAMES_MODEL_FILE = /model\.safetensors|config\.json/;
+
 function surfaceOf(name: string, salt: number, mutators: Record<string, Mutator>): FuzzSurface {
   const names = Object.keys(mutators);
   return {
@@ -248,7 +251,7 @@ function surfaceOf(name: string, salt: number, mutators: Record<string, Mutator>
       const base = pickBase(r);
       const m = names[i % names.length];
       const c = mutators[m](r, base.files);
-      return { label: `${base.kind}/${base.dtype} ${m}: ${c.label}`, expect: c.expect, run: () => load(base.files) };
+      return { label: `${base.kind}/${base.dtype} ${m}: ${c.label}`, expect: c.expect, run: () => load(base.files), names: NAMES_MODEL_FILE };
     },
   };
 }

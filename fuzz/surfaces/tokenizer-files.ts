@@ -179,6 +179,6 @@ export const TOKENIZER_SURFACE: FuzzSurface = {
     const m = NAMES[i % NAMES.length];
     const c = MUTATIONS[m](r, t);
     const same = c.sameIds ? idsOf(base) : null;
-    return { label: `${base.name} ${m}: ${c.label}`, expect: c.expect, run: () => use(t, same) };
+    return { label: `${base.name} ${m}: ${c.label}`, expect: c.expect, run: () => use(t, same), names: /tokenizer(_config)?\.json/ };
   },
 };
