@@ -233,6 +233,30 @@ describe('a 10 MB record is cut before it is tokenized', () => {
   });
 });
 
+describe('a time budget per record', () => {
+  it('stops tokenizing after the first record that runs past it, naming it, instead of going on for every record', () => {
+    const base = tiny('llama');
+    let calls = 0;
+    const slow: TextTokenizer = {
+      ...base,
+      inner: base.inner,
+      decode: (ids, opts) => base.decode(ids, opts),
+      encode(text, opts) {
+        calls++;
+        // The second record's text stands for one a pattern backtracks on: it holds the CPU for 30 ms.
+        if (text.includes('slow')) for (const end = performance.now() + 30; performance.now() < end; );
+        return base.encode(text, opts);
+      },
+    };
+    const records: DataRecord[] = ['cat says meow', 'slow dog', 'cow says moo', 'owl says hoot'].map((text, i) => ({ kind: 'text', text, line: i + 1 }));
+    expect(() => tokenizeRecords(records, slow, { maxLength: 16, recordBudgetMs: 10 })).toThrow(
+      /^tokenizing stopped: record 2 of 4 took 0\.\d s, over the budget of 0\.01 s a record; the tokenizer's patterns \(tokenizer\.json\) backtrack/,
+    );
+    expect(calls).toBe(2); // records 3 and 4 were never tokenized
+    expect(() => tokenizeRecords(records, slow, { maxLength: 16, recordBudgetMs: 1000 })).not.toThrow();
+  });
+});
+
 describe('user regexes that backtrack without end are refused', () => {
   const gpt2 = parseModelConfig({ model_type: 'gpt2', n_embd: 32, n_head: 4, n_layer: 2, vocab_size: 64, n_positions: 16 });
   const llama = parseModelConfig({

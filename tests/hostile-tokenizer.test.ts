@@ -95,6 +95,10 @@ describe('regexes in tokenizer.json', () => {
     const tok = fresh().tok;
     tok.decoder = { type: 'Replace', pattern: { Regex: '(a+)+$' }, content: '' };
     expect(refusal(tok).message).toMatch(/^tokenizer\.json: decoder\.pattern\.Regex: regex/);
+    // Star height 1, but exponential: a repeated group of alternatives that overlap.
+    for (const p of ['(a|a)*c', '(\\s|\\s\\s)+x']) {
+      expect(refusal(withSplit(fresh().tok, p)).message).toMatch(/pattern\.Regex: regex .* repeats a group of alternatives/);
+    }
   });
 
   it('keeps the real pre-tokenizer patterns (GPT-2, Llama-3/Qwen2)', () => {

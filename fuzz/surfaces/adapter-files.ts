@@ -145,7 +145,7 @@ const MUTATIONS: Record<string, Mutation> = {
     return { label: `${key} = ${JSON.stringify(v)}`, expect: present ? 'refuse' : 'either' };
   },
   redosTarget(r, files) {
-    const p = r.pick(['(.*)*Z', '^(([a-z_.0-9])+)+!$', '(\\w+)+x']);
+    const p = r.pick(['(.*)*Z', '^(([a-z_.0-9])+)+!$', '(\\w+)+x', '(.|.)*Z']);
     let has = false;
     editConfig(files, (c) => {
       if ('target_modules' in c) {

@@ -98,7 +98,7 @@ const MUTATIONS: Record<string, Mutation> = {
     return { label: `pre-tokenizer Split pattern ${JSON.stringify(p)}`, expect: 'refuse' };
   },
   redosRegex(r, t) {
-    const p = r.pick(['(a*)*b', '(.*)*Z', '(\\s+)+$', '((ab)*)+c', '(\\w+\\s?)*!']);
+    const p = r.pick(['(a*)*b', '(.*)*Z', '(\\s+)+$', '((ab)*)+c', '(\\w+\\s?)*!', '(a|a)*c', '(\\s|\\s\\s)+x']);
     withPreTokenizerSplit(t, p);
     return { label: `pre-tokenizer Split pattern ${JSON.stringify(p)} (catastrophic backtracking)`, expect: 'refuse' };
   },

@@ -34,7 +34,18 @@ export interface TokenizeOptions {
   maxLength: number;
   /** Append EOS after text and completions (default true); messages rely on the template's end-of-turn token. */
   addEos?: boolean;
+  /** Time one record may take to tokenize before the whole run stops (default RECORD_TOKENIZE_BUDGET_MS). */
+  recordBudgetMs?: number;
 }
+
+/**
+ * The time budget of one record. A record is encoded only as far as the window can use (token-budget.ts), and the
+ * tokenizer's patterns were checked for catastrophic backtracking when it loaded, so a record takes milliseconds;
+ * one that takes seconds means a pattern that backtracks on this text in a way the checks did not foresee. A
+ * running regex cannot be interrupted, so the budget is checked after each record: the run stops after the first
+ * slow record instead of freezing the page (the worker) or the CLI for every record after it.
+ */
+export const RECORD_TOKENIZE_BUDGET_MS = 5000;
 
 export interface TokenizeResult {
   examples: TokenizedExample[];
@@ -81,7 +92,22 @@ export function tokenizeRecords(records: readonly DataRecord[], tokenizer: TextT
     if (out.chars < text.length) cut = true;
     return out.ids;
   };
-  for (const r of records) {
+  const budgetMs = opts.recordBudgetMs ?? RECORD_TOKENIZE_BUDGET_MS;
+  // The record being tokenized and when it started: checked when the next one starts, and after the last.
+  let timing: { index: number; t0: number } | null = null;
+  const checkBudget = () => {
+    if (timing === null) return;
+    const ms = performance.now() - timing.t0;
+    if (ms > budgetMs) {
+      throw new DatasetError(
+        `tokenizing stopped: record ${timing.index + 1} of ${records.length} took ${(ms / 1000).toFixed(1)} s, over the budget ` +
+          `of ${budgetMs / 1000} s a record; the tokenizer's patterns (tokenizer.json) backtrack on its text. Remove or shorten the record, or use another tokenizer`,
+      );
+    }
+  };
+  for (const [index, r] of records.entries()) {
+    checkBudget();
+    timing = { index, t0: performance.now() };
     let inputIds: number[];
     let labels: number[];
     cut = false;
@@ -121,6 +147,7 @@ export function tokenizeRecords(records: readonly DataRecord[], tokenizer: TextT
     }
     examples.push({ inputIds, labels, line: r.line });
   }
+  checkBudget();
   return { examples, truncated, problems };
 }
 

@@ -4,7 +4,7 @@
  * the first `encode`, and one that backtracks catastrophically would freeze the page or the CLI there. Both are
  * refused here, at load, with the field's path.
  */
-import safeRegex from 'safe-regex2';
+import { nestedRepetition, repetitionsOf } from '../util/regex-shape';
 import { TokenizerError } from './tokenizer-error';
 
 // @xenova/transformers 2.17.2 rewrites patterns before compiling them (createPattern in tokenizers.js): Python
@@ -56,14 +56,22 @@ function checkRegex(regex: string, path: string): void {
   } catch (e) {
     fail(path, `invalid regex ${JSON.stringify(shown)}: ${(e as Error).message}`);
   }
-  // safe-regex2 returns false for star height > 1 (a quantified group that itself contains a quantifier, as in
-  // (a*)*b), for too many quantifiers, and for syntax its parser does not know (e.g. lookbehind).
-  if (!safeRegex(source, { limit: QUANTIFIER_LIMIT })) {
+  // Star height > 1 (a quantified group that itself contains a quantifier, as in (a*)*b), or too many quantifiers.
+  if (nestedRepetition(source, QUANTIFIER_LIMIT)) {
     fail(
       path,
       `regex ${JSON.stringify(shown)} is refused: it can backtrack catastrophically (a quantifier inside a quantified ` +
-        `group, as in (a*)*, or more than ${QUANTIFIER_LIMIT} quantifiers), or uses syntax that cannot be checked for that ` +
-        '(lookbehind); encoding text with it could freeze the page',
+        `group, as in (a*)*, or more than ${QUANTIFIER_LIMIT} quantifiers); encoding text with it could freeze the page`,
+    );
+  }
+  // A repeated group of alternatives ((a|a)*, (\s|\s\s)+) backtracks exponentially when its alternatives overlap;
+  // safe-regex2 lets it through. No real pre-tokenizer repeats an alternation (their alternations are top-level).
+  const { repeatedAlternation } = repetitionsOf(source);
+  if (repeatedAlternation !== null) {
+    fail(
+      path,
+      `regex ${JSON.stringify(shown)} is refused: it repeats a group of alternatives ("${repeatedAlternation}"), which backtracks ` +
+        'catastrophically when the alternatives can match the same text; encoding text with it could freeze the page',
     );
   }
 }
