@@ -6,7 +6,7 @@
  * and what is valid but spelled differently (merges as pairs, missing optional components) is normalised to the
  * form the library expects.
  */
-import { TokenizerError } from './tokenizer-error';
+import { TokenizerError, tokenizerJsonError as fail } from './tokenizer-error';
 import { checkPattern } from './tokenizer-patterns';
 
 type Json = Record<string, unknown>;
@@ -15,9 +15,6 @@ export function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function fail(path: string, message: string): never {
-  throw new TokenizerError(`tokenizer.json: ${path}: ${message}`);
-}
 
 function show(v: unknown): string {
   const s = JSON.stringify(v) ?? String(v);

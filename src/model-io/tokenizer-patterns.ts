@@ -5,7 +5,7 @@
  * refused here, at load, with the field's path.
  */
 import { nestedRepetition, repetitionsOf } from '../util/regex-shape';
-import { TokenizerError } from './tokenizer-error';
+import { tokenizerJsonError as fail } from './tokenizer-error';
 
 // @xenova/transformers 2.17.2 rewrites patterns before compiling them (createPattern in tokenizers.js): Python
 // accepts escapes like `\#` that the 'u' flag refuses, and one case-insensitive group common in Llama-3/Qwen2
@@ -25,9 +25,6 @@ export function librarySource(regex: string): string {
 // their number). Real pre-tokenizer patterns have ≤ 15 (GPT-2 6, Llama-3 10); 40 leaves room for longer ones.
 const QUANTIFIER_LIMIT = 40;
 
-function fail(path: string, message: string): never {
-  throw new TokenizerError(`tokenizer.json: ${path}: ${message}`);
-}
 
 /**
  * Checks a pattern object, `{"Regex": source}` or `{"String": text}`, at `path` (e.g. "pre_tokenizer.pattern").
