@@ -8,7 +8,7 @@
  * Adding a family means writing one description (with its tensor names) and listing it in `architectures/index.ts`.
  */
 import type { ConfigReader } from './config-reader';
-import type { ModelConfig, ModelType } from './config';
+import type { ConfigKeys, ModelConfig, ModelType } from './config';
 
 export type NormKind = 'layernorm' | 'rmsnorm';
 export type PositionKind = 'learned' | 'rope';
@@ -59,6 +59,8 @@ export interface ArchitectureDescription {
   modelTypes: readonly ModelType[];
   /** Reads the family's config.json fields (names and defaults as transformers' config classes). */
   readConfig(read: ConfigReader, modelType: ModelType): ModelConfig;
+  /** The config.json keys it names its sizes with ("n_layer" or "num_hidden_layers", …), for errors about them. */
+  configKeys: ConfigKeys;
   norm: NormKind;
   positions: PositionKind;
   /** 'fused': one qkv projection whose output is [q | k | v]; 'separate': q, k and v projections. */

@@ -18,6 +18,7 @@ export const GPT2_CONFIG_KEYS: ConfigKeys = {
 };
 
 export const GPT2: ArchitectureDescription = {
+  configKeys: GPT2_CONFIG_KEYS,
   family: 'gpt2',
   modelTypes: ['gpt2'],
   readConfig(read, modelType) {

@@ -1,8 +1,8 @@
 /** The supported model families. A new family is one description here (see ../architecture.ts). */
 import type { ArchitectureDescription } from '../architecture';
 import type { ConfigKeys, ModelConfig, ModelType } from '../config';
-import { GPT2, GPT2_CONFIG_KEYS } from './gpt2';
-import { LLAMA, LLAMA_CONFIG_KEYS } from './llama';
+import { GPT2 } from './gpt2';
+import { LLAMA } from './llama';
 
 export const ARCHITECTURES: readonly ArchitectureDescription[] = [GPT2, LLAMA];
 
@@ -18,14 +18,7 @@ export function architectureOf(c: Pick<ModelConfig, 'architecture'>): Architectu
   return a;
 }
 
-const CONFIG_KEYS = new Map<ArchitectureDescription, ConfigKeys>([
-  [GPT2, GPT2_CONFIG_KEYS],
-  [LLAMA, LLAMA_CONFIG_KEYS],
-]);
-
 /** The config.json keys a family names its sizes with, for errors about them. */
 export function configKeysOf(c: Pick<ModelConfig, 'architecture'>): ConfigKeys {
-  const keys = CONFIG_KEYS.get(architectureOf(c));
-  if (!keys) throw new Error(`internal: no config keys for "${c.architecture}"`);
-  return keys;
+  return architectureOf(c).configKeys;
 }

@@ -19,6 +19,7 @@ export const LLAMA_CONFIG_KEYS: ConfigKeys = {
 };
 
 export const LLAMA: ArchitectureDescription = {
+  configKeys: LLAMA_CONFIG_KEYS,
   family: 'llama',
   modelTypes: ['llama', 'qwen2'],
   readConfig(read, modelType) {
