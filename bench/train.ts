@@ -1,5 +1,6 @@
 /**
- * `npm run bench:train [-- --json] [-- --steps N] [-- --batch B] [-- --seq T]`
+ * `npm run bench:train [-- --json] [--steps N] [--batch B] [--seq T] [--models gpt2,llama,qwen2,default] [--formats f32,q8,q4,nf4]
+ *   [--kernels tiled|direct] [--profile]`
  *
  * Training throughput (a benchmark, not a test): LoRA training steps through the real trainer on each tiny model
  * architecture and the embedded default model, with W0 in each weight format. Reports the median ms per optimizer
@@ -10,6 +11,9 @@
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
+import { adapterLine } from '../src/gpu/device';
+import { GpuProfiler, type KernelTime } from '../src/gpu/gpu-profiler';
+import { loraStepFlops, matmulGflops } from './step-work';
 import { countersSince, type DispatchCounters } from '../src/gpu/dispatch-cache';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
 import { GpuModel, plannedWeightMemory } from '../src/engine/gpu-model';
@@ -40,6 +44,16 @@ interface Row {
   scratch_created_per_step: number;
   /** Activation buffers the run's pool had to create in a step (0 once every shape has been seen). */
   activation_buffers_created_per_step: number;
+  /** From starting the run to the first step's end: compiles, uploads and one step. */
+  first_step_ms: number;
+  /** Pipelines compiled in the run, and the CPU time their compiles took. */
+  pipelines_compiled: number;
+  compile_ms: number;
+  /** Step FLOPs (step-work.ts) over the step time, and the device's forward matmul rate on the model's shapes. */
+  step_gflops: number;
+  matmul_gflops: number;
+  /** GPU time per kernel per step (timestamp queries), with --profile. */
+  profile?: KernelTime[];
   steps: number;
   batch: number;
   seq: number;
@@ -52,8 +66,16 @@ const { values: opts } = parseArgs({
     batch: { type: 'string', default: '4' },
     seq: { type: 'string', default: '32' },
     models: { type: 'string', default: 'gpt2,llama,qwen2,default' },
+    formats: { type: 'string', default: WEIGHT_FORMATS.join(',') },
+    profile: { type: 'boolean', default: false },
+    kernels: { type: 'string' },
   },
   allowPositionals: true,
+});
+const formats = opts.formats.split(',').map((f) => {
+  const format = WEIGHT_FORMATS.find((w) => w === f.trim());
+  if (!format) throw new Error(`--formats: unknown weight format "${f}" (expected ${WEIGHT_FORMATS.join(', ')})`);
+  return format;
 });
 const steps = Number(opts.steps);
 const batch = Number(opts.batch);
@@ -82,15 +104,20 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-const gpu = await acquireNodeGpu();
+if (opts.kernels !== undefined && opts.kernels !== 'tiled' && opts.kernels !== 'direct') throw new Error(`--kernels must be tiled or direct, got "${opts.kernels}"`);
+const gpu = await acquireNodeGpu(opts.kernels ? { kernels: opts.kernels } : {});
 const rows: Row[] = [];
+if (opts.profile) {
+  gpu.profiler = GpuProfiler.create(gpu.device);
+  if (!gpu.profiler) throw new Error(`--profile needs the timestamp-query feature, which this adapter (${adapterLine(gpu.report)}) lacks`);
+}
 try {
   for (const name of opts.models.split(',')) {
     const loaded = await load(name.trim());
     const c = loaded.config;
     const loraConfig = makeLoraConfig({ r: 8, lora_alpha: 16, target_modules: 'all-linear' }, c, { nameOrPath: name });
     const targets = resolveLoraTargets(loraConfig, c);
-    for (const format of WEIGHT_FORMATS) {
+    for (const format of formats) {
       const model = GpuModel.upload(gpu, c, loaded.weights, format);
       const lora = GpuLoraSet.create(gpu, model, loraModuleInits(loraConfig, targets, initLoraWeights(targets, true, 1), loaded.weights));
       // One warm-up step compiles the pipelines; the measured steps follow.
@@ -99,14 +126,29 @@ try {
       const times: number[] = [];
       const perStep: DispatchCounters[] = [];
       let activationBytes = 0;
-      let last = performance.now();
+      const started = performance.now();
+      let last = started;
+      let firstStepMs = 0;
       let lastCounters = gpu.dispatchCache.counters;
       const buffersCreated: number[] = [];
       let lastCreated = 0;
+      let compiles = 0;
+      let compileMs = 0;
+      const stopObserving = gpu.pipelines.observe((use) => {
+        if (!use.compiled) return;
+        compiles++;
+        compileMs += use.ms;
+      });
+      let profile: KernelTime[] | undefined;
       try {
         await trainer.run((e) => {
           if (e.kind !== 'step') return;
           const now = performance.now();
+          // The warm-up step's kernel times are left out of the profile.
+          if (e.log.step === 1) {
+            firstStepMs = now - started;
+            void gpu.profiler?.drain();
+          }
           const counters = gpu.dispatchCache.counters;
           const created = trainer.activationStats().created;
           if (e.log.step > 1) {
@@ -119,12 +161,16 @@ try {
           last = now;
           lastCounters = counters;
         });
+        if (gpu.profiler) profile = (await gpu.profiler.drain()).map((k) => ({ ...k, ms: k.ms / steps, dispatches: k.dispatches / steps }));
       } finally {
+        stopObserving();
         trainer.destroy();
         lora.destroy();
-        model.destroy();
       }
       const ms = median(times);
+      const stepFlops = loraStepFlops(model, batch, seq, 8);
+      const matmul = await matmulGflops(gpu, model, batch * seq);
+      model.destroy();
       const perStepMedian = (count: (c: DispatchCounters) => number) => median(perStep.map(count));
       const row: Row = {
         model: name === 'default' ? DEFAULT_MODEL.id : `tiny-${name}`,
@@ -138,6 +184,12 @@ try {
         uniform_bytes_per_step: perStepMedian((c) => c.uniformBytesCreated),
         scratch_created_per_step: perStepMedian((c) => c.scratchCreated),
         activation_buffers_created_per_step: median(buffersCreated),
+        first_step_ms: Math.round(firstStepMs),
+        pipelines_compiled: compiles,
+        compile_ms: Math.round(compileMs),
+        step_gflops: Math.round((stepFlops / ms / 1e6) * 1000) / 1000,
+        matmul_gflops: Math.round(matmul * 1000) / 1000,
+        profile,
         steps,
         batch,
         seq,
@@ -152,17 +204,38 @@ try {
 }
 
 if (!opts.json) {
-  const header = ['model', 'W0', 'ms/step', 'tokens/s', 'weights', 'activations', 'dispatches/step', 'new bind groups/step', 'new uniform bytes/step', 'new scratch/step', 'new activation buffers/step'];
   const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
-  const lines = rows.map((r) => [
-    r.model, r.format, r.ms_per_step.toFixed(1), r.tokens_per_s.toFixed(1), kib(r.weight_bytes), kib(r.activation_bytes),
-    String(r.dispatches_per_step), String(r.bind_groups_per_step), `${(r.uniform_bytes_per_step / 1024).toFixed(1)} KiB`, String(r.scratch_created_per_step),
-    String(r.activation_buffers_created_per_step),
-  ]);
+  printTable(
+    ['model', 'W0', 'ms/step', 'tokens/s', 'first step', 'compiles', 'step GFLOP/s', 'matmul GFLOP/s', 'step/matmul', 'dispatches/step', 'new bind groups/step', 'new scratch/step', 'weights', 'activations'],
+    rows.map((r) => [
+      r.model, r.format, r.ms_per_step.toFixed(1), r.tokens_per_s.toFixed(1), `${(r.first_step_ms / 1000).toFixed(1)} s`,
+      `${r.pipelines_compiled} in ${(r.compile_ms / 1000).toFixed(1)} s`, r.step_gflops.toFixed(2), r.matmul_gflops.toFixed(2),
+      `${Math.round((100 * r.step_gflops) / r.matmul_gflops)} %`, String(r.dispatches_per_step), String(r.bind_groups_per_step),
+      String(r.scratch_created_per_step), kib(r.weight_bytes), kib(r.activation_bytes),
+    ]),
+    `LoRA r=8 on all linear layers, batch ${batch} × ${seq} tokens, median of ${steps} steps after one warm-up step ` +
+      '(first step: from the start of the run, compiles included; compiles: pipelines compiled in the run, and their CPU time; ' +
+      'new bind groups and scratch: created in a step rather than reused)',
+  );
+  for (const r of rows) {
+    if (!r.profile) continue;
+    const total = r.profile.reduce((a, k) => a + k.ms, 0);
+    printTable(
+      ['kernel', 'GPU ms/step', 'share', 'dispatches/step'],
+      [
+        ...r.profile.map((k) => [k.kernel, k.ms.toFixed(1), `${((100 * k.ms) / total).toFixed(1)} %`, String(k.dispatches)]),
+        ['all kernels', total.toFixed(1), '100 %', String(r.profile.reduce((a, k) => a + k.dispatches, 0))],
+      ],
+      `\nGPU time per kernel (timestamp queries), ${r.model} ${r.format}: ${total.toFixed(0)} ms of the ${r.ms_per_step.toFixed(0)} ms step`,
+    );
+  }
+}
+
+/** Prints a title and a table: the first column left-aligned, the others right-aligned (the first two for the main table). */
+function printTable(header: string[], lines: string[][], title: string): void {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cells: string[]) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
-  console.log(`LoRA r=8 on all linear layers, batch ${batch} × ${seq} tokens, median of ${steps} steps after one warm-up step`);
-  console.log('new bind groups, uniforms and scratch: created in a step rather than reused from the dispatch cache; new activation buffers: not reused from the activation pool');
+  const fmt = (cells: string[]) => cells.map((cell, i) => (i < 2 && header[1] === 'W0' ? cell.padEnd(widths[i]) : i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  console.log(title);
   console.log(fmt(header));
   for (const l of lines) console.log(fmt(l));
 }

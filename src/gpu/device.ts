@@ -7,6 +7,7 @@
  */
 import { DeviceLostError, GpuOperationError, WebGpuUnavailableError } from './errors';
 import { DispatchCache } from './dispatch-cache';
+import type { GpuProfiler } from './gpu-profiler';
 import { PipelineCache } from './pipeline-cache';
 
 /** One line naming the adapter, e.g. "google / swiftshader (SwiftShader Device (Subzero)), a CPU fallback: training will be slow". */
@@ -75,6 +76,8 @@ export interface GpuContext {
   pipelines: PipelineCache;
   /** Bind groups, uniform buffers and scratch buffers that dispatches reuse across steps. */
   dispatchCache: DispatchCache;
+  /** Times each kernel with timestamp queries when set (benchmarks: `GpuProfiler.create`); null in the studio. */
+  profiler: GpuProfiler | null;
   /** Resolves when the device is lost; the error says why. */
   lost: Promise<DeviceLostError>;
   /** Errors WebGPU raised outside any error scope; filled by the uncapturederror handler. */
@@ -222,6 +225,7 @@ export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions =
     kernelsChosenBy: options.kernels ? 'caller' : named ? 'adapter' : 'pending',
     pipelines: new PipelineCache(device),
     dispatchCache: new DispatchCache(device),
+    profiler: null,
     lost,
     uncapturedErrors,
     assertHealthy() {

@@ -15,7 +15,7 @@
 import { ShapeError } from '../gpu/errors';
 import { UniformWriter } from '../gpu/buffers';
 import type { PipelineSpec } from '../gpu/pipeline-cache';
-import { CommandRecorder, grid1d, placeholderBuffer } from './dispatch';
+import { CommandRecorder, grid1d, placeholderBuffer, rowThreads } from './dispatch';
 import { expectDistinctBuffers, expectIndexLength, type GpuIndexTensor } from './index-tensor';
 import { expectPositiveInt, expectShape, formatShape, type GpuTensor } from './tensor';
 import attentionForwardWgsl from './attention_forward.wgsl?raw';
@@ -30,11 +30,14 @@ export const ATTENTION_MAX_KEYS = 2048;
 /** Threads per workgroup of the per-query kernels (one workgroup per (sequence, head, query)). */
 const ROW_WORKGROUP = 64;
 
-const FORWARD_PIPELINE: PipelineSpec = {
-  name: 'attention_forward',
-  code: attentionForwardWgsl,
-  storage: ['read', 'read', 'read', 'read', 'write', 'write'],
-};
+function forwardPipeline(rec: CommandRecorder): PipelineSpec {
+  return {
+    name: 'attention_forward',
+    code: attentionForwardWgsl,
+    constants: { WG: rowThreads(rec.gpu, ROW_WORKGROUP) },
+    storage: ['read', 'read', 'read', 'read', 'write', 'write'],
+  };
+}
 const SCORES_PIPELINE: PipelineSpec = {
   name: 'attention_backward_scores',
   code: attentionBackwardScoresWgsl,
@@ -177,7 +180,7 @@ export function encodeAttentionForward(rec: CommandRecorder, args: AttentionForw
   expectDistinctBuffers(kernel, { q: args.q, k: args.k, v: args.v, keyMask: mask ?? undefined, out: args.out, probs: args.probs });
   rec.dispatch({
     label: kernel,
-    pipeline: FORWARD_PIPELINE,
+    pipeline: forwardPipeline(rec),
     uniform: forwardUniform(B, T, P, S, args, mask !== null, true),
     buffers: [args.q.buffer, args.k.buffer, args.v.buffer, mask?.buffer ?? placeholderBuffer(rec.gpu.device), args.out.buffer, args.probs.buffer],
     workgroups: grid1d(B * H * T, 1, rec.limits.maxComputeWorkgroupsPerDimension),
@@ -262,7 +265,7 @@ export function encodeAttentionDecode(rec: CommandRecorder, args: AttentionDecod
   expectDistinctBuffers(kernel, { q: args.q, kCache: args.kCache, vCache: args.vCache, out: args.out });
   rec.dispatch({
     label: kernel,
-    pipeline: FORWARD_PIPELINE,
+    pipeline: forwardPipeline(rec),
     uniform: forwardUniform(B, N, pastLen, maxT, args, false, false),
     // probs is not written (writeProbs = 0) but must be a writable buffer distinct from the read-only placeholder.
     buffers: [

@@ -10,10 +10,12 @@
 // are not written). Because both are this one code path, prefill plus single-token steps reproduce the
 // full forward's rows bit for bit.
 //
-// Within a workgroup, thread `lid` owns keys j ≡ lid (mod 64) for the scores and head-dim columns
-// d ≡ lid (mod 64) for the output; the max and the sum of the softmax are tree reductions in workgroup memory.
+// Within a workgroup, thread `lid` owns keys j ≡ lid (mod WG) for the scores and head-dim columns
+// d ≡ lid (mod WG) for the output; the max and the sum of the softmax are tree reductions in workgroup memory.
+// WG is 64 on GPUs and 1 on CPU drivers (the 'direct' profile), where a barrier switches between the lanes a
+// workgroup runs on and one thread per query is much faster; the reductions then do nothing.
 
-const WG = 64u;
+override WG: u32 = 64u;
 const MAX_KEYS = 2048u;    // keys one query can see (8 KiB of scores); attention.ts refuses more
 const EXCLUDED = -3.0e38;  // score of a key the query may not see (below any real score)
 
@@ -48,7 +50,7 @@ fn reduceSum(lid: u32) {
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.y * nwg.x + wid.x; // ((b·H + h)·newTokens + t)

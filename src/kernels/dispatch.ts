@@ -3,6 +3,7 @@ import type { GpuContext } from '../gpu/device';
 import { GpuLimitError } from '../gpu/errors';
 import { createStorage } from '../gpu/buffers';
 import type { Recording } from '../gpu/dispatch-cache';
+import type { GpuProfiler, ProfileRecording } from '../gpu/gpu-profiler';
 import type { PipelineSpec } from '../gpu/pipeline-cache';
 
 /** Refuses workgroup counts above maxComputeWorkgroupsPerDimension, naming the limit. */
@@ -40,6 +41,16 @@ export function grid1d(total: number, groupSize: number, maxPerDim: number): [nu
   return [maxPerDim, Math.ceil(groups / maxPerDim)];
 }
 
+/**
+ * Threads of a kernel that reduces each row (or query) in one workgroup: `gpuThreads` for the 'tiled' profile;
+ * 1 for 'direct' (CPU drivers), where a workgroup's invocations run a few at a time as SIMD lanes and every
+ * barrier of a tree reduction switches between them, so one thread per row, looping, is many times faster.
+ * Kernels take it as their `WG` override constant.
+ */
+export function rowThreads(gpu: GpuContext, gpuThreads: number): number {
+  return gpu.kernels === 'direct' ? 1 : gpuThreads;
+}
+
 export interface DispatchSpec {
   label: string;
   /** Compiled (or taken from the cache) only after the limits are checked. */
@@ -58,6 +69,8 @@ export interface DispatchSpec {
 export class CommandRecorder {
   readonly encoder: GPUCommandEncoder;
   private readonly recording: Recording;
+  /** The profiler the recorder was made under, and what it records for it. */
+  private readonly profile: { profiler: GpuProfiler; rec: ProfileRecording } | null;
   private submitted = false;
 
   constructor(
@@ -67,6 +80,7 @@ export class CommandRecorder {
     gpu.assertHealthy();
     this.encoder = gpu.device.createCommandEncoder({ label });
     this.recording = gpu.dispatchCache.begin();
+    this.profile = gpu.profiler ? { profiler: gpu.profiler, rec: gpu.profiler.begin() } : null;
   }
 
   get limits(): GPUSupportedLimits {
@@ -86,7 +100,8 @@ export class CommandRecorder {
     for (const b of spec.buffers) checkBindingSize(this.limits, b.size, `${spec.label}: binding "${b.label}"`);
     const pipeline = this.gpu.pipelines.get(spec.pipeline);
     const bindGroup = this.gpu.dispatchCache.bindGroup(this.recording, pipeline, spec);
-    const pass = this.encoder.beginComputePass({ label: spec.label });
+    const timestampWrites = this.profile?.profiler.timestampWrites(this.profile.rec, spec.pipeline.name);
+    const pass = this.encoder.beginComputePass({ label: spec.label, timestampWrites });
     pass.setPipeline(pipeline.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(counts[0], counts[1], counts[2]);
@@ -96,8 +111,10 @@ export class CommandRecorder {
   submit(): void {
     if (this.submitted) return;
     this.submitted = true;
+    const timestamps = this.profile?.profiler.resolve(this.profile.rec, this.encoder) ?? null;
     this.gpu.device.queue.submit([this.encoder.finish()]);
     this.gpu.dispatchCache.submitted(this.recording);
+    this.profile?.profiler.submitted(this.profile.rec, timestamps);
   }
 }
 
