@@ -15,7 +15,7 @@ import { readTensor, tensorFrom, zerosTensor } from '../src/kernels/tensor';
 import { ShapeError } from '../src/gpu/errors';
 import { randomUniform } from '../src/util/random';
 import { expectClose } from './helpers/compare';
-import { useGpu } from './helpers/gpu';
+import { KERNEL_PROFILES, useGpu, withKernelProfile } from './helpers/gpu';
 
 const ctx = useGpu();
 const TOL = { atol: 2e-5, rtol: 2e-4 };
@@ -84,6 +84,9 @@ async function checkAgainstReference(T: number, P: number, KV: number, hd: numbe
   expectClose('dv', await readTensor(d, dv), grads.dv, TOL);
   return o;
 }
+
+describe.each(KERNEL_PROFILES)('%s kernels', (profile) => {
+withKernelProfile(ctx, profile);
 
 describe('attention forward and backward', () => {
   for (const c of cases) {
@@ -179,8 +182,10 @@ describe('attention decode with a KV cache', () => {
   });
 });
 
+});
+
 describe('attention input errors', () => {
-  it('names the mismatched tensor, the GQA rule, the cache overflow and the key limit', () => {
+  it('names the mismatched tensor, the GQA rule, the head-dimension limit, the cache overflow and the key limit', () => {
     const d = ctx.gpu.device;
     const T = 3;
     const M = B * T;
@@ -201,6 +206,9 @@ describe('attention input errors', () => {
       'index tensor "mask" (keyMask) has length 5, expected B·T = 6',
     );
     expect(() => encodeAttentionForward(rec, { ...dims, q, k, v, out: q, probs })).toThrow('shares its buffer');
+    expect(() => encodeAttentionForward(rec, { ...dims, headDim: 512, q, k, v, out, probs })).toThrow(
+      'attention_forward: headDim 512 exceeds ATTENTION_MAX_HEAD_DIM = 256, the most the attention kernels hold',
+    );
     expect(() =>
       encodeAttentionBackward(rec, { ...dims, dOut: out, q, k, v, probs: zerosTensor(d, [B, 4, T, 2], 'p'), dq: zerosTensor(d, [M, 8], 'dq'), dk: zerosTensor(d, [M, 4], 'dk'), dv: zerosTensor(d, [M, 4], 'dv') }),
     ).toThrow('tensor "p" (probs) has shape [2, 4, 3, 2], expected [B, H, T, T] = [2, 4, 3, 3]');

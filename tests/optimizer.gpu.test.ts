@@ -11,7 +11,7 @@ import { adamWStepRef, squaredNormsRef, type AdamWHyper } from '../src/kernels/r
 import { readTensor, tensorFrom, zerosTensor, type GpuTensor } from '../src/kernels/tensor';
 import { randomNormal, randomUniform } from '../src/util/random';
 import { expectClose } from './helpers/compare';
-import { useGpu } from './helpers/gpu';
+import { KERNEL_PROFILES, useGpu, withKernelProfile } from './helpers/gpu';
 
 const ctx = useGpu();
 
@@ -105,8 +105,9 @@ describe('adamw kernel', () => {
   });
 });
 
-describe('squared_norm kernel', () => {
-  it('Σ x² of each tensor, including tensors split over several workgroups', async () => {
+describe.each(KERNEL_PROFILES)('squared_norm kernel, %s', (profile) => {
+  withKernelProfile(ctx, profile);
+  it('Σ x² of each tensor, including tensors split over several workgroups (tiled) or summed by one thread (direct)', async () => {
     const d = ctx.gpu.device;
     const shapes = [[37, 5], [301], [1], [5000], [70_001], [300_003], [17, 3]];
     // 256 threads of at least 64 elements each per workgroup (few barriers: they are what costs on CPU adapters),

@@ -15,7 +15,7 @@
 import { ShapeError } from '../gpu/errors';
 import { UniformWriter } from '../gpu/buffers';
 import type { PipelineSpec } from '../gpu/pipeline-cache';
-import { CommandRecorder, grid1d, placeholderBuffer, rowThreads } from './dispatch';
+import { CommandRecorder, grid1d, placeholderBuffer } from './dispatch';
 import { expectDistinctBuffers, expectIndexLength, type GpuIndexTensor } from './index-tensor';
 import { expectPositiveInt, expectShape, formatShape, type GpuTensor } from './tensor';
 import attentionForwardWgsl from './attention_forward.wgsl?raw';
@@ -27,18 +27,35 @@ import attentionBackwardWgsl from './attention_backward.wgsl?raw';
  * (MAX_KEYS in attention_forward.wgsl, 8 KiB of the 16 KiB default).
  */
 export const ATTENTION_MAX_KEYS = 2048;
-/** Threads per workgroup of the per-query kernels (one workgroup per (sequence, head, query)). */
+/** Threads per workgroup of the per-query kernels ("tiled": per query; "direct": queries per workgroup) and of dq/dk/dv. */
 const ROW_WORKGROUP = 64;
 
-function forwardPipeline(rec: CommandRecorder): PipelineSpec {
+/** Head dimensions the per-query kernels hold in private memory (MAX_HEAD_DIM in attention_forward.wgsl). */
+export const ATTENTION_MAX_HEAD_DIM = 256;
+
+/**
+ * The pipeline and grid of a kernel with one unit of work per query: one workgroup per query ('main', 'tiled'
+ * profile), or one thread per query and 64 queries per workgroup ('per_query', 'direct' profile: CPU drivers,
+ * where starting a workgroup and crossing a barrier cost far more than the work of one query).
+ */
+function perQueryDispatch(
+  rec: CommandRecorder,
+  spec: Omit<PipelineSpec, 'entryPoint'>,
+  queries: number,
+): { pipeline: PipelineSpec; workgroups: [number, number] } {
+  const direct = rec.gpu.kernels === 'direct';
   return {
-    name: 'attention_forward',
-    code: attentionForwardWgsl,
-    constants: { WG: rowThreads(rec.gpu, ROW_WORKGROUP) },
-    storage: ['read', 'read', 'read', 'read', 'write', 'write'],
+    pipeline: { ...spec, entryPoint: direct ? 'per_query' : 'main' },
+    workgroups: grid1d(queries, direct ? ROW_WORKGROUP : 1, rec.limits.maxComputeWorkgroupsPerDimension),
   };
 }
-const SCORES_PIPELINE: PipelineSpec = {
+
+const FORWARD_PIPELINE: Omit<PipelineSpec, 'entryPoint'> = {
+  name: 'attention_forward',
+  code: attentionForwardWgsl,
+  storage: ['read', 'read', 'read', 'read', 'write', 'write'],
+};
+const SCORES_PIPELINE: Omit<PipelineSpec, 'entryPoint'> = {
   name: 'attention_backward_scores',
   code: attentionBackwardScoresWgsl,
   storage: ['read', 'read', 'read', 'write'],
@@ -119,6 +136,9 @@ function checkHeads(kernel: string, a: AttentionHeads): void {
     throw new ShapeError(`${kernel}: heads (${a.heads}) must be a multiple of kvHeads (${a.kvHeads}) for grouped-query attention`);
   }
   if (!Number.isFinite(a.scale)) throw new ShapeError(`${kernel}: scale must be finite, got ${a.scale}`);
+  if (a.headDim > ATTENTION_MAX_HEAD_DIM) {
+    throw new ShapeError(`${kernel}: headDim ${a.headDim} exceeds ATTENTION_MAX_HEAD_DIM = ${ATTENTION_MAX_HEAD_DIM}, the most the attention kernels hold`);
+  }
 }
 
 function checkKeys(kernel: string, keys: number): void {
@@ -180,10 +200,9 @@ export function encodeAttentionForward(rec: CommandRecorder, args: AttentionForw
   expectDistinctBuffers(kernel, { q: args.q, k: args.k, v: args.v, keyMask: mask ?? undefined, out: args.out, probs: args.probs });
   rec.dispatch({
     label: kernel,
-    pipeline: forwardPipeline(rec),
+    ...perQueryDispatch(rec, FORWARD_PIPELINE, B * H * T),
     uniform: forwardUniform(B, T, P, S, args, mask !== null, true),
     buffers: [args.q.buffer, args.k.buffer, args.v.buffer, mask?.buffer ?? placeholderBuffer(rec.gpu.device), args.out.buffer, args.probs.buffer],
-    workgroups: grid1d(B * H * T, 1, rec.limits.maxComputeWorkgroupsPerDimension),
   });
 }
 
@@ -213,20 +232,21 @@ export function encodeAttentionBackward(rec: CommandRecorder, args: AttentionBac
     dOut: args.dOut, q: args.q, k: args.k, v: args.v, probs: args.probs, dq: args.dq, dk: args.dk, dv: args.dv,
   });
   const maxPerDim = rec.limits.maxComputeWorkgroupsPerDimension;
+  const direct = rec.gpu.kernels === 'direct';
   const dS = rec.scratch(B * H * T * S * 4, `${kernel} dS ${formatShape([B, H, T, S])}`);
   rec.dispatch({
     label: `${kernel} (dS = P ⊙ (dP − rowsum(P ⊙ dP)))`,
-    pipeline: SCORES_PIPELINE,
+    ...perQueryDispatch(rec, SCORES_PIPELINE, B * H * T),
     uniform: new UniformWriter(8).u32(B).u32(T).u32(H).u32(KV).u32(hd).u32(P).buffer,
     buffers: [args.dOut.buffer, args.v.buffer, args.probs.buffer, dS],
-    workgroups: grid1d(B * H * T, 1, maxPerDim),
   });
   rec.dispatch({
     label: `${kernel} (dq, dk, dv)`,
-    pipeline: GRADS_PIPELINE,
+    // One thread per element ('tiled'), or per row of a head ('direct').
+    pipeline: { ...GRADS_PIPELINE, entryPoint: direct ? 'per_row' : 'main' },
     uniform: new UniformWriter(8).u32(B).u32(T).u32(H).u32(KV).u32(hd).f32(args.scale).u32(P).buffer,
     buffers: [dS, args.probs.buffer, args.q.buffer, args.k.buffer, args.dOut.buffer, args.dq.buffer, args.dk.buffer, args.dv.buffer],
-    workgroups: grid1d(M * H * hd + B * S * KV * hd, ROW_WORKGROUP, maxPerDim),
+    workgroups: grid1d((M * H + B * S * KV) * (direct ? 1 : hd), ROW_WORKGROUP, maxPerDim),
   });
 }
 
@@ -265,13 +285,12 @@ export function encodeAttentionDecode(rec: CommandRecorder, args: AttentionDecod
   expectDistinctBuffers(kernel, { q: args.q, kCache: args.kCache, vCache: args.vCache, out: args.out });
   rec.dispatch({
     label: kernel,
-    pipeline: forwardPipeline(rec),
+    ...perQueryDispatch(rec, FORWARD_PIPELINE, B * H * N),
     uniform: forwardUniform(B, N, pastLen, maxT, args, false, false),
     // probs is not written (writeProbs = 0) but must be a writable buffer distinct from the read-only placeholder.
     buffers: [
       args.q.buffer, args.kCache.buffer, args.vCache.buffer, placeholderBuffer(rec.gpu.device), args.out.buffer,
       rec.scratch(4, `${kernel} (no probs)`),
     ],
-    workgroups: grid1d(B * H * N, 1, rec.limits.maxComputeWorkgroupsPerDimension),
   });
 }

@@ -5,8 +5,10 @@
 //   dS_ij = P_ij · (dP_ij − Σ_j' P_ij' dP_ij')          (softmax backward)
 // P is the forward's saved probabilities: 0 for keys a query may not see (later positions, padding), so dS
 // is 0 there too and a query that saw no key gets dS = 0. attention_backward.wgsl turns dS into dq, dk, dv.
-// Thread `lid` owns keys j ≡ lid (mod 64); it first writes dP_ij into dS, then rescales its own entries once
-// the row sum is known, so no workgroup copy of the row is needed.
+// `main` ('tiled' profile) runs one workgroup per query: thread `lid` owns keys j ≡ lid (mod 64); it first
+// writes dP_ij into dS, then rescales its own entries once the row sum is known, so no workgroup copy of the row
+// is needed. `per_query` ('direct' profile, CPU drivers) runs one thread per query, 64 queries per workgroup,
+// with no workgroup memory or barrier (see attention_forward.wgsl for why that wins on a CPU driver).
 
 const WG = 64u;
 
@@ -60,6 +62,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   let rowDot = red[0];
   for (var j = lid; j < S; j += WG) {
+    dS[rowBase + j] = probs[rowBase + j] * (dS[rowBase + j] - rowDot);
+  }
+}
+
+@compute @workgroup_size(64)
+fn per_query(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.y * nwg.x + wid.x) * 64u + lid; // ((b·H + h)·T + i)
+  let T = P.seqLen;
+  let S = P.prefix + T;
+  if (row >= P.batch * P.heads * T) { return; }
+  let i = row % T;
+  let bh = row / T;
+  let h = bh % P.heads;
+  let b = bh / P.heads;
+  let hd = P.headDim;
+  let g = h / (P.heads / P.kvHeads);
+  let oBase = (b * T + i) * P.heads * hd + h * hd;
+  let kvWidth = P.kvHeads * hd;
+  let vBase = b * S * kvWidth + g * hd;
+  let rowBase = row * S;
+
+  var rowDot = 0.0;
+  for (var j = 0u; j < S; j++) {
+    let pj = probs[rowBase + j];
+    var dp = 0.0;
+    if (pj != 0.0) {
+      let vRow = vBase + j * kvWidth;
+      for (var d = 0u; d < hd; d++) { dp += dOut[oBase + d] * v[vRow + d]; }
+      rowDot += pj * dp;
+    }
+    dS[rowBase + j] = dp;
+  }
+  for (var j = 0u; j < S; j++) {
     dS[rowBase + j] = probs[rowBase + j] * (dS[rowBase + j] - rowDot);
   }
 }

@@ -10,12 +10,18 @@
 // are not written). Because both are this one code path, prefill plus single-token steps reproduce the
 // full forward's rows bit for bit.
 //
-// Within a workgroup, thread `lid` owns keys j ≡ lid (mod WG) for the scores and head-dim columns
-// d ≡ lid (mod WG) for the output; the max and the sum of the softmax are tree reductions in workgroup memory.
-// WG is 64 on GPUs and 1 on CPU drivers (the 'direct' profile), where a barrier switches between the lanes a
-// workgroup runs on and one thread per query is much faster; the reductions then do nothing.
+// Two entry points compute the same formulas:
+// - `main` ('tiled' profile), one workgroup per query: thread `lid` owns keys j ≡ lid (mod 64) for the scores
+//   and head-dim columns d ≡ lid (mod 64) for the output; the max and the sum of the softmax are tree reductions
+//   in workgroup memory.
+// - `per_query` ('direct' profile, CPU drivers), one thread per query and 64 queries per workgroup, with no
+//   workgroup memory and no barrier: on a CPU driver each workgroup costs about 0.1 ms to start and a barrier
+//   switches between the SIMD lanes of a workgroup, so this is many times faster there. It recomputes each
+//   score in three passes (max, sum, probabilities) rather than keep the row, and accumulates the output row in
+//   a private array of MAX_HEAD_DIM floats.
 
-override WG: u32 = 64u;
+const WG = 64u;
+const MAX_HEAD_DIM = 256u; // head dimensions the per-query entry point holds; attention.ts refuses more
 const MAX_KEYS = 2048u;    // keys one query can see (8 KiB of scores); attention.ts refuses more
 const EXCLUDED = -3.0e38;  // score of a key the query may not see (below any real score)
 
@@ -50,33 +56,20 @@ fn reduceSum(lid: u32) {
   }
 }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.y * nwg.x + wid.x; // ((b·H + h)·newTokens + t)
   if (row >= P.batch * P.heads * P.newTokens) { return; }
-  let t = row % P.newTokens;
-  let bh = row / P.newTokens;
-  let h = bh % P.heads;
-  let b = bh / P.heads;
+  let qr = queryOf(row);
+  let keys = qr.keys;                     // causal: positions 0 ..= pastLen + t
   let hd = P.headDim;
-  let g = h / (P.heads / P.kvHeads);
-  let keys = P.pastLen + t + 1u;          // causal: positions 0 ..= pastLen + t
-  let qBase = (b * P.newTokens + t) * P.heads * hd + h * hd;
-  let kvWidth = P.kvHeads * hd;
-  let kvBase = b * P.kvRows * kvWidth + g * hd;
 
   // Scores, and this thread's max over the keys it owns.
   var localMax = EXCLUDED;
   for (var j = lid; j < keys; j += WG) {
-    var s = EXCLUDED;
-    if (P.hasMask == 0u || keyMask[b * P.kvRows + j] != 0u) {
-      var dot = 0.0;
-      let kRow = kvBase + j * kvWidth;
-      for (var d = 0u; d < hd; d++) { dot += q[qBase + d] * k[kRow + d]; }
-      s = P.scale * dot;
-      localMax = max(localMax, s);
-    }
+    let s = score(qr, j);
+    if (s > EXCLUDED) { localMax = max(localMax, s); }
     p[j] = s;
   }
   red[lid] = localMax;
@@ -113,7 +106,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   for (var d = lid; d < hd; d += WG) {
     var acc = 0.0;
-    for (var j = 0u; j < keys; j++) { acc += p[j] * v[kvBase + j * kvWidth + d]; }
-    out[qBase + d] = acc;
+    for (var j = 0u; j < keys; j++) { acc += p[j] * v[qr.kvBase + j * qr.kvWidth + d]; }
+    out[qr.qBase + d] = acc;
   }
+}
+
+// The index arithmetic both entry points share for query `row` = ((b·H + h)·newTokens + t).
+struct Query { b: u32, t: u32, keys: u32, qBase: u32, kvBase: u32, kvWidth: u32 }
+
+fn queryOf(row: u32) -> Query {
+  let t = row % P.newTokens;
+  let bh = row / P.newTokens;
+  let h = bh % P.heads;
+  let b = bh / P.heads;
+  let hd = P.headDim;
+  let g = h / (P.heads / P.kvHeads);
+  let kvWidth = P.kvHeads * hd;
+  return Query(b, t, P.pastLen + t + 1u, (b * P.newTokens + t) * P.heads * hd + h * hd, b * P.kvRows * kvWidth + g * hd, kvWidth);
+}
+
+// The scaled score of key j for query `qr`, or EXCLUDED when the key is padding.
+fn score(qr: Query, j: u32) -> f32 {
+  if (P.hasMask != 0u && keyMask[qr.b * P.kvRows + j] == 0u) { return EXCLUDED; }
+  var dot = 0.0;
+  let kRow = qr.kvBase + j * qr.kvWidth;
+  for (var d = 0u; d < P.headDim; d++) { dot += q[qr.qBase + d] * k[kRow + d]; }
+  return P.scale * dot;
+}
+
+@compute @workgroup_size(64)
+fn per_query(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (row >= P.batch * P.heads * P.newTokens) { return; }
+  let qr = queryOf(row);
+
+  var rowMax = EXCLUDED;
+  for (var j = 0u; j < qr.keys; j++) { rowMax = max(rowMax, score(qr, j)); }
+  var rowSum = 0.0;
+  for (var j = 0u; j < qr.keys; j++) {
+    let s = score(qr, j);
+    rowSum += select(exp(s - rowMax), 0.0, s <= EXCLUDED);
+  }
+  let inv = select(0.0, 1.0 / rowSum, rowSum > 0.0);
+
+  var acc: array<f32, MAX_HEAD_DIM>;
+  let hd = P.headDim;
+  let probsWidth = P.pastLen + P.newTokens;
+  let probsBase = row * probsWidth;
+  for (var j = 0u; j < qr.keys; j++) {
+    let s = score(qr, j);
+    let pj = select(exp(s - rowMax), 0.0, s <= EXCLUDED) * inv;
+    if (P.writeProbs != 0u) { probs[probsBase + j] = pj; }
+    let vRow = qr.kvBase + j * qr.kvWidth;
+    for (var d = 0u; d < hd; d++) { acc[d] += pj * v[vRow + d]; }
+  }
+  if (P.writeProbs != 0u) {
+    for (var j = qr.keys; j < probsWidth; j++) { probs[probsBase + j] = 0.0; }
+  }
+  for (var d = 0u; d < hd; d++) { out[qr.qBase + d] = acc[d]; }
 }

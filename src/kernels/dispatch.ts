@@ -41,16 +41,6 @@ export function grid1d(total: number, groupSize: number, maxPerDim: number): [nu
   return [maxPerDim, Math.ceil(groups / maxPerDim)];
 }
 
-/**
- * Threads of a kernel that reduces each row (or query) in one workgroup: `gpuThreads` for the 'tiled' profile;
- * 1 for 'direct' (CPU drivers), where a workgroup's invocations run a few at a time as SIMD lanes and every
- * barrier of a tree reduction switches between them, so one thread per row, looping, is many times faster.
- * Kernels take it as their `WG` override constant.
- */
-export function rowThreads(gpu: GpuContext, gpuThreads: number): number {
-  return gpu.kernels === 'direct' ? 1 : gpuThreads;
-}
-
 export interface DispatchSpec {
   label: string;
   /** Compiled (or taken from the cache) only after the limits are checked. */

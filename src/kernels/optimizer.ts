@@ -78,9 +78,10 @@ export function squaredNormPartials(n: number): number {
 }
 
 /**
- * out[t] = Σ tensors[t]², accumulated in f32: each thread sums a grid-strided slice, a workgroup tree-reduces
- * its threads into a partial sum, and one more dispatch tree-reduces each tensor's partial sums (one dispatch per
- * tensor, plus one). `out` is an f32 tensor of shape [tensors.length].
+ * out[t] = Σ tensors[t]², accumulated in f32. 'tiled' profile: each thread sums a grid-strided slice, a workgroup
+ * tree-reduces its threads into a partial sum, and one more dispatch tree-reduces each tensor's partial sums (one
+ * dispatch per tensor, plus one). 'direct' profile (CPU drivers): one thread per tensor sums it whole, one
+ * dispatch per tensor. `out` is an f32 tensor of shape [tensors.length].
  */
 export function encodeSquaredNorms(rec: CommandRecorder, args: { tensors: GpuTensor[]; out: GpuTensor }): void {
   const kernel = 'squared_norm';
@@ -93,10 +94,22 @@ export function encodeSquaredNorms(rec: CommandRecorder, args: { tensors: GpuTen
     if (t.buffer === args.out.buffer) throw new ShapeError(`${kernel}: tensor "${t.name}" shares its buffer with out "${args.out.name}"`);
     return n;
   });
+  const pipeline = (entryPoint: string) => ({ name: kernel, code: squaredNormWgsl, entryPoint, storage: ['read', 'write'] as const });
+  if (rec.gpu.kernels === 'direct') {
+    args.tensors.forEach((t, i) => {
+      rec.dispatch({
+        label: `${kernel}(${t.name})`,
+        pipeline: pipeline('whole'),
+        uniform: new UniformWriter(4).u32(counts[i]).u32(i).u32(1).u32(0).buffer,
+        buffers: [t.buffer, args.out.buffer],
+        workgroups: [1],
+      });
+    });
+    return;
+  }
   const P = Math.max(...counts.map(squaredNormPartials));
   // A fresh scratch buffer is zero-filled, so the slots of tensors with fewer than P partial sums read 0.
   const partials = rec.scratch(T * P * 4, `${kernel} partial sums`);
-  const pipeline = (entryPoint: string) => ({ name: kernel, code: squaredNormWgsl, entryPoint, storage: ['read', 'write'] as const });
   args.tensors.forEach((t, i) => {
     rec.dispatch({
       label: `${kernel}(${t.name})`,

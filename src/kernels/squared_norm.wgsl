@@ -7,6 +7,9 @@
 // `finish` (one dispatch for all tensors): workgroup t tree-reduces partials[t·P .. t·P + P) into out[t].
 //   Slots no workgroup wrote (G_t < P) read 0: the partials buffer is a fresh scratch buffer, and WebGPU
 //   zero-initializes every buffer it creates.
+// `whole` ('direct' profile, CPU drivers; one dispatch per tensor): a single thread sums the whole tensor into
+//   dst[base], the tensor's own output. On a CPU driver the barriers of a 256-thread tree reduction cost more
+//   than summing a LoRA gradient in one loop.
 
 const WG: u32 = 256u;
 
@@ -57,4 +60,19 @@ fn finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   sums[lid] = x;
   reduceWorkgroup(lid);
   if (lid == 0u) { dst[t] = sums[0]; }
+}
+
+// Compensated (Kahan) summation: one running f32 sum over 10⁵ squares would lose about 1e-5 of the total.
+@compute @workgroup_size(1)
+fn whole() {
+  var acc = 0.0;
+  var lost = 0.0;
+  for (var i = 0u; i < U.n; i++) {
+    let x = src[i];
+    let y = x * x - lost;
+    let t = acc + y;
+    lost = (t - acc) - y;
+    acc = t;
+  }
+  dst[U.base] = acc;
 }
