@@ -1,7 +1,8 @@
 /**
  * Softmax cross-entropy over the vocabulary with its gradient, fused — cross_entropy.wgsl. Matches HF's
  * causal-LM loss (CrossEntropyLoss, ignore_index −100, mean over counted targets) when invCount is
- * 1 / (number of targets ≠ −100); the mean loss is Σ rowLoss · invCount.
+ * 1 / (number of targets ≠ −100); the mean loss is Σ rowLoss · invCount. One workgroup per row under the
+ * 'tiled' kernel profile, one thread per row under 'direct'.
  */
 import { UniformWriter } from '../gpu/buffers';
 import { ShapeError } from '../gpu/errors';
@@ -9,6 +10,9 @@ import { CommandRecorder, grid1d, placeholderBuffer } from './dispatch';
 import { expectDistinctBuffers, expectIndexLength, type GpuIndexTensor } from './index-tensor';
 import { expectShape, formatShape, type GpuTensor } from './tensor';
 import crossEntropyWgsl from './cross_entropy.wgsl?raw';
+
+/** Rows per workgroup of the per-row entry point (ROWS in cross_entropy.wgsl). */
+const ROWS = 64;
 
 /** The target value of a token that takes no part in the loss (PyTorch's default ignore_index). */
 export const IGNORE_INDEX = -100;
@@ -68,11 +72,15 @@ export function encodeCrossEntropy(rec: CommandRecorder, args: CrossEntropyArgs)
   }
   const inPlace = dLogits.buffer === logits.buffer;
   expectDistinctBuffers(kernel, inPlace ? { logits, rowLoss } : { logits, rowLoss, dLogits }, { targets });
+  // 'tiled': one workgroup per row. 'direct' (CPU drivers): one thread per row, ROWS rows to a workgroup, since
+  // there a workgroup and its barriers cost more than the row's arithmetic. The pipeline keeps the kernel's
+  // name under either entry point, so that the profiler reports one line for it.
+  const perRow = rec.gpu.kernels === 'direct';
   rec.dispatch({
     label: `${kernel}(${rowLoss.name}, ${dLogits.name}${inPlace ? ' in place' : ''})`,
-    pipeline: { name: kernel, code: crossEntropyWgsl, storage: ['write', 'read', 'write', 'write'] },
+    pipeline: { name: kernel, code: crossEntropyWgsl, entryPoint: perRow ? 'main_rows' : 'main', storage: ['write', 'read', 'write', 'write'] },
     uniform: new UniformWriter(8).u32(M).u32(V).bool(inPlace).u32(0).f32(args.invCount).buffer,
     buffers: [logits.buffer, targets.buffer, rowLoss.buffer, inPlace ? placeholderBuffer(rec.gpu.device) : dLogits.buffer],
-    workgroups: grid1d(M, 1, rec.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: grid1d(M, perRow ? ROWS : 1, rec.limits.maxComputeWorkgroupsPerDimension),
   });
 }

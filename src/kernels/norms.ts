@@ -1,7 +1,9 @@
 /**
  * LayerNorm (GPT-2) and RMSNorm (Llama) over the last dimension, forward and input-gradient backward —
- * layer_norm.wgsl and rms_norm.wgsl, one workgroup per row. The norm weights are frozen, so the backward
- * computes dx only; the per-row statistics of the forward are kept and reused by the backward.
+ * layer_norm.wgsl and rms_norm.wgsl. The norm weights are frozen, so the backward computes dx only; the per-row
+ * statistics of the forward are kept and reused by the backward. The 'tiled' kernel profile reduces each row in
+ * one workgroup; the 'direct' profile (CPU drivers) gives each thread a whole row, ROWS rows to a workgroup,
+ * because there every workgroup and every barrier costs far more than the row's arithmetic.
  */
 import { UniformWriter } from '../gpu/buffers';
 import { ShapeError } from '../gpu/errors';
@@ -10,6 +12,9 @@ import { expectDistinctBuffers } from './index-tensor';
 import { expectShape, formatShape, type GpuTensor } from './tensor';
 import layerNormWgsl from './layer_norm.wgsl?raw';
 import rmsNormWgsl from './rms_norm.wgsl?raw';
+
+/** Rows per workgroup of the per-row entry points (ROWS in the .wgsl files). */
+const ROWS = 64;
 
 export interface LayerNormArgs {
   /** Input [M, d]. */
@@ -85,12 +90,15 @@ function dispatchRows(
   /** Storage bindings 1, 2, … with their access. */
   bindings: ReadonlyArray<readonly ['read' | 'write', GPUBuffer]>,
 ): void {
+  // Both entry points of a file share its bindings and uniform; only the grid differs. The pipeline keeps the
+  // kernel's name under either, so that the profiler reports one line per kernel.
+  const perRow = rec.gpu.kernels === 'direct';
   rec.dispatch({
     label,
-    pipeline: { name, code, entryPoint, storage: bindings.map(([access]) => access) },
+    pipeline: { name, code, entryPoint: perRow ? `${entryPoint}_rows` : entryPoint, storage: bindings.map(([access]) => access) },
     uniform: new UniformWriter(8).u32(M).u32(d).bool(accumulate).u32(0).f32(eps).buffer,
     buffers: bindings.map(([, buffer]) => buffer),
-    workgroups: grid1d(M, 1, rec.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: grid1d(M, perRow ? ROWS : 1, rec.limits.maxComputeWorkgroupsPerDimension),
   });
 }
 

@@ -1,9 +1,15 @@
-// RMSNorm over the last dimension (HF LlamaRMSNorm), one workgroup per row.
+// RMSNorm over the last dimension (HF LlamaRMSNorm).
 //   forward:  rstd = 1/√(Σx²/d + eps),  y = x·rstd·weight;  rstd[m] is kept for the backward
 //   backward (weight frozen, so dx only), with g = dy·weight:
 //             dx = rstd·g − x·rstd³·Σ(g·x)/d      (+ dx when accumulate)
+// Two shapes of the same formula: `forward` and `backward` reduce each row in one workgroup of WG threads
+// (the 'tiled' profile, for GPUs); `forward_rows` and `backward_rows` give each thread a whole row, looping over
+// its d elements, ROWS rows to a workgroup (the 'direct' profile). On CPU drivers a workgroup costs a fixed
+// overhead whatever its work, and each barrier of the tree reduction switches between the workgroup's SIMD
+// lanes, so one workgroup per row spends most of its time on neither the arithmetic nor the memory.
 
 const WG: u32 = 128u;
+const ROWS: u32 = 64u;
 
 struct Params {
   M: u32, d: u32, accumulate: u32, _pad0: u32,
@@ -65,6 +71,46 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   for (var j = lid; j < U.d; j += WG) { gx += dy[base + j] * weight[j] * x[base + j]; }
   let c = workgroupSum(gx, lid) / f32(U.d) * rstd * rstd * rstd;
   for (var j = lid; j < U.d; j += WG) {
+    var v = rstd * dy[base + j] * weight[j] - x[base + j] * c;
+    if (U.accumulate != 0u) { v += dx[base + j]; }
+    dx[base + j] = v;
+  }
+}
+
+// The row of this invocation in the per-row entry points: workgroups of ROWS rows, the grid folded as in grid1d.
+fn rowOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * ROWS + lid;
+}
+
+@compute @workgroup_size(ROWS)
+fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+  let row = rowOf(wid, nwg, lid);
+  if (row >= U.M) { return; }
+  let base = row * U.d;
+  var q = 0.0;
+  for (var j = 0u; j < U.d; j++) {
+    let v = x[base + j];
+    q += v * v;
+  }
+  let rstd = 1.0 / sqrt(q / f32(U.d) + U.eps);
+  for (var j = 0u; j < U.d; j++) {
+    y[base + j] = x[base + j] * rstd * weight[j];
+  }
+  rstdOut[row] = rstd;
+}
+
+@compute @workgroup_size(ROWS)
+fn backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+  let row = rowOf(wid, nwg, lid);
+  if (row >= U.M) { return; }
+  let base = row * U.d;
+  let rstd = savedRstd[row];
+  var gx = 0.0;
+  for (var j = 0u; j < U.d; j++) { gx += dy[base + j] * weight[j] * x[base + j]; }
+  let c = gx / f32(U.d) * rstd * rstd * rstd;
+  for (var j = 0u; j < U.d; j++) {
     var v = rstd * dy[base + j] * weight[j] - x[base + j] * c;
     if (U.accumulate != 0u) { v += dx[base + j]; }
     dx[base + j] = v;
