@@ -50,6 +50,7 @@ export class PipelineCache {
   private readonly entries = new Map<string, CachedPipeline>();
   private readonly observers = new Set<(use: PipelineUse) => void>();
   private readonly modules = new Map<string, GPUShaderModule>();
+  private collecting: Map<string, PipelineSpec> | null = null;
   /** Number of pipelines compiled so far; tests use it to see that the cache hits. */
   compiled = 0;
 
@@ -73,7 +74,62 @@ export class PipelineCache {
       return hit;
     }
     const t0 = performance.now();
+    const { layout, descriptor } = this.describe(key, spec);
+    return this.store(key, { pipeline: this.device.createComputePipeline(descriptor), layout }, t0);
+  }
 
+  /**
+   * Runs `body` (which records a step as usual) in collecting mode: every dispatch is checked but neither encoded
+   * nor run (CommandRecorder.dispatch asks `collect`), and the pipelines it would have needed that are not compiled
+   * yet are returned. Nothing else may record on this device meanwhile: its dispatches would be dropped too.
+   */
+  async collectPipelines(body: () => Promise<void>): Promise<PipelineSpec[]> {
+    if (this.collecting) throw new Error('internal: pipelines are already being collected on this device');
+    const collected = new Map<string, PipelineSpec>();
+    this.collecting = collected;
+    try {
+      await body();
+    } finally {
+      this.collecting = null;
+    }
+    return [...collected.values()];
+  }
+
+  /** True in collecting mode, after noting `spec` if it is not compiled yet: the dispatch is then skipped. */
+  collect(spec: PipelineSpec): boolean {
+    if (!this.collecting) return false;
+    const key = pipelineKey(spec);
+    if (!this.entries.has(key)) this.collecting.set(key, spec);
+    return true;
+  }
+
+  /**
+   * Compiles the pipelines of `specs` not yet in the cache, all at once with createComputePipelineAsync: a browser
+   * compiles them on its GPU process's worker threads, several in parallel and beside the page's own work. Each
+   * compile is reported to the observers as it finishes.
+   */
+  async compileAll(specs: readonly PipelineSpec[]): Promise<void> {
+    // Each compile is reported with the time since the previous one finished, so that the times add up to the
+    // wall-clock time of the whole batch rather than count the parallel compiles several times over.
+    let last = performance.now();
+    const pending = new Map<string, PipelineSpec>();
+    for (const spec of specs) {
+      const key = pipelineKey(spec);
+      if (!this.entries.has(key)) pending.set(key, spec);
+    }
+    await Promise.all(
+      [...pending].map(async ([key, spec]) => {
+        const { layout, descriptor } = this.describe(key, spec);
+        const pipeline = await this.device.createComputePipelineAsync(descriptor);
+        // A synchronous get() may have compiled the same pipeline meanwhile; the first one stays.
+        if (!this.entries.has(key)) this.store(key, { pipeline, layout }, last);
+        last = performance.now();
+      }),
+    );
+  }
+
+  /** The shader module (shared by the variants of one source), bind group layout and pipeline descriptor of `spec`. */
+  private describe(key: string, spec: PipelineSpec): { layout: GPUBindGroupLayout; descriptor: GPUComputePipelineDescriptor } {
     const codeKey = `${spec.name}|${hashString(spec.code)}`;
     let module = this.modules.get(codeKey);
     if (!module) {
@@ -91,13 +147,19 @@ export class PipelineCache {
       ),
     ];
     const layout = this.device.createBindGroupLayout({ entries, label: `${spec.name} layout` });
-    const pipeline = this.device.createComputePipeline({
-      label: key,
-      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: spec.entryPoint ?? 'main', constants: spec.constants ?? {} },
-    });
+    return {
+      layout,
+      descriptor: {
+        label: key,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: spec.entryPoint ?? 'main', constants: spec.constants ?? {} },
+      },
+    };
+  }
+
+  /** Caches a compiled pipeline and tells the observers, with the time since `t0`. */
+  private store(key: string, entry: CachedPipeline, t0: number): CachedPipeline {
     this.compiled++;
-    const entry = { pipeline, layout };
     this.entries.set(key, entry);
     if (this.observers.size > 0) {
       const ms = performance.now() - t0;

@@ -88,6 +88,7 @@ export class CommandRecorder {
     const counts = [spec.workgroups[0] ?? 1, spec.workgroups[1] ?? 1, spec.workgroups[2] ?? 1];
     checkWorkgroups(this.limits, counts, spec.label);
     for (const b of spec.buffers) checkBindingSize(this.limits, b.size, `${spec.label}: binding "${b.label}"`);
+    if (this.gpu.pipelines.collect(spec.pipeline)) return;
     const pipeline = this.gpu.pipelines.get(spec.pipeline);
     const bindGroup = this.gpu.dispatchCache.bindGroup(this.recording, pipeline, spec);
     const timestampWrites = this.profile?.profiler.timestampWrites(this.profile.rec, spec.pipeline.name);

@@ -289,6 +289,30 @@ export class Trainer {
     return sum / tokens;
   }
 
+  /**
+   * Compiles the pipelines a training step needs before the step records them: a dry run of the step (its first
+   * micro-batch, the gradient norms and AdamW) in collecting mode, where nothing is dispatched, lists them; then
+   * they compile all at once with createComputePipelineAsync. A browser compiles those on its GPU process's worker
+   * threads, several in parallel, where a first use would compile them one after another on the step's path.
+   */
+  private async precompile(): Promise<void> {
+    const s = this.settings;
+    const specs = await this.gpu.pipelines.collectPipelines(async () => {
+      const index = this.step * s.gradAccum;
+      const dropoutSeed = pcgHash((s.seed ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
+      await lossAndGrads(this.gpu, this.model, this.adapter, this.microBatch(index), { dropoutSeed, accumulateGrads: false, pool: this.pool });
+      const norms = zerosTensor(this.gpu.device, [this.params.length], 'squared gradient norms (collecting pipelines)');
+      const rec = new CommandRecorder(this.gpu, 'optimizer (collecting pipelines)');
+      encodeSquaredNorms(rec, { tensors: this.params.map((p) => p.grad), out: norms });
+      for (const p of this.params) {
+        encodeAdamW(rec, { param: p.value, grad: p.grad, m: p.m, v: p.v, lr: 0, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: 0, step: 1, gradScale: 1 });
+      }
+      rec.submit();
+      norms.buffer.destroy();
+    });
+    await this.gpu.pipelines.compileAll(specs);
+  }
+
   /** Runs from the current step to the end (or until stopped), reporting through `onEvent`. */
   async run(onEvent: (e: TrainerEvent) => void | Promise<void> = () => {}, resumedFromStep: number | null = null): Promise<StepLog[]> {
     const s = this.settings;
@@ -316,6 +340,7 @@ export class Trainer {
       let tokens = 0;
       let activationBytes = 0;
       try {
+        if (firstStep) await this.precompile();
         for (let micro = 0; micro < s.gradAccum; micro++) {
           const batch = this.microBatch(this.step * s.gradAccum + micro);
           const dropoutSeed = pcgHash((s.seed ^ Math.imul(this.step * s.gradAccum + micro + 1, 0x85ebca6b)) >>> 0);
