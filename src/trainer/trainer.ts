@@ -150,6 +150,8 @@ export class Trainer {
   private readonly fingerprint: string;
   /** The activations of every pass of the run, reused from step to step. */
   private readonly pool: ActivationPool;
+  /** Each parameter's squared gradient norm, written every step (kept, so that its bind groups are reused). */
+  private readonly norms: GpuTensor;
 
   constructor(
     private readonly gpu: GpuContext,
@@ -179,6 +181,7 @@ export class Trainer {
     }
     if (this.params.length === 0) throw new TrainingConfigError('the adapter has no trainable parameters');
     this.pool = new ActivationPool(gpu.device);
+    this.norms = zerosTensor(gpu.device, [this.params.length], 'squared gradient norms');
   }
 
   /** Micro-batch number `index` of the run (epochs follow each other; each has its own seeded order). */
@@ -301,14 +304,12 @@ export class Trainer {
       const index = this.step * s.gradAccum;
       const dropoutSeed = pcgHash((s.seed ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
       await lossAndGrads(this.gpu, this.model, this.adapter, this.microBatch(index), { dropoutSeed, accumulateGrads: false, pool: this.pool });
-      const norms = zerosTensor(this.gpu.device, [this.params.length], 'squared gradient norms (collecting pipelines)');
       const rec = new CommandRecorder(this.gpu, 'optimizer (collecting pipelines)');
-      encodeSquaredNorms(rec, { tensors: this.params.map((p) => p.grad), out: norms });
+      encodeSquaredNorms(rec, { tensors: this.params.map((p) => p.grad), out: this.norms });
       for (const p of this.params) {
         encodeAdamW(rec, { param: p.value, grad: p.grad, m: p.m, v: p.v, lr: 0, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: 0, step: 1, gradScale: 1 });
       }
       rec.submit();
-      norms.buffer.destroy();
     });
     await this.gpu.pipelines.compileAll(specs);
   }
@@ -354,12 +355,10 @@ export class Trainer {
       }
       const loss = lossSum / s.gradAccum;
       // Global gradient norm of the averaged gradients (the sums divided by gradAccum).
-      const norms = zerosTensor(this.gpu.device, [this.params.length], 'squared gradient norms');
       const rec = new CommandRecorder(this.gpu, 'gradient norms');
-      encodeSquaredNorms(rec, { tensors: this.params.map((p) => p.grad), out: norms });
+      encodeSquaredNorms(rec, { tensors: this.params.map((p) => p.grad), out: this.norms });
       rec.submit();
-      const squared = Array.from(await readTensor(this.gpu.device, norms), (x) => x / (s.gradAccum * s.gradAccum));
-      norms.buffer.destroy();
+      const squared = Array.from(await readTensor(this.gpu.device, this.norms), (x) => x / (s.gradAccum * s.gradAccum));
       const clip = clipFactor(squared, s.maxGradNorm > 0 ? s.maxGradNorm : Infinity);
       if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
         // The adapter has not been touched by this step: what is on the GPU is the last good adapter.
@@ -404,6 +403,7 @@ export class Trainer {
       p.m.buffer.destroy();
       p.v.buffer.destroy();
     }
+    this.norms.buffer.destroy();
     this.pool.destroy();
   }
 }
