@@ -7,7 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { readFloat32, uploadStorage, UniformWriter } from '../src/gpu/buffers';
 import { pipelineKey, type PipelineCache, type PipelineSpec, type PipelineUse } from '../src/gpu/pipeline-cache';
 import { CommandRecorder } from '../src/kernels/dispatch';
-import { useGpu } from './helpers/gpu';
+import { uploadWeight } from '../src/kernels/gpu-weight';
+import { encodeLinearBackwardInput, encodeLinearForward, INTERIM_ROWS } from '../src/kernels/linear';
+import { packWeight } from '../src/kernels/quantize';
+import { readTensor, tensorFrom, zerosTensor } from '../src/kernels/tensor';
+import { randomUniform } from '../src/util/random';
+import { useGpu, withKernelProfile } from './helpers/gpu';
 
 const ctx = useGpu();
 const N = 8;
@@ -79,5 +84,46 @@ describe('pipeline cache: collecting, then compiling all at once', () => {
       throw new Error('the dry run failed');
     })).rejects.toThrow('the dry run failed');
     expect(pipelines.collect(affine(7, 7))).toBe(false);
+  });
+});
+
+describe('tiered kernels: the direct matmuls start on their interim variant', () => {
+  withKernelProfile(ctx, 'direct');
+
+  it('records the interim variant until the fast one has compiled in the background, with the same values bit for bit', async () => {
+    const { device, pipelines } = ctx.gpu;
+    // 70 rows (> 8: the full variants have 32 and 16 rows per thread), ragged K and N.
+    const M = 70;
+    const K = 136;
+    const N = 72;
+    const w0 = uploadWeight(device, packWeight(randomUniform(N * K, 3, -0.2, 0.2), N, K, 'f32', 'linear'), 'tiered W0');
+    const x = tensorFrom(device, randomUniform(M * K, 4), [M, K], 'x');
+    const dy = tensorFrom(device, randomUniform(M * N, 5), [M, N], 'dy');
+    const run = async (): Promise<{ y: Float32Array; dx: Float32Array; rows: number[] }> => {
+      const y = zerosTensor(device, [M, N], 'y');
+      const dx = zerosTensor(device, [M, K], 'dx');
+      const w = watch(pipelines);
+      const rec = new CommandRecorder(ctx.gpu, 'tiered test');
+      encodeLinearForward(rec, { x, w0, y });
+      encodeLinearBackwardInput(rec, { dy, w0, dx });
+      const release = pipelines.holdDeferred(); // nothing compiles in the background before the check below
+      rec.submit();
+      w.stop();
+      const rows = w.uses.map((u) => Number(/ROWS=(\d+)/.exec(u.key)![1]));
+      const out = { y: await readTensor(device, y), dx: await readTensor(device, dx), rows };
+      release();
+      return out;
+    };
+
+    const first = await run();
+    expect(first.rows).toEqual([INTERIM_ROWS.forward, INTERIM_ROWS.backward]);
+    await pipelines.settled();
+    const second = await run();
+    expect(second.rows).toEqual([32, 16]);
+    expect(pipelines.deferredFailures).toEqual([]);
+    // Same sums in the same order: identical bits, not just close values.
+    expect(Buffer.from(second.y.buffer).equals(Buffer.from(first.y.buffer))).toBe(true);
+    expect(Buffer.from(second.dx.buffer).equals(Buffer.from(first.dx.buffer))).toBe(true);
+    expect(first.y.some((v) => v !== 0) && first.dx.some((v) => v !== 0)).toBe(true);
   });
 });

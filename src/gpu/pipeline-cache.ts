@@ -51,6 +51,14 @@ export class PipelineCache {
   private readonly observers = new Set<(use: PipelineUse) => void>();
   private readonly modules = new Map<string, GPUShaderModule>();
   private collecting: Map<string, PipelineSpec> | null = null;
+  /** Fast variants of tiered kernels waiting to compile in the background, by key; and those under way or failed. */
+  private readonly deferred = new Map<string, PipelineSpec>();
+  private readonly upgrading = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Holds (holdDeferred) that keep the deferred compiles from starting. */
+  private holds = 0;
+  /** Background compiles that failed: their kernels stay on the interim variant. */
+  readonly deferredFailures: { key: string; error: Error }[] = [];
   /** Number of pipelines compiled so far; tests use it to see that the cache hits. */
   compiled = 0;
 
@@ -126,6 +134,60 @@ export class PipelineCache {
         last = performance.now();
       }),
     );
+  }
+
+  /**
+   * The variant to record now of a kernel with a fast variant that is slow to compile and an interim one that is
+   * quick to compile and computes the same values bit for bit (the direct matmuls: fewer rows per thread): `fast`
+   * once it is compiled; until then `interim`, and `fast` is queued to compile in the background
+   * (startDeferred), so that a run's first step waits only for the quick compiles and later steps get the fast
+   * kernels without ever waiting for them.
+   */
+  tiered(fast: PipelineSpec, interim: PipelineSpec): PipelineSpec {
+    const key = pipelineKey(fast);
+    if (this.entries.has(key)) return fast;
+    if (!this.upgrading.has(key)) this.deferred.set(key, fast);
+    return interim;
+  }
+
+  /** Keeps the queued background compiles from starting until the returned function is called (a first step). */
+  holdDeferred(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.startDeferred();
+    };
+  }
+
+  /** Starts compiling the queued fast variants in the background, unless held or collecting; command recorders call it when they submit. */
+  startDeferred(): void {
+    if (this.holds > 0 || this.collecting || this.deferred.size === 0) return;
+    // As in compileAll, each is reported with the time since the previous one of the batch finished.
+    let last = performance.now();
+    for (const [key, spec] of this.deferred) {
+      this.upgrading.add(key);
+      const { layout, descriptor } = this.describe(key, spec);
+      const compile = this.device.createComputePipelineAsync(descriptor).then(
+        (pipeline) => {
+          if (!this.entries.has(key)) this.store(key, { pipeline, layout }, last);
+          last = performance.now();
+        },
+        (error: unknown) => {
+          this.deferredFailures.push({ key, error: error instanceof Error ? error : new Error(String(error)) });
+        },
+      );
+      this.inFlight.add(compile);
+      void compile.finally(() => this.inFlight.delete(compile));
+    }
+    this.deferred.clear();
+  }
+
+  /** Resolves once the background compiles started so far have finished (benchmarks measure steady steps after it). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
   }
 
   /** The shader module (shared by the variants of one source), bind group layout and pipeline descriptor of `spec`. */

@@ -105,6 +105,7 @@ export class CommandRecorder {
     const timestamps = this.profile?.profiler.resolve(this.profile.rec, this.encoder) ?? null;
     this.gpu.device.queue.submit([this.encoder.finish()]);
     this.gpu.dispatchCache.submitted(this.recording);
+    this.gpu.pipelines.startDeferred();
     this.profile?.profiler.submitted(this.profile.rec, timestamps);
   }
 }

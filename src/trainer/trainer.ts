@@ -319,80 +319,90 @@ export class Trainer {
     const s = this.settings;
     await onEvent({ kind: 'started', totalSteps: this.totalSteps, resumedFromStep, stepsPerEpoch: this.batchesPerEpoch / s.gradAccum });
     let firstStep = true;
-    while (this.step < this.totalSteps) {
-      if (this.pauseGate) await this.pauseGate.promise;
-      if (this.stopRequested) break;
-      const t0 = performance.now();
-      // The run's first step compiles its shaders (seconds each on a CPU driver): say so as it happens.
-      const used = new Set<string>();
-      let compiled = 0;
-      let compileMs = 0;
-      const stepNumber = this.step + 1;
-      const unobserve = firstStep
-        ? this.gpu.pipelines.observe((use) => {
-            used.add(use.key);
-            if (!use.compiled) return;
-            compiled++;
-            compileMs += use.ms;
-            void onEvent({ kind: 'compiling', step: stepNumber, used: used.size, compiled, seconds: compileMs / 1000 });
-          })
-        : null;
-      let lossSum = 0;
-      let tokens = 0;
-      let activationBytes = 0;
-      try {
-        if (firstStep) await this.precompile();
-        for (let micro = 0; micro < s.gradAccum; micro++) {
-          const batch = this.microBatch(this.step * s.gradAccum + micro);
-          const dropoutSeed = pcgHash((s.seed ^ Math.imul(this.step * s.gradAccum + micro + 1, 0x85ebca6b)) >>> 0);
-          const r = await lossAndGrads(this.gpu, this.model, this.adapter, batch, { dropoutSeed, accumulateGrads: micro > 0, pool: this.pool });
-          lossSum += r.loss;
-          tokens += r.tokens;
-          activationBytes = Math.max(activationBytes, r.activationBytes);
+    let releaseDeferred: (() => void) | null = null;
+    try {
+      while (this.step < this.totalSteps) {
+        if (this.pauseGate) await this.pauseGate.promise;
+        if (this.stopRequested) break;
+        const t0 = performance.now();
+        // The run's first step compiles its shaders (seconds each on a CPU driver): say so as it happens.
+        const used = new Set<string>();
+        let compiled = 0;
+        let compileMs = 0;
+        const stepNumber = this.step + 1;
+        const unobserve = firstStep
+          ? this.gpu.pipelines.observe((use) => {
+              used.add(use.key);
+              if (!use.compiled) return;
+              compiled++;
+              compileMs += use.ms;
+              void onEvent({ kind: 'compiling', step: stepNumber, used: used.size, compiled, seconds: compileMs / 1000 });
+            })
+          : null;
+        let lossSum = 0;
+        let tokens = 0;
+        let activationBytes = 0;
+        try {
+          // The first step's pipelines compile first; the fast variants of tiered kernels wait until it is done.
+          if (firstStep) {
+            releaseDeferred = this.gpu.pipelines.holdDeferred();
+            await this.precompile();
+          }
+          for (let micro = 0; micro < s.gradAccum; micro++) {
+            const batch = this.microBatch(this.step * s.gradAccum + micro);
+            const dropoutSeed = pcgHash((s.seed ^ Math.imul(this.step * s.gradAccum + micro + 1, 0x85ebca6b)) >>> 0);
+            const r = await lossAndGrads(this.gpu, this.model, this.adapter, batch, { dropoutSeed, accumulateGrads: micro > 0, pool: this.pool });
+            lossSum += r.loss;
+            tokens += r.tokens;
+            activationBytes = Math.max(activationBytes, r.activationBytes);
+          }
+        } finally {
+          unobserve?.();
         }
-      } finally {
-        unobserve?.();
+        const loss = lossSum / s.gradAccum;
+        // Global gradient norm of the averaged gradients (the sums divided by gradAccum).
+        const rec = new CommandRecorder(this.gpu, 'gradient norms');
+        encodeSquaredNorms(rec, { tensors: this.params.map((p) => p.grad), out: this.norms });
+        rec.submit();
+        const squared = Array.from(await readTensor(this.gpu.device, this.norms), (x) => x / (s.gradAccum * s.gradAccum));
+        const clip = clipFactor(squared, s.maxGradNorm > 0 ? s.maxGradNorm : Infinity);
+        if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
+          // The adapter has not been touched by this step: what is on the GPU is the last good adapter.
+          throw new TrainingDivergedError(
+            `training diverged at step ${this.step + 1}: loss ${loss}, gradient norm ${clip.norm}. ` +
+              'The adapter from the previous step is kept; lower the learning rate or enable gradient clipping.',
+          );
+        }
+        const lr = learningRate(this.step, { schedule: s.schedule, baseLr: s.lr, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps });
+        const update = new CommandRecorder(this.gpu, 'AdamW');
+        for (const p of this.params) {
+          encodeAdamW(update, {
+            param: p.value, grad: p.grad, m: p.m, v: p.v, lr: lr * p.lrScale, beta1: s.beta1, beta2: s.beta2, eps: s.eps,
+            weightDecay: p.decays ? s.weightDecay : 0, step: this.step + 1, gradScale: clip.factor / s.gradAccum,
+          });
+        }
+        update.submit();
+        await this.gpu.device.queue.onSubmittedWorkDone();
+        this.gpu.assertHealthy();
+        this.step++;
+        const seconds = (performance.now() - t0) / 1000;
+        let valLoss: number | null = null;
+        if ((s.evalEvery > 0 && this.step % s.evalEvery === 0) || (this.step === this.totalSteps && this.validation.length > 0)) {
+          valLoss = await this.validationLoss();
+          if (valLoss !== null) await onEvent({ kind: 'eval', step: this.step, valLoss });
+        }
+        const log: StepLog = { step: this.step, loss, val_loss: valLoss, lr, tokens_per_s: tokens / seconds, grad_norm: clip.norm };
+        this.log.push(log);
+        const timing: StepTiming = { seconds, compileSeconds: compileMs / 1000, tokens, pipelines: firstStep ? used.size : null };
+        firstStep = false;
+        releaseDeferred?.();
+        await onEvent({ kind: 'step', log, totalSteps: this.totalSteps, activationBytes, timing });
+        if (s.checkpointEvery > 0 && this.step % s.checkpointEvery === 0 && this.checkpoints) {
+          await onEvent({ kind: 'checkpoint', step: this.step, where: (await this.saveCheckpoint())! });
+        }
       }
-      const loss = lossSum / s.gradAccum;
-      // Global gradient norm of the averaged gradients (the sums divided by gradAccum).
-      const rec = new CommandRecorder(this.gpu, 'gradient norms');
-      encodeSquaredNorms(rec, { tensors: this.params.map((p) => p.grad), out: this.norms });
-      rec.submit();
-      const squared = Array.from(await readTensor(this.gpu.device, this.norms), (x) => x / (s.gradAccum * s.gradAccum));
-      const clip = clipFactor(squared, s.maxGradNorm > 0 ? s.maxGradNorm : Infinity);
-      if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
-        // The adapter has not been touched by this step: what is on the GPU is the last good adapter.
-        throw new TrainingDivergedError(
-          `training diverged at step ${this.step + 1}: loss ${loss}, gradient norm ${clip.norm}. ` +
-            'The adapter from the previous step is kept; lower the learning rate or enable gradient clipping.',
-        );
-      }
-      const lr = learningRate(this.step, { schedule: s.schedule, baseLr: s.lr, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps });
-      const update = new CommandRecorder(this.gpu, 'AdamW');
-      for (const p of this.params) {
-        encodeAdamW(update, {
-          param: p.value, grad: p.grad, m: p.m, v: p.v, lr: lr * p.lrScale, beta1: s.beta1, beta2: s.beta2, eps: s.eps,
-          weightDecay: p.decays ? s.weightDecay : 0, step: this.step + 1, gradScale: clip.factor / s.gradAccum,
-        });
-      }
-      update.submit();
-      await this.gpu.device.queue.onSubmittedWorkDone();
-      this.gpu.assertHealthy();
-      this.step++;
-      const seconds = (performance.now() - t0) / 1000;
-      let valLoss: number | null = null;
-      if ((s.evalEvery > 0 && this.step % s.evalEvery === 0) || (this.step === this.totalSteps && this.validation.length > 0)) {
-        valLoss = await this.validationLoss();
-        if (valLoss !== null) await onEvent({ kind: 'eval', step: this.step, valLoss });
-      }
-      const log: StepLog = { step: this.step, loss, val_loss: valLoss, lr, tokens_per_s: tokens / seconds, grad_norm: clip.norm };
-      this.log.push(log);
-      const timing: StepTiming = { seconds, compileSeconds: compileMs / 1000, tokens, pipelines: firstStep ? used.size : null };
-      firstStep = false;
-      await onEvent({ kind: 'step', log, totalSteps: this.totalSteps, activationBytes, timing });
-      if (s.checkpointEvery > 0 && this.step % s.checkpointEvery === 0 && this.checkpoints) {
-        await onEvent({ kind: 'checkpoint', step: this.step, where: (await this.saveCheckpoint())! });
-      }
+    } finally {
+      releaseDeferred?.();
     }
     await onEvent({ kind: 'done', step: this.step, reason: this.step >= this.totalSteps ? 'completed' : 'stopped' });
     return this.log;
