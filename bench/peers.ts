@@ -26,19 +26,13 @@
  * the smallest shape with 2 repeats; --d N keeps only the shapes with d = N, and --formats (e.g. f32,nf4) only those
  * W0 formats. Progress goes to stderr.
  */
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium } from '@playwright/test';
-import { build, preview } from 'vite';
 import { adapterLine, type KernelProfile } from '../src/gpu/device';
+import { launchChromium, parseAdapter, serveBuild } from './chromium';
 import { goalFor } from './peers/goals';
 import type { PeerBenchOptions, PeerBenchResult, PeerRow, ShapeSpec } from './peers/page';
 
-const CHROMIUM_PATH = '/usr/bin/chromium';
-/** The e2e suite's flags (playwright.config.ts), which that file cannot export without requiring the e2e builds. */
-const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-const COMPAT_ARGS = ['--use-webgpu-adapter=opengles', '--use-angle=gl-egl'];
 const PAGE = '/bench/peers/index.html';
 
 const { values: opts } = parseArgs({
@@ -57,8 +51,8 @@ const { values: opts } = parseArgs({
 
 const reps = opts.reps !== undefined ? Number(opts.reps) : opts.quick ? 2 : 5;
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${opts.reps}`);
-if (opts.adapter !== 'core' && opts.adapter !== 'compat') throw new Error(`--adapter must be core or compat, got ${opts.adapter}`);
-const compat = opts.adapter === 'compat';
+const adapter = parseAdapter(opts.adapter);
+const compat = adapter === 'compat';
 if (opts.kernels !== undefined && opts.kernels !== 'tiled' && opts.kernels !== 'direct') throw new Error(`--kernels must be tiled or direct, got ${opts.kernels}`);
 
 const allShapes: ShapeSpec[] = opts.quick
@@ -106,24 +100,14 @@ function describe(result: PeerBenchResult): string[] {
   ];
 }
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const configFile = fileURLToPath(new URL('../vite.bench.config.ts', import.meta.url));
 progress('building the page (vite.bench.config.ts, into dist-bench/)');
-await build({ configFile, root, clearScreen: false, logLevel: 'warn' });
-// A built page, served as is: nothing else at work in the tree can reload it in the middle of a run.
-const server = await preview({ configFile, root, clearScreen: false, logLevel: 'warn', preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+const server = await serveBuild(fileURLToPath(new URL('../vite.bench.config.ts', import.meta.url)));
 
 let exitCode = 0;
 const foreign = new Set<string>();
 try {
-  const address = server.httpServer.address() as AddressInfo | null;
-  if (!address) throw new Error('the Vite preview server did not start listening');
-  const base = `http://127.0.0.1:${address.port}`;
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: compat ? [...CHROMIUM_ARGS, ...COMPAT_ARGS] : CHROMIUM_ARGS,
-  });
+  const base = server.base;
+  const browser = await launchChromium(adapter);
   try {
     const page = await browser.newPage();
     page.on('request', (req) => {

@@ -90,7 +90,7 @@ describe('pipeline cache: collecting, then compiling all at once', () => {
 describe('tiered kernels: the direct matmuls start on their interim variant', () => {
   withKernelProfile(ctx, 'direct');
 
-  it('records the interim variant until the fast one has compiled in the background, with the same values bit for bit', async () => {
+  it('in a first step, records the interim variant until the fast one has compiled in the background, with the same values bit for bit', async () => {
     const { device, pipelines } = ctx.gpu;
     // 70 rows (> 8: the full variants have 32 and 16 rows per thread), ragged K and N.
     const M = 70;
@@ -99,14 +99,15 @@ describe('tiered kernels: the direct matmuls start on their interim variant', ()
     const w0 = uploadWeight(device, packWeight(randomUniform(N * K, 3, -0.2, 0.2), N, K, 'f32', 'linear'), 'tiered W0');
     const x = tensorFrom(device, randomUniform(M * K, 4), [M, K], 'x');
     const dy = tensorFrom(device, randomUniform(M * N, 5), [M, N], 'dy');
-    const run = async (): Promise<{ y: Float32Array; dx: Float32Array; rows: number[] }> => {
+    const run = async (held: boolean): Promise<{ y: Float32Array; dx: Float32Array; rows: number[] }> => {
       const y = zerosTensor(device, [M, N], 'y');
       const dx = zerosTensor(device, [M, K], 'dx');
       const w = watch(pipelines);
+      // A trainer's first step: the fast variants wait until it is done.
+      const release = held ? pipelines.holdDeferred() : () => {};
       const rec = new CommandRecorder(ctx.gpu, 'tiered test');
       encodeLinearForward(rec, { x, w0, y });
       encodeLinearBackwardInput(rec, { dy, w0, dx });
-      const release = pipelines.holdDeferred(); // nothing compiles in the background before the check below
       rec.submit();
       w.stop();
       const rows = w.uses.map((u) => Number(/ROWS=(\d+)/.exec(u.key)![1]));
@@ -115,15 +116,33 @@ describe('tiered kernels: the direct matmuls start on their interim variant', ()
       return out;
     };
 
-    const first = await run();
+    const first = await run(true);
     expect(first.rows).toEqual([INTERIM_ROWS.forward, INTERIM_ROWS.backward]);
+    // Released: the fast variants compile in the background, and steps meanwhile keep to the interim ones.
+    expect((await run(false)).rows).toEqual([INTERIM_ROWS.forward, INTERIM_ROWS.backward]);
     await pipelines.settled();
-    const second = await run();
+    const second = await run(false);
     expect(second.rows).toEqual([32, 16]);
     expect(pipelines.deferredFailures).toEqual([]);
     // Same sums in the same order: identical bits, not just close values.
     expect(Buffer.from(second.y.buffer).equals(Buffer.from(first.y.buffer))).toBe(true);
     expect(Buffer.from(second.dx.buffer).equals(Buffer.from(first.dx.buffer))).toBe(true);
     expect(first.y.some((v) => v !== 0) && first.dx.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('tiered kernels outside a first step', () => {
+  withKernelProfile(ctx, 'direct');
+
+  it('record the fast variant at once when no first step holds the background compiles', async () => {
+    const { device, pipelines } = ctx.gpu;
+    const w0 = uploadWeight(device, packWeight(randomUniform(24 * 40, 6), 24, 40, 'q8', 'linear'), 'W0');
+    // Collecting lists what a step would record, without compiling it.
+    const specs = await pipelines.collectPipelines(async () => {
+      const rec = new CommandRecorder(ctx.gpu, 'not tiered');
+      encodeLinearForward(rec, { x: zerosTensor(device, [33, 40], 'x'), w0, y: zerosTensor(device, [33, 24], 'y') });
+      rec.submit();
+    });
+    expect(specs.map((spec) => spec.constants?.ROWS)).toEqual([32]);
   });
 });

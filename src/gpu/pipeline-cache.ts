@@ -51,7 +51,7 @@ export class PipelineCache {
   private readonly observers = new Set<(use: PipelineUse) => void>();
   private readonly modules = new Map<string, GPUShaderModule>();
   private collecting: Map<string, PipelineSpec> | null = null;
-  /** Fast variants of tiered kernels waiting to compile in the background, by key; and those under way or failed. */
+  /** Fast variants of tiered kernels waiting to compile in the background, by key; and those under way. */
   private readonly deferred = new Map<string, PipelineSpec>();
   private readonly upgrading = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -138,15 +138,18 @@ export class PipelineCache {
 
   /**
    * The variant to record now of a kernel with a fast variant that is slow to compile and an interim one that is
-   * quick to compile and computes the same values bit for bit (the direct matmuls: fewer rows per thread): `fast`
-   * once it is compiled; until then `interim`, and `fast` is queued to compile in the background
-   * (startDeferred), so that a run's first step waits only for the quick compiles and later steps get the fast
-   * kernels without ever waiting for them.
+   * quick to compile and computes the same values bit for bit (the direct matmuls: fewer rows per thread). While a
+   * first step holds the background compiles (holdDeferred), and until `fast` has compiled in the background, it
+   * is `interim`, and `fast` is queued to compile in the background (startDeferred): a run's first step waits only
+   * for the quick compiles, and later steps get the fast kernels without waiting for them. Otherwise (kernel
+   * tests, generation, scoring) it is `fast`, compiled at first use as any pipeline.
    */
   tiered(fast: PipelineSpec, interim: PipelineSpec): PipelineSpec {
     const key = pipelineKey(fast);
     if (this.entries.has(key)) return fast;
-    if (!this.upgrading.has(key)) this.deferred.set(key, fast);
+    if (this.upgrading.has(key)) return interim;
+    if (this.holds === 0) return fast;
+    this.deferred.set(key, fast);
     return interim;
   }
 
@@ -180,7 +183,10 @@ export class PipelineCache {
         },
       );
       this.inFlight.add(compile);
-      void compile.finally(() => this.inFlight.delete(compile));
+      void compile.finally(() => {
+        this.inFlight.delete(compile);
+        this.upgrading.delete(key);
+      });
     }
     this.deferred.clear();
   }
