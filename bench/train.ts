@@ -1,19 +1,29 @@
 /**
  * `npm run bench:train [-- --json] [--steps N] [--batch B] [--seq T] [--models gpt2,llama,qwen2,default] [--formats f32,q8,q4,nf4]
- *   [--kernels tiled|direct] [--profile]`
+ *   [--kernels tiled|direct] [--profile] [--peer torch]`
  *
  * Training throughput (a benchmark, not a test): LoRA training steps through the real trainer on each tiny model
  * architecture and the embedded default model, with W0 in each weight format. Reports the median ms per optimizer
  * step, tokens per second, and the GPU memory the run reserved: the weights (W0 in the format, embeddings, norms)
  * and the activations of one training pass; and, from the device's dispatch cache, per step: the kernel dispatches,
  * the bind groups (each with a uniform buffer) created for them rather than reused, the uniform bytes those
- * took, and the scratch buffers created rather than taken from the pool.
+ * took, and the scratch buffers created rather than taken from the pool. Also:
+ * - the first step's latency from the start of the run (shader compiles included), and the pipelines compiled;
+ * - the step's effective GFLOP/s (step-work.ts: the matmuls, LoRA's rank products and attention) against the
+ *   rate of the device's own forward matmul on the model's linear shapes, measured in the same run;
+ * - with --profile, the GPU time per kernel from timestamp queries (GpuProfiler);
+ * - with --peer torch, the same step in PyTorch on the CPU with one thread and with all of them (torch-peer.ts),
+ *   when python3 with torch is installed, and how many times faster it is.
+ * The measured steps start once the fast kernel variants that compile in the background after the first step
+ * are in (PipelineCache.tiered).
  */
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterLine } from '../src/gpu/device';
 import { GpuProfiler, type KernelTime } from '../src/gpu/gpu-profiler';
 import { loraStepFlops, matmulGflops } from './step-work';
+import { allThreads, blasWarning, runTorchPeer, torchPeerAvailable } from './torch-peer';
 import { countersSince, type DispatchCounters } from '../src/gpu/dispatch-cache';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
 import { GpuModel, plannedWeightMemory } from '../src/engine/gpu-model';
@@ -23,7 +33,6 @@ import type { TokenizedExample } from '../src/data/tokenize';
 import { DEFAULT_MODEL } from '../src/model-io/embedded';
 import { loadModel, type LoadedModel } from '../src/model-io/load-model';
 import { BrowserFilesSource } from '../src/model-io/model-source';
-import { NodeFolderSource } from '../src/model-io/node-folder-source';
 import { makeTinyModel } from '../tests/fixtures/tiny-models';
 import { makeLoraConfig } from '../src/peft/lora-config';
 import { initLoraWeights } from '../src/peft/lora-init';
@@ -52,6 +61,10 @@ interface Row {
   /** Step FLOPs (step-work.ts) over the step time, and the device's forward matmul rate on the model's shapes. */
   step_gflops: number;
   matmul_gflops: number;
+  /** With --peer torch: the same step in PyTorch on the CPU (f32), ms per step with one thread and with all of them. */
+  torch_ms_1_thread?: number;
+  torch_ms_all_threads?: number;
+  torch_threads?: number;
   /** GPU time per kernel per step (timestamp queries), with --profile. */
   profile?: KernelTime[];
   steps: number;
@@ -69,6 +82,7 @@ const { values: opts } = parseArgs({
     formats: { type: 'string', default: WEIGHT_FORMATS.join(',') },
     profile: { type: 'boolean', default: false },
     kernels: { type: 'string' },
+    peer: { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -84,10 +98,18 @@ for (const [name, v] of [['steps', steps], ['batch', batch], ['seq', seq]] as co
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
 }
 
-async function load(name: string): Promise<LoadedModel> {
-  if (name === 'default') return loadModel(new NodeFolderSource(join(import.meta.dirname, '..', 'public', DEFAULT_MODEL.folder)));
+/** The model's files by name: the embedded default model's from public/, a tiny model's made in memory. */
+function modelFiles(name: string): Map<string, Uint8Array> {
+  if (name === 'default') {
+    const folder = join(import.meta.dirname, '..', 'public', DEFAULT_MODEL.folder);
+    return new Map(DEFAULT_MODEL.files.map((file) => [file, new Uint8Array(readFileSync(join(folder, file)))]));
+  }
   if (name !== 'gpt2' && name !== 'llama' && name !== 'qwen2') throw new Error(`--models: unknown model "${name}"`);
-  return loadModel(new BrowserFilesSource([...makeTinyModel(name)].map(([file, bytes]) => new File([bytes as Uint8Array<ArrayBuffer>], file))));
+  return makeTinyModel(name);
+}
+
+function load(files: Map<string, Uint8Array>): Promise<LoadedModel> {
+  return loadModel(new BrowserFilesSource([...files].map(([file, bytes]) => new File([bytes as Uint8Array<ArrayBuffer>], file))));
 }
 
 /** Random token sequences of exactly `seq` tokens, every position trained. */
@@ -105,6 +127,22 @@ function median(xs: number[]): number {
 }
 
 if (opts.kernels !== undefined && opts.kernels !== 'tiled' && opts.kernels !== 'direct') throw new Error(`--kernels must be tiled or direct, got "${opts.kernels}"`);
+if (opts.peer !== undefined && opts.peer !== 'torch') throw new Error(`--peer must be torch, got "${opts.peer}"`);
+const torch = opts.peer === 'torch' ? await torchPeerAvailable() : null;
+if (torch && !torch.ok) process.stderr.write(`--peer torch skipped: ${torch.reason}\n`);
+else if (torch?.ok) process.stderr.write(`--peer torch: ${torch.python}, torch ${torch.version}\n`);
+
+/** The same step in PyTorch, one thread and all threads, when the peer is available. */
+async function torchPeer(files: Map<string, Uint8Array>): Promise<{ one: number; all: number; threads: number } | null> {
+  if (!torch?.ok) return null;
+  const threads = allThreads();
+  const one = await runTorchPeer(files, { batch, seq, steps: Math.max(steps, 5), threads: 1 });
+  const warning = blasWarning(one.blas);
+  if (warning) process.stderr.write(`${warning}\n`);
+  const all = await runTorchPeer(files, { batch, seq, steps: Math.max(steps, 5), threads });
+  return { one: Math.round(one.msPerStep * 10) / 10, all: Math.round(all.msPerStep * 10) / 10, threads };
+}
+
 const gpu = await acquireNodeGpu(opts.kernels ? { kernels: opts.kernels } : {});
 const rows: Row[] = [];
 if (opts.profile) {
@@ -112,8 +150,10 @@ if (opts.profile) {
   if (!gpu.profiler) throw new Error(`--profile needs the timestamp-query feature, which this adapter (${adapterLine(gpu.report)}) lacks`);
 }
 try {
-  for (const name of opts.models.split(',')) {
-    const loaded = await load(name.trim());
+  for (const name of opts.models.split(',').map((m) => m.trim())) {
+    const files = modelFiles(name);
+    const loaded = await load(files);
+    const peer = torch ? await torchPeer(files) : null;
     const c = loaded.config;
     const loraConfig = makeLoraConfig({ r: 8, lora_alpha: 16, target_modules: 'all-linear' }, c, { nameOrPath: name });
     const targets = resolveLoraTargets(loraConfig, c);
@@ -193,6 +233,8 @@ try {
         step_gflops: Math.round((stepFlops / ms / 1e6) * 1000) / 1000,
         matmul_gflops: Math.round(matmul * 1000) / 1000,
         profile,
+        // The peer runs in float32: compare it with our f32 row.
+        ...(peer && format === 'f32' ? { torch_ms_1_thread: peer.one, torch_ms_all_threads: peer.all, torch_threads: peer.threads } : {}),
         steps,
         batch,
         seq,
@@ -220,6 +262,17 @@ if (!opts.json) {
       '(first step: from the start of the run, compiles included; compiles: pipelines compiled in the run, and their CPU time; ' +
       'new bind groups and scratch: created in a step rather than reused)',
   );
+  const peerRows = rows.filter((r) => r.torch_ms_1_thread !== undefined);
+  if (peerRows.length > 0) {
+    printTable(
+      ['model', 'W0', 'ours ms/step', 'torch 1 thread', 'ours / torch', 'torch all threads', 'ours / torch all'],
+      peerRows.map((r) => [
+        r.model, r.format, r.ms_per_step.toFixed(1), r.torch_ms_1_thread!.toFixed(1), `${(r.ms_per_step / r.torch_ms_1_thread!).toFixed(1)}×`,
+        `${r.torch_ms_all_threads!.toFixed(1)} (${r.torch_threads})`, `${(r.ms_per_step / r.torch_ms_all_threads!).toFixed(1)}×`,
+      ]),
+      '\nThe same step in PyTorch on the CPU (float32, the same shapes, LoRA targets, clipping and AdamW; bench/peers/torch_lora_step.py): ours / torch above 1 means PyTorch is faster',
+    );
+  }
   for (const r of rows) {
     if (!r.profile) continue;
     const total = r.profile.reduce((a, k) => a + k.ms, 0);
