@@ -25,6 +25,20 @@ struct Params {
 
 var<workgroup> red: array<f32, WG>;
 
+// Where query row = ((b·H + h)·T + i) reads dOut (its row and head) and v (its sequence and kv head).
+struct Query { oBase: u32, vBase: u32 }
+
+fn queryOf(row: u32) -> Query {
+  let T = P.seqLen;
+  let i = row % T;
+  let bh = row / T;
+  let h = bh % P.heads;
+  let b = bh / P.heads;
+  let hd = P.headDim;
+  let g = h / (P.heads / P.kvHeads);
+  return Query((b * T + i) * P.heads * hd + h * hd, b * (P.prefix + T) * P.kvHeads * hd + g * hd);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -32,15 +46,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let T = P.seqLen;
   let S = P.prefix + T;
   if (row >= P.batch * P.heads * T) { return; }
-  let i = row % T;
-  let bh = row / T;
-  let h = bh % P.heads;
-  let b = bh / P.heads;
+  let qr = queryOf(row);
   let hd = P.headDim;
-  let g = h / (P.heads / P.kvHeads);
-  let oBase = (b * T + i) * P.heads * hd + h * hd;
   let kvWidth = P.kvHeads * hd;
-  let vBase = b * S * kvWidth + g * hd;
+  let oBase = qr.oBase;
+  let vBase = qr.vBase;
   let rowBase = row * S;
 
   var local = 0.0;
@@ -73,15 +83,11 @@ fn per_query(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   let T = P.seqLen;
   let S = P.prefix + T;
   if (row >= P.batch * P.heads * T) { return; }
-  let i = row % T;
-  let bh = row / T;
-  let h = bh % P.heads;
-  let b = bh / P.heads;
+  let qr = queryOf(row);
   let hd = P.headDim;
-  let g = h / (P.heads / P.kvHeads);
-  let oBase = (b * T + i) * P.heads * hd + h * hd;
   let kvWidth = P.kvHeads * hd;
-  let vBase = b * S * kvWidth + g * hd;
+  let oBase = qr.oBase;
+  let vBase = qr.vBase;
   let rowBase = row * S;
 
   var rowDot = 0.0;
