@@ -293,9 +293,9 @@ export class Trainer {
   }
 
   /**
-   * Compiles the pipelines a training step needs before the step records them: a dry run of the step (its first
-   * micro-batch, the gradient norms and AdamW) in collecting mode, where nothing is dispatched, lists them; then
-   * they compile all at once with createComputePipelineAsync. A browser compiles those on its GPU process's worker
+   * Compiles the pipelines of a training step's passes before the step records them: a dry run of its first
+   * micro-batch in collecting mode, where nothing is dispatched, lists them; then they compile all at once with
+   * createComputePipelineAsync (the optimizer's two small kernels compile at first use, in milliseconds). A browser compiles those on its GPU process's worker
    * threads, several in parallel, where a first use would compile them one after another on the step's path.
    */
   private async precompile(): Promise<void> {
@@ -304,12 +304,6 @@ export class Trainer {
       const index = this.step * s.gradAccum;
       const dropoutSeed = pcgHash((s.seed ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
       await lossAndGrads(this.gpu, this.model, this.adapter, this.microBatch(index), { dropoutSeed, accumulateGrads: false, pool: this.pool });
-      const rec = new CommandRecorder(this.gpu, 'optimizer (collecting pipelines)');
-      encodeSquaredNorms(rec, { tensors: this.params.map((p) => p.grad), out: this.norms });
-      for (const p of this.params) {
-        encodeAdamW(rec, { param: p.value, grad: p.grad, m: p.m, v: p.v, lr: 0, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: 0, step: 1, gradScale: 1 });
-      }
-      rec.submit();
     });
     await this.gpu.pipelines.compileAll(specs);
   }
