@@ -36,31 +36,32 @@ export function loraStepFlops(model: GpuModel, batch: number, seq: number, rank:
 
 /**
  * GFLOP/s of the device's forward matmul y = x·W0ᵀ (the kernel profile's own, in the model's weight format) over
- * the model's linear shapes at `rows` rows: the rate the step's matmuls could reach if nothing else cost time.
+ * every linear layer of the model and its lm_head at `rows` rows, recorded into one command buffer as a step
+ * records them: the rate the step's matmuls could reach if nothing else cost time.
  */
 export async function matmulGflops(gpu: GpuContext, model: GpuModel, rows: number, reps = 3): Promise<number> {
-  const shapes = new Map<string, GpuWeight>();
-  for (const w of matmulWeights(model)) shapes.set(`${w.inFeatures}x${w.outFeatures}`, w);
-  const uses = new Map<string, number>();
-  for (const w of matmulWeights(model)) uses.set(`${w.inFeatures}x${w.outFeatures}`, (uses.get(`${w.inFeatures}x${w.outFeatures}`) ?? 0) + 1);
-  let ms = 0;
-  let flops = 0;
-  for (const [key, w] of shapes) {
-    const x = zerosTensor(gpu.device, [rows, w.inFeatures], 'matmul x');
-    const y = zerosTensor(gpu.device, [rows, w.outFeatures], 'matmul y');
+  const weights = matmulWeights(model);
+  const widths = new Set(weights.flatMap((w) => [w.inFeatures, w.outFeatures]));
+  const tensors = new Map([...widths].map((n) => [n, zerosTensor(gpu.device, [rows, n], `matmul ${n}`)]));
+  try {
+    // x and y of different widths are different buffers; a square layer reads and writes the same one, which
+    // changes nothing for the timing, so it gets a second buffer of its own.
+    const square = new Map([...widths].map((n) => [n, zerosTensor(gpu.device, [rows, n], `matmul ${n} (out)`)]));
     try {
-      const t = await timeGpu(gpu, () => {
+      const ms = await timeGpu(gpu, () => {
         const rec = new CommandRecorder(gpu, 'matmul rate');
-        encodeLinearForward(rec, { x, w0: w, y });
+        for (const w of weights) {
+          const y = w.inFeatures === w.outFeatures ? square.get(w.outFeatures)! : tensors.get(w.outFeatures)!;
+          encodeLinearForward(rec, { x: tensors.get(w.inFeatures)!, w0: w, y });
+        }
         rec.submit();
       }, reps);
-      const n = uses.get(key)!;
-      ms += n * t;
-      flops += n * 2 * rows * w.inFeatures * w.outFeatures;
+      const flops = weights.reduce((sum, w) => sum + 2 * rows * w.inFeatures * w.outFeatures, 0);
+      return flops / ms / 1e6;
     } finally {
-      x.buffer.destroy();
-      y.buffer.destroy();
+      for (const t of square.values()) t.buffer.destroy();
     }
+  } finally {
+    for (const t of tensors.values()) t.buffer.destroy();
   }
-  return flops / ms / 1e6;
 }

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:train [-- --json] [--steps N] [--batch B] [--seq T] [--models gpt2,llama,qwen2,default] [--formats f32,q8,q4,nf4]
- *   [--kernels tiled|direct] [--profile] [--peer torch]`
+ *   [--kernels tiled|direct] [--profile [--profile-method timestamps|replay]] [--peer torch]`
  *
  * Training throughput (a benchmark, not a test): LoRA training steps through the real trainer on each tiny model
  * architecture and the embedded default model, with W0 in each weight format. Reports the median ms per optimizer
@@ -11,7 +11,8 @@
  * - the first step's latency from the start of the run (shader compiles included), and the pipelines compiled;
  * - the step's effective GFLOP/s (step-work.ts: the matmuls, LoRA's rank products and attention) against the
  *   rate of the device's own forward matmul on the model's linear shapes, measured in the same run;
- * - with --profile, the GPU time per kernel from timestamp queries (GpuProfiler);
+ * - with --profile, the GPU time per kernel, from timestamp queries, or where the adapter has none (or with
+ *   --profile-method replay) from each dispatch replayed alone (GpuProfiler);
  * - with --peer torch, the same step in PyTorch on the CPU with one thread and with all of them (torch-peer.ts),
  *   when python3 with torch is installed, and how many times faster it is.
  * The measured steps start once the fast kernel variants that compile in the background after the first step
@@ -81,6 +82,7 @@ const { values: opts } = parseArgs({
     models: { type: 'string', default: 'gpt2,llama,qwen2,default' },
     formats: { type: 'string', default: WEIGHT_FORMATS.join(',') },
     profile: { type: 'boolean', default: false },
+    'profile-method': { type: 'string' },
     kernels: { type: 'string' },
     peer: { type: 'string' },
   },
@@ -145,9 +147,11 @@ async function torchPeer(files: Map<string, Uint8Array>): Promise<{ one: number;
 
 const gpu = await acquireNodeGpu(opts.kernels ? { kernels: opts.kernels } : {});
 const rows: Row[] = [];
+const profileMethod = opts['profile-method'];
+if (profileMethod !== undefined && profileMethod !== 'timestamps' && profileMethod !== 'replay') throw new Error(`--profile-method must be timestamps or replay, got "${profileMethod}"`);
 if (opts.profile) {
-  gpu.profiler = GpuProfiler.create(gpu.device);
-  if (!gpu.profiler) throw new Error(`--profile needs the timestamp-query feature, which this adapter (${adapterLine(gpu.report)}) lacks`);
+  gpu.profiler = GpuProfiler.create(gpu.device, profileMethod);
+  process.stderr.write(`--profile: ${gpu.profiler.method === 'timestamps' ? 'timestamp queries' : 'each dispatch replayed alone (the adapter has no timestamp-query)'} on ${adapterLine(gpu.report)}\n`);
 }
 try {
   for (const name of opts.models.split(',').map((m) => m.trim())) {
@@ -188,7 +192,7 @@ try {
           // fast kernel variants compiling in the background since the first step (PipelineCache.tiered) are in.
           if (e.log.step === 1) {
             firstStepMs = now - started;
-            void gpu.profiler?.drain();
+            gpu.profiler?.discard();
             await gpu.pipelines.settled();
             now = performance.now();
           }
@@ -282,7 +286,7 @@ if (!opts.json) {
         ...r.profile.map((k) => [k.kernel, k.ms.toFixed(1), `${((100 * k.ms) / total).toFixed(1)} %`, String(k.dispatches)]),
         ['all kernels', total.toFixed(1), '100 %', String(r.profile.reduce((a, k) => a + k.dispatches, 0))],
       ],
-      `\nGPU time per kernel (timestamp queries), ${r.model} ${r.format}: ${total.toFixed(0)} ms of the ${r.ms_per_step.toFixed(0)} ms step`,
+      `\nGPU time per kernel (${gpu.profiler?.method === 'replay' ? 'each dispatch replayed alone, submit included' : 'timestamp queries'}), ${r.model} ${r.format}: ${total.toFixed(0)} ms of the ${r.ms_per_step.toFixed(0)} ms step`,
     );
   }
 }

@@ -1,17 +1,33 @@
 /**
- * GPU time per kernel, from timestamp queries (the `timestamp-query` feature): each compute pass a command
- * recorder begins writes a timestamp at its start and end, and the differences are summed by kernel name.
- * Benchmarks switch it on (`GpuContext.profiler`); the studio never does, so no step pays for it.
- *
- * Browsers quantize timestamps (to 100 µs in Chromium unless its developer features are on), so short kernels
- * read as 0 or 100 µs there; under Node (Dawn) they are exact.
+ * GPU time per kernel, summed by kernel name. Benchmarks switch it on (`GpuContext.profiler`); the studio never
+ * does, so no step pays for it. Two methods:
+ * - 'timestamps' (the `timestamp-query` feature): each compute pass a command recorder begins writes a timestamp
+ *   at its start and end. Browsers quantize timestamps (to 100 µs in Chromium unless its developer features are
+ *   on), so short kernels read as 0 or 100 µs there; under Node (Dawn) they are exact.
+ * - 'replay', for adapters without the feature: every dispatch is kept (pipeline, bind group, grid), and `drain`
+ *   runs each one again alone, REPLAYS times, in a command buffer of its own, timing it from submit to
+ *   onSubmittedWorkDone and keeping the fastest. That includes a submit's fixed cost, so small kernels read
+ *   high; and the replays write the step's buffers again, so drain only after the run's results are read.
  */
 
-/** What one command recorder wrote: its query sets and, per dispatch, the kernel it ran. */
+export type ProfileMethod = 'timestamps' | 'replay';
+
+/** One dispatch as recorded, to be run again ('replay'). */
+interface RecordedDispatch {
+  kernel: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: readonly [number, number, number];
+}
+
+/** What one command recorder wrote: its query sets and, per dispatch, the kernel it ran (and, for 'replay', the dispatch). */
 export interface ProfileRecording {
   readonly sets: GPUQuerySet[];
   readonly kernels: string[];
+  readonly dispatches: RecordedDispatch[];
 }
+
+const REPLAYS = 3;
 
 /** The buffers `resolve` copies a recording's timestamps through; `submitted` takes them. */
 export interface ResolvedTimestamps {
@@ -30,22 +46,33 @@ export interface KernelTime {
 const QUERIES_PER_SET = 4096;
 
 export class GpuProfiler {
-  /** Per submitted recording: the GPU nanoseconds of each of its dispatches, once read back. */
-  private readonly pending: Promise<Array<[kernel: string, ns: number]>>[] = [];
+  /** Per submitted recording: the GPU nanoseconds of each of its dispatches, once read back (or replayed). */
+  private pending: (() => Promise<Array<[kernel: string, ns: number]>>)[] = [];
 
-  private constructor(private readonly device: GPUDevice) {}
+  private constructor(
+    private readonly device: GPUDevice,
+    readonly method: ProfileMethod,
+  ) {}
 
-  /** A profiler for `device`, or null when the device was created without `timestamp-query`. */
-  static create(device: GPUDevice): GpuProfiler | null {
-    return device.features.has('timestamp-query') ? new GpuProfiler(device) : null;
+  /** A profiler for `device`: timestamps where the device has `timestamp-query`, replays otherwise (or when asked). */
+  static create(device: GPUDevice, method?: ProfileMethod): GpuProfiler {
+    if (method === 'timestamps' && !device.features.has('timestamp-query')) throw new Error('this device was created without the timestamp-query feature');
+    return new GpuProfiler(device, method ?? (device.features.has('timestamp-query') ? 'timestamps' : 'replay'));
   }
 
   begin(): ProfileRecording {
-    return { sets: [], kernels: [] };
+    return { sets: [], kernels: [], dispatches: [] };
   }
 
-  /** The timestamp writes for the next compute pass of `rec`, which runs `kernel`. */
-  timestampWrites(rec: ProfileRecording, kernel: string): GPUComputePassTimestampWrites {
+  /**
+   * Notes the next dispatch of `rec`, which runs `kernel`, before its compute pass begins; returns the pass's
+   * timestamp writes ('timestamps') or keeps the dispatch to replay it ('replay').
+   */
+  dispatching(rec: ProfileRecording, kernel: string, dispatch: Omit<RecordedDispatch, 'kernel'>): GPUComputePassTimestampWrites | undefined {
+    if (this.method === 'replay') {
+      rec.dispatches.push({ kernel, ...dispatch });
+      return undefined;
+    }
     const index = rec.kernels.length;
     const slot = (index * 2) % QUERIES_PER_SET;
     if (slot === 0) rec.sets.push(this.device.createQuerySet({ type: 'timestamp', count: QUERIES_PER_SET, label: 'kernel timestamps' }));
@@ -55,6 +82,7 @@ export class GpuProfiler {
 
   /** Records, at the end of `encoder`, the copy of the recording's timestamps to a buffer the host can read. */
   resolve(rec: ProfileRecording, encoder: GPUCommandEncoder): ResolvedTimestamps | null {
+    if (this.method === 'replay') return null;
     const n = rec.kernels.length * 2;
     if (n === 0) return null;
     const bytes = n * 8;
@@ -72,11 +100,15 @@ export class GpuProfiler {
   submitted(rec: ProfileRecording, timestamps: ResolvedTimestamps | null): void {
     const sets = rec.sets.splice(0);
     const kernels = rec.kernels.splice(0);
+    const dispatches = rec.dispatches.splice(0);
+    if (this.method === 'replay') {
+      this.pending.push(() => this.replay(dispatches));
+      return;
+    }
     if (!timestamps) return;
     const { resolved, readable } = timestamps;
     resolved.destroy();
-    this.pending.push(
-      readable.mapAsync(GPUMapMode.READ).then(() => {
+    const times = readable.mapAsync(GPUMapMode.READ).then(() => {
         const stamps = new BigInt64Array(readable.getMappedRange());
         // A driver may write 0 for a pass it could not time; such a pass counts, with no time.
         const times = kernels.map((kernel, i): [string, number] => [kernel, Math.max(0, Number(stamps[2 * i + 1] - stamps[2 * i]))]);
@@ -84,8 +116,35 @@ export class GpuProfiler {
         readable.destroy();
         for (const set of sets) set.destroy();
         return times;
-      }),
-    );
+      });
+    this.pending.push(() => times);
+  }
+
+  /** Runs each dispatch alone, REPLAYS times, and keeps its fastest time. */
+  private async replay(dispatches: RecordedDispatch[]): Promise<Array<[string, number]>> {
+    const out: Array<[string, number]> = [];
+    for (const d of dispatches) {
+      let best = Infinity;
+      for (let i = 0; i < REPLAYS; i++) {
+        const t0 = performance.now();
+        const encoder = this.device.createCommandEncoder({ label: `replay ${d.kernel}` });
+        const pass = encoder.beginComputePass({ label: d.kernel });
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(...d.workgroups);
+        pass.end();
+        this.device.queue.submit([encoder.finish()]);
+        await this.device.queue.onSubmittedWorkDone();
+        best = Math.min(best, performance.now() - t0);
+      }
+      out.push([d.kernel, best * 1e6]);
+    }
+    return out;
+  }
+
+  /** Forgets what was recorded since the last drain, without reading or replaying it (a warm-up step). */
+  discard(): void {
+    this.pending = [];
   }
 
   /**
@@ -94,7 +153,11 @@ export class GpuProfiler {
    */
   async drain(): Promise<KernelTime[]> {
     const totals = new Map<string, KernelTime>();
-    for (const times of await Promise.all(this.pending.splice(0))) {
+    const jobs = this.pending.splice(0);
+    // One at a time: replays must not overlap one another.
+    const results: Array<Array<[string, number]>> = [];
+    for (const job of jobs) results.push(await job());
+    for (const times of results) {
       for (const [kernel, ns] of times) {
         const t = totals.get(kernel) ?? { kernel, ms: 0, dispatches: 0 };
         t.ms += ns / 1e6;

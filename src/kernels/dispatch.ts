@@ -91,7 +91,11 @@ export class CommandRecorder {
     if (this.gpu.pipelines.collect(spec.pipeline)) return;
     const pipeline = this.gpu.pipelines.get(spec.pipeline);
     const bindGroup = this.gpu.dispatchCache.bindGroup(this.recording, pipeline, spec);
-    const timestampWrites = this.profile?.profiler.timestampWrites(this.profile.rec, spec.pipeline.name);
+    const timestampWrites = this.profile?.profiler.dispatching(this.profile.rec, spec.pipeline.name, {
+      pipeline: pipeline.pipeline,
+      bindGroup,
+      workgroups: [counts[0], counts[1], counts[2]],
+    });
     const pass = this.encoder.beginComputePass({ label: spec.label, timestampWrites });
     pass.setPipeline(pipeline.pipeline);
     pass.setBindGroup(0, bindGroup);
