@@ -25,8 +25,9 @@ struct Params {
 
 var<workgroup> red: array<f32, WG>;
 
-// Where query row = ((b·H + h)·T + i) reads dOut (its row and head) and v (its sequence and kv head).
-struct Query { oBase: u32, vBase: u32 }
+// Where query row = ((b·H + h)·T + i) reads dOut (its row and head) and v (its sequence and kv head), and its
+// row of P and dS.
+struct Query { oBase: u32, vBase: u32, rowBase: u32 }
 
 fn queryOf(row: u32) -> Query {
   let T = P.seqLen;
@@ -36,34 +37,35 @@ fn queryOf(row: u32) -> Query {
   let b = bh / P.heads;
   let hd = P.headDim;
   let g = h / (P.heads / P.kvHeads);
-  return Query((b * T + i) * P.heads * hd + h * hd, b * (P.prefix + T) * P.kvHeads * hd + g * hd);
+  return Query((b * T + i) * P.heads * hd + h * hd, b * (P.prefix + T) * P.kvHeads * hd + g * hd, row * (P.prefix + T));
+}
+
+// Writes dP_ij = dO_i · v_j into dS (0 where P_ij = 0: the key is not seen) and returns P_ij · dP_ij.
+fn writeDp(qr: Query, j: u32) -> f32 {
+  let pj = probs[qr.rowBase + j];
+  var dp = 0.0;
+  if (pj != 0.0) {
+    let vRow = qr.vBase + j * P.kvHeads * P.headDim;
+    for (var d = 0u; d < P.headDim; d++) { dp += dOut[qr.oBase + d] * v[vRow + d]; }
+  }
+  dS[qr.rowBase + j] = dp;
+  return pj * dp;
+}
+
+// dS_ij = P_ij · (dP_ij − Σ_j' P_ij' dP_ij') over the dP_ij already in dS.
+fn finishDs(qr: Query, j: u32, rowDot: f32) {
+  dS[qr.rowBase + j] = probs[qr.rowBase + j] * (dS[qr.rowBase + j] - rowDot);
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.y * nwg.x + wid.x; // ((b·H + h)·T + i)
-  let T = P.seqLen;
-  let S = P.prefix + T;
-  if (row >= P.batch * P.heads * T) { return; }
+  let S = P.prefix + P.seqLen;
+  if (row >= P.batch * P.heads * P.seqLen) { return; }
   let qr = queryOf(row);
-  let hd = P.headDim;
-  let kvWidth = P.kvHeads * hd;
-  let oBase = qr.oBase;
-  let vBase = qr.vBase;
-  let rowBase = row * S;
-
   var local = 0.0;
-  for (var j = lid; j < S; j += WG) {
-    let pj = probs[rowBase + j];
-    var dp = 0.0;
-    if (pj != 0.0) {
-      let vRow = vBase + j * kvWidth;
-      for (var d = 0u; d < hd; d++) { dp += dOut[oBase + d] * v[vRow + d]; }
-      local += pj * dp;
-    }
-    dS[rowBase + j] = dp;
-  }
+  for (var j = lid; j < S; j += WG) { local += writeDp(qr, j); }
   red[lid] = local;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
@@ -71,37 +73,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
   }
   let rowDot = red[0];
-  for (var j = lid; j < S; j += WG) {
-    dS[rowBase + j] = probs[rowBase + j] * (dS[rowBase + j] - rowDot);
-  }
+  for (var j = lid; j < S; j += WG) { finishDs(qr, j, rowDot); }
 }
 
 @compute @workgroup_size(64)
 fn per_query(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
   let row = (wid.y * nwg.x + wid.x) * 64u + lid; // ((b·H + h)·T + i)
-  let T = P.seqLen;
-  let S = P.prefix + T;
-  if (row >= P.batch * P.heads * T) { return; }
+  let S = P.prefix + P.seqLen;
+  if (row >= P.batch * P.heads * P.seqLen) { return; }
   let qr = queryOf(row);
-  let hd = P.headDim;
-  let kvWidth = P.kvHeads * hd;
-  let oBase = qr.oBase;
-  let vBase = qr.vBase;
-  let rowBase = row * S;
-
   var rowDot = 0.0;
-  for (var j = 0u; j < S; j++) {
-    let pj = probs[rowBase + j];
-    var dp = 0.0;
-    if (pj != 0.0) {
-      let vRow = vBase + j * kvWidth;
-      for (var d = 0u; d < hd; d++) { dp += dOut[oBase + d] * v[vRow + d]; }
-      rowDot += pj * dp;
-    }
-    dS[rowBase + j] = dp;
-  }
-  for (var j = 0u; j < S; j++) {
-    dS[rowBase + j] = probs[rowBase + j] * (dS[rowBase + j] - rowDot);
-  }
+  for (var j = 0u; j < S; j++) { rowDot += writeDp(qr, j); }
+  for (var j = 0u; j < S; j++) { finishDs(qr, j, rowDot); }
 }
