@@ -1,7 +1,8 @@
 /**
  * The studio as a person uses it, in headless Chromium on SwiftShader WebGPU: the newcomer's path on the embedded
- * model (load, sample data, train, compare, download the adapter and the merged model, re-import), a model from a
- * loopback Hub, bad input, and a reload in the middle of training. Every panel is photographed as a test artifact.
+ * model (load, sample data, train, compare, download the adapter, the merged model and the recipe, re-import), a
+ * model from a loopback Hub, bad input, and a reload in the middle of training. Every panel is photographed as a test
+ * artifact.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { parseSafetensors, tensorToFloat32 } from '../src/model-io/safetensors';
 import { makeTinyModel } from '../tests/fixtures/tiny-models';
 import { startHubServer } from '../tests/helpers/hub-server';
-import { compareOnce, downloadAdapterZip, downloadMergedZip, downloadOnnxZip, expectRunDone, firstAndLastLoss, goStep, importAdapter, openWithDefaultModel, screenshotSteps } from './studio-helpers';
+import { compareOnce, downloadAdapterZip, downloadMergedZip, downloadOnnxZip, downloadRecipeZip, expectRunDone, firstAndLastLoss, goStep, importAdapter, openWithDefaultModel, screenshotSteps } from './studio-helpers';
 
 /** A short run that SwiftShader finishes in about a minute (about 9 s a step). */
 async function setShortRun(page: Page, steps: number, checkpointEvery: number): Promise<void> {
@@ -84,6 +85,17 @@ test('a newcomer trains the embedded model on a sample, compares, downloads and 
     }
   }
   expect(shapes).toEqual(expected);
+
+  // The run as a recipe for GPU machines: the method, options and settings it trained with, and the files to run it.
+  const recipe = await downloadRecipeZip(page, testInfo);
+  expect(recipe.fileName).toBe('austen-2m-lora-recipe.zip');
+  expect(JSON.parse(new TextDecoder().decode(recipe.files['recipe.json']))).toMatchObject({
+    method: 'lora',
+    adapter_config: { peft_type: 'LORA', r: 8, lora_alpha: 16 },
+    training: { learning_rate: 0.015, max_steps: 8, per_device_train_batch_size: 4, max_length: 48 },
+  });
+  for (const f of ['train.py', 'requirements.txt', 'README.md']) expect(recipe.files[f], f).toBeDefined();
+  expect(Object.keys(recipe.files).filter((f) => /^accelerate\/[\w.-]+\.yaml$/.test(f))).toContain('accelerate/single_gpu.yaml');
 
   // The merged model: the base weights, read again from the embedded model's files, plus (alpha/r)·B·A.
   const merged = await downloadMergedZip(page, testInfo);

@@ -1,7 +1,7 @@
 /**
  * Steps of the studio's e2e specs that drive the page as a person does: open it on the embedded model, wait for a
- * run, generate in the Compare panel, download the adapter's zip (and the merged model's) and re-import it,
- * photograph the panels.
+ * run, generate in the Compare panel, download the adapter's zip (and the merged model's, the ONNX folder's, the
+ * recipe's) and re-import it, photograph the panels.
  */
 import { readFileSync } from 'node:fs';
 import { expect, type Page, type TestInfo } from '@playwright/test';
@@ -63,29 +63,40 @@ export async function compareOnce(page: Page): Promise<{ base: string; adapted: 
 
 /** Downloads the ONNX folder's zip from the Export panel (variants as chosen there) and unpacks it. */
 export async function downloadOnnxZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; files: Record<string, Uint8Array> }> {
-  await goStep(page, 'export');
-  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByTestId('export-onnx').click()]);
-  const path = testInfo.outputPath('onnx.zip');
-  await download.saveAs(path);
-  return { fileName: download.suggestedFilename(), files: unzipSync(new Uint8Array(readFileSync(path))) };
+  return downloadExportZip(page, testInfo, 'export-onnx', 'onnx.zip', 120_000);
 }
 
-/** Downloads the adapter as the Export panel's zip: its file name, where it was saved, and its files. */
-export async function downloadAdapterZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; path: string; files: Record<string, Uint8Array> }> {
+/**
+ * Clicks an Export panel button that downloads a zip (`testId`), saves the download as `saveAs` among the test's
+ * outputs, and unpacks it: its suggested file name, where it was saved, and its files by path.
+ */
+async function downloadExportZip(
+  page: Page,
+  testInfo: TestInfo,
+  testId: string,
+  saveAs: string,
+  timeout?: number,
+): Promise<{ fileName: string; path: string; files: Record<string, Uint8Array> }> {
   await goStep(page, 'export');
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-zip').click()]);
-  const path = testInfo.outputPath('adapter.zip');
+  const [download] = await Promise.all([page.waitForEvent('download', timeout === undefined ? {} : { timeout }), page.getByTestId(testId).click()]);
+  const path = testInfo.outputPath(saveAs);
   await download.saveAs(path);
   return { fileName: download.suggestedFilename(), path, files: unzipSync(new Uint8Array(readFileSync(path))) };
 }
 
+/** Downloads the adapter as the Export panel's zip: its file name, where it was saved, and its files. */
+export async function downloadAdapterZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; path: string; files: Record<string, Uint8Array> }> {
+  return downloadExportZip(page, testInfo, 'export-zip', 'adapter.zip');
+}
+
 /** Downloads the merged model's zip from the Export panel (dtype as chosen there) and unpacks it. */
 export async function downloadMergedZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; files: Record<string, Uint8Array> }> {
-  await goStep(page, 'export');
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-merged').click()]);
-  const path = testInfo.outputPath('merged.zip');
-  await download.saveAs(path);
-  return { fileName: download.suggestedFilename(), files: unzipSync(new Uint8Array(readFileSync(path))) };
+  return downloadExportZip(page, testInfo, 'export-merged', 'merged.zip');
+}
+
+/** Downloads the "Train at scale" recipe's zip from the Export panel and unpacks it (paths such as accelerate/…). */
+export async function downloadRecipeZip(page: Page, testInfo: TestInfo): Promise<{ fileName: string; files: Record<string, Uint8Array> }> {
+  return downloadExportZip(page, testInfo, 'export-recipe', 'recipe.zip');
 }
 
 /** Imports adapter files (or their zip) in the Export panel and waits until the adapter is the imported one. */

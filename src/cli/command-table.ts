@@ -4,6 +4,7 @@ import { COMPARE_METHODS_FLAGS, compareMethodsCommand } from './commands/compare
 import { EXPORT_FLAGS, exportCommand } from './commands/export';
 import { GENERATE_FLAGS, generateCommand } from './commands/generate';
 import { PUSH_FLAGS, pushCommand } from './commands/push';
+import { RECIPE_FLAGS, recipeCommand } from './commands/recipe';
 import { SCORE_FLAGS, scoreCommand } from './commands/score';
 import { TRAIN_FLAGS, trainCommand } from './commands/train';
 
@@ -14,6 +15,7 @@ export const COMMANDS: Readonly<Record<string, { flags: CliFlags; run: (values: 
   score: { flags: SCORE_FLAGS, run: scoreCommand },
   export: { flags: EXPORT_FLAGS, run: exportCommand },
   push: { flags: PUSH_FLAGS, run: pushCommand },
+  recipe: { flags: RECIPE_FLAGS, run: recipeCommand },
 };
 
 const COMMAND_COLUMN = 19;

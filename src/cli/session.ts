@@ -1,12 +1,13 @@
 /** Loading what a command needs on Node: the model (folder or Hub repo), its tokenizer, the GPU, an adapter. */
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { acquireNodeGpu } from '../gpu/node-gpu';
 import type { GpuContext, KernelProfile } from '../gpu/device';
 import { settleKernelProfile } from '../kernels/kernel-profile';
 import { DEFAULT_MODEL } from '../model-io/embedded';
 import { GpuModel } from '../engine/gpu-model';
 import type { TrainedAdapter } from '../methods/method';
+import { parseModelConfig, type ModelConfig } from '../model/config';
 import { loadAdapterFiles } from '../methods/runtimes';
 import type { TrainingBase } from '../trainer/training-run';
 import type { WeightFormat } from '../kernels/weight-format';
@@ -37,6 +38,31 @@ export function baseModelName(arg: string): { nameOrPath: string; revision: stri
   if (m.kind === 'embedded') return { nameOrPath: DEFAULT_MODEL.id, revision: null };
   if (m.kind === 'folder') return { nameOrPath: arg, revision: null };
   return { nameOrPath: m.repo, revision: m.revision };
+}
+
+/**
+ * The base model a recipe (src/recipe) loads with transformers: a Hub repo id and its revision as given, or else an
+ * absolute path, which the GPU machine needs a copy of (or a Hub copy named instead); `kind` says which (the embedded
+ * model is a folder that is not on the Hub).
+ */
+export function recipeBaseModel(arg: string): { base: { nameOrPath: string; revision: string | null }; kind: ModelArg['kind'] } {
+  const m = parseModelArg(arg);
+  if (m.kind === 'hub') return { base: { nameOrPath: m.repo, revision: m.revision }, kind: m.kind };
+  return { base: { nameOrPath: m.kind === 'embedded' ? m.folder : resolve(m.path), revision: null }, kind: m.kind };
+}
+
+/** The model's config.json alone, parsed: what needs no weights (a recipe) reads no more (a Hub model downloads one file). */
+export async function readModelConfig(arg: string): Promise<ModelConfig> {
+  const source = modelSource(arg);
+  const where = `${source.description}: config.json`;
+  if (!(await source.exists('config.json'))) throw new CliUsageError(`--model ${arg}: ${where} not found`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(await source.read('config.json')));
+  } catch (e) {
+    throw new CliUsageError(`--model ${arg}: ${where} is not valid JSON (${(e as Error).message})`);
+  }
+  return parseModelConfig(json, where);
 }
 
 export function modelSource(arg: string, opts: { endpoint?: string; token?: string } = {}): ModelSource {

@@ -95,6 +95,12 @@ export interface PeftMethod {
    * Throws naming a bad field, as plan does.
    */
   effectiveOptions?(options: Readonly<Record<string, unknown>>, model: ModelConfig, base: BaseModelName): Record<string, unknown>;
+  /**
+   * The adapter_config.json object an adapter made from these options exports (exportFiles writes the same JSON;
+   * for bottleneck adapters, AdapterHub's), known without a GPU: the GPU recipe (src/recipe) builds its PEFT config
+   * from it. Throws naming a bad field, as plan does.
+   */
+  adapterConfig(options: Readonly<Record<string, unknown>>, model: ModelConfig, base: BaseModelName): Record<string, unknown>;
   /** Merging into the base weights for a merged export (src/deploy/merged-model.ts). */
   merge: MethodMerge;
 }

@@ -128,6 +128,14 @@ export interface ExportLoraAdapterArgs {
 }
 
 /**
+ * The config as PEFT's save_pretrained writes it after training: inference_mode true, and target_modules as
+ * inject_adapter left it ("all-linear" expanded to the module names). Export and the GPU recipe's config read this.
+ */
+export function savedLoraConfig(config: LoraConfig, model: ModelConfig): LoraConfig {
+  return { ...config, inference_mode: true, target_modules: effectiveTargetModules(config, model) };
+}
+
+/**
  * The files of a PEFT adapter folder: adapter_config.json, adapter_model.safetensors and README.md, by file name.
  * Throws an AdapterFilesError (or LoraConfigError) before producing anything if a target, key, shape or value does not
  * match what the config and the base model imply.
@@ -196,7 +204,7 @@ export function exportLoraAdapter(args: ExportLoraAdapterArgs): Map<string, Uint
   const safetensors = writeAdapterWeights(tensors, where);
 
   // The config as PEFT saves it after inject_adapter, which must still select the same modules when PEFT loads it.
-  const saved: LoraConfig = { ...config, inference_mode: true, target_modules: effectiveTargetModules(config, model) };
+  const saved = savedLoraConfig(config, model);
   if (!samePaths(resolveLoraTargets(saved, model), expected)) {
     fail(`${where}: target_modules ${JSON.stringify(saved.target_modules)} as saved would select other modules than ${JSON.stringify(config.target_modules)}; list the modules explicitly`);
   }

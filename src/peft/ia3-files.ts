@@ -43,6 +43,11 @@ export interface ExportIa3AdapterArgs {
   model: ModelConfig;
 }
 
+/** adapter_config.json as PEFT's save_pretrained writes it after training (inference_mode true). */
+export function ia3AdapterConfigJson(config: IA3Config, model: ModelConfig): string {
+  return ia3ConfigToJson({ ...config, inference_mode: true }, model);
+}
+
 /** The files of a PEFT IA³ adapter folder, by file name; throws before producing anything when a key, shape or value is off. */
 export function exportIa3Adapter(args: ExportIa3AdapterArgs): Map<string, Uint8Array> {
   const where = 'exportIa3Adapter';
@@ -61,7 +66,7 @@ export function exportIa3Adapter(args: ExportIa3AdapterArgs): Map<string, Uint8A
   const safetensors = writeAdapterWeights(tensors, where);
   const enc = new TextEncoder();
   const files = new Map<string, Uint8Array>();
-  files.set(ADAPTER_CONFIG_FILE, enc.encode(ia3ConfigToJson({ ...config, inference_mode: true }, args.model)));
+  files.set(ADAPTER_CONFIG_FILE, enc.encode(ia3AdapterConfigJson(config, args.model)));
   files.set(ADAPTER_WEIGHTS_FILE, safetensors);
   files.set(MODEL_CARD_FILE, enc.encode(peftModelCard({ baseModel: config.base_model_name_or_path, peftType: 'IA3', model: args.model })));
   return files;

@@ -61,6 +61,11 @@ export interface ExportPromptLearningAdapterArgs<C extends PromptLearningConfig 
   model: ModelConfig;
 }
 
+/** adapter_config.json as PEFT's save_pretrained writes it after training (inference_mode true). */
+export function promptLearningAdapterConfigJson(config: PromptLearningConfig): string {
+  return promptLearningConfigToJson({ ...config, inference_mode: true });
+}
+
 /**
  * The files of a PEFT prompt-learning adapter folder: adapter_config.json, adapter_model.safetensors and README.md,
  * by file name. Throws before producing anything if the config does not fit the model, or the tensor's shape or a
@@ -78,10 +83,9 @@ export function exportPromptLearningAdapter(args: ExportPromptLearningAdapterArg
   checkTensorValues(args.embeddings, expected[0] * expected[1], `${where}: ${PROMPT_EMBEDDINGS_KEY}`, expected);
   const safetensors = writeAdapterWeights([{ name: PROMPT_EMBEDDINGS_KEY, dtype: 'F32', shape: expected, data: args.embeddings }], where);
 
-  const saved: PromptLearningConfig = { ...config, inference_mode: true };
   const enc = new TextEncoder();
   const files = new Map<string, Uint8Array>();
-  files.set(ADAPTER_CONFIG_FILE, enc.encode(promptLearningConfigToJson(saved)));
+  files.set(ADAPTER_CONFIG_FILE, enc.encode(promptLearningAdapterConfigJson(config)));
   files.set(ADAPTER_WEIGHTS_FILE, safetensors);
   files.set(MODEL_CARD_FILE, enc.encode(peftModelCard({ baseModel: config.base_model_name_or_path, peftType: config.peft_type, model })));
   return files;

@@ -4,21 +4,18 @@
  * training pipeline the studio uses (src/trainer/training-run.ts); prints the comparison table
  * (src/trainer/method-comparison.ts), writes it as OUT/comparison.json and keeps each adapter in OUT/<method>/.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adapterLine } from '../../gpu/device';
 import type { MethodId, PeftMethod } from '../../methods/method';
 import { availableMethods, methodById } from '../../methods/registry';
-import { RUN_DEFAULTS, RUN_FIELDS } from '../../options/run-fields';
-import { TRAINING_FIELDS } from '../../options/training-fields';
 import { comparisonRow, comparisonTable, RunMeter, type MethodComparisonRow } from '../../trainer/method-comparison';
-import { DEFAULT_TRAINING } from '../../trainer/trainer';
 import { runTraining } from '../../trainer/training-run';
 import { CliUsageError } from '../errors';
-import { resolveDataArg, SAMPLE_DATASET_HINT } from '../embedded-assets';
-import { KERNELS_FLAG, kernelsFlag, readFlags, schemaFlags, str, type CliFlags, type Values } from '../flags';
+import { KERNELS_FLAG, kernelsFlag, readFlags, str, type CliFlags, type Values } from '../flags';
 import { loadProgress } from '../progress';
 import { methodOptionFlags } from '../method-flags';
+import { readDataText, readRunFlags, SETTINGS_FLAGS } from '../run-flags';
 import { kernelsLine, openSession, trainingBase, type Session } from '../session';
 
 /** Virtual tokens of a prompt-learning method when --virtual-tokens is not given (PEFT has no default). */
@@ -35,8 +32,7 @@ export const COMPARE_METHODS_FLAGS: CliFlags = {
   },
   out: { type: 'string', value: 'DIR', required: true, help: 'Where comparison.json and one folder per method (its adapter) are written.' },
   ...methodOptionFlags(),
-  ...schemaFlags(TRAINING_FIELDS),
-  ...schemaFlags(RUN_FIELDS),
+  ...SETTINGS_FLAGS,
   kernels: KERNELS_FLAG,
   quiet: { type: 'boolean', help: 'Prints nothing but the table and errors.' },
 };
@@ -67,20 +63,15 @@ function methodOptions(m: PeftMethod, values: Values): Record<string, unknown> {
 }
 
 export async function compareMethodsCommand(values: Values): Promise<void> {
-  const modelArg = str(values, 'model', true);
-  const dataPath = resolveDataArg(str(values, 'data', true));
+  const { modelArg, dataPath, settings, run } = readRunFlags(values);
   const methods = parseMethodList(str(values, 'methods', true));
   const out = str(values, 'out', true);
-  const settings = { ...DEFAULT_TRAINING, ...readFlags(TRAINING_FIELDS, values) };
-  const run = { ...RUN_DEFAULTS, ...readFlags(RUN_FIELDS, values) };
   const kernels = kernelsFlag(values);
   const quiet = values.quiet === true;
   const say = (line: string) => {
     if (!quiet) process.stderr.write(`${line}\n`);
   };
-  const text = await readFile(dataPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new CliUsageError(`--data ${dataPath}: ${e.code === 'ENOENT' ? SAMPLE_DATASET_HINT : e.message}`);
-  });
+  const text = await readDataText(dataPath);
   const optionsOf = new Map<MethodId, Record<string, unknown>>(methods.map((m) => [m.id, methodOptions(m, values)]));
 
   let session: Session | null = null;

@@ -6,13 +6,12 @@
  * - onnx: the merged model as ONNX for transformers.js (src/deploy/onnx-export.ts): its pipeline('text-generation')
  *   loads DIR, with q8/q4 variants under transformers.js's file names, and external data over 2 GB.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { exportMergedModel, MERGED_DTYPES } from '../../deploy/merged-model';
 import { EXTERNAL_DATA_MODES, exportOnnx, ONNX_LAYOUTS, type OnnxQuant } from '../../deploy/onnx-export';
 import { readAdapterFiles } from '../../peft/adapter-files';
 import { CliUsageError } from '../errors';
 import { choice, str, type CliFlags, type Values } from '../flags';
+import { emptyOrNew, writeFolder } from '../out-folder';
 import { loadProgress } from '../progress';
 import { modelSource } from '../session';
 
@@ -43,14 +42,6 @@ function quantList(values: Values): OnnxQuant[] {
     if (!(QUANTS as readonly string[]).includes(q)) throw new CliUsageError(`--quant ${raw}: "${q}" is not a quantization; expected ${QUANTS.join(' or ')} (comma-separated for both)`);
   }
   return list as OnnxQuant[];
-}
-
-async function emptyOrNew(dir: string): Promise<void> {
-  const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return [];
-    throw new CliUsageError(`--out ${dir}: ${e.message}`);
-  });
-  if (entries.length > 0) throw new CliUsageError(`--out ${dir} is not empty (it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); give a new or empty folder`);
 }
 
 export async function exportCommand(values: Values): Promise<void> {
@@ -85,11 +76,7 @@ export async function exportCommand(values: Values): Promise<void> {
           onStep: (what) => process.stderr.write(`${what}\n`),
         }).finally(() => load.done());
   for (const w of exported.warnings) process.stderr.write(`warning: ${w}\n`);
-  await mkdir(out, { recursive: true });
-  for (const [name, bytes] of exported.files) {
-    await mkdir(join(out, dirname(name)), { recursive: true });
-    await writeFile(join(out, name), bytes);
-  }
+  await writeFolder(out, exported.files);
   const weights = [...exported.files].filter(([n]) => n.endsWith('.safetensors') || n.includes('.onnx'));
   const sizes = weights.map(([n, b]) => `${n} ${(b.length / 2 ** 20).toFixed(1)} MiB`).join(', ');
   process.stderr.write(`${exported.method} adapter merged into ${modelArg}; wrote ${[...exported.files.keys()].join(', ')} to ${out} (${format === 'merged' ? `${dtype}: ` : ''}${sizes})\n`);

@@ -1,42 +1,29 @@
 /**
  * peft-studio train --model DIR|REPO --data FILE --out DIR [--method M] [options]
  * Trains an adapter of a PEFT method (src/trainer/training-run.ts, as the studio does) and writes it in PEFT's
- * format, with train_log.jsonl (one line per step) and a checkpoint in OUT/checkpoint that --resume continues from.
+ * format, with train_log.jsonl (one line per step), run.json (the model, data and settings, for `recipe --run`) and a
+ * checkpoint in OUT/checkpoint that --resume continues from.
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type cliProgress from 'cli-progress';
 import { adapterLine } from '../../gpu/device';
-import { RUN_DEFAULTS, RUN_FIELDS } from '../../options/run-fields';
-import { TRAINING_FIELDS } from '../../options/training-fields';
 import { NodeCheckpointStore } from '../../trainer/checkpoint-store-node';
-import { DEFAULT_TRAINING } from '../../trainer/trainer';
 import { runTraining } from '../../trainer/training-run';
-import { CliUsageError } from '../errors';
-import { resolveDataArg, SAMPLE_DATASET_HINT } from '../embedded-assets';
-import { KERNELS_FLAG, kernelsFlag, readFlags, schemaFlags, str, type CliFlags, type Values } from '../flags';
+import { KERNELS_FLAG, kernelsFlag, str, type CliFlags, type Values } from '../flags';
 import { loadProgress, makeBar } from '../progress';
 import { METHOD_FLAG, methodOptionFlags, readMethodFlags } from '../method-flags';
+import { RUN_FILE, writeRunFile } from '../run-file';
+import { DATA_FLAG, MODEL_FLAG, readDataText, readRunFlags, SETTINGS_FLAGS } from '../run-flags';
 import { kernelsLine, loadAdapter, openSession, trainingBase, type Session } from '../session';
 
 export const TRAIN_FLAGS: CliFlags = {
-  model: {
-    type: 'string',
-    value: 'default|DIR|REPO',
-    required: true,
-    help: 'The base model: "default" (the embedded model), a folder with config.json, or a Hub repo id ("owner/name" or "owner/name@revision").',
-  },
-  data: {
-    type: 'string',
-    value: 'FILE|SAMPLE',
-    required: true,
-    help: 'The dataset: a .jsonl, .json, .csv or .txt file, or a sample dataset (pirate, invitations, butler).',
-  },
-  out: { type: 'string', value: 'DIR', required: true, help: 'Where the adapter, train_log.jsonl and checkpoint/ are written.' },
+  model: MODEL_FLAG,
+  data: DATA_FLAG,
+  out: { type: 'string', value: 'DIR', required: true, help: `Where the adapter, train_log.jsonl, ${RUN_FILE} (what recipe --run reads) and checkpoint/ are written.` },
   method: METHOD_FLAG,
   ...methodOptionFlags(),
-  ...schemaFlags(TRAINING_FIELDS),
-  ...schemaFlags(RUN_FIELDS),
+  ...SETTINGS_FLAGS,
   adapter: { type: 'string', value: 'DIR|REPO', help: "Continues training this PEFT adapter (of any method); its adapter_config.json replaces the method's options." },
   resume: { type: 'boolean', help: 'Continues from the checkpoint in OUT/checkpoint (without it, a run starts afresh and replaces it).' },
   kernels: KERNELS_FLAG,
@@ -44,12 +31,10 @@ export const TRAIN_FLAGS: CliFlags = {
 };
 
 export async function trainCommand(values: Values): Promise<void> {
-  const modelArg = str(values, 'model', true);
-  const dataPath = resolveDataArg(str(values, 'data', true));
+  const runFlags = readRunFlags(values);
+  const { modelArg, dataPath, settings, run } = runFlags;
   const out = str(values, 'out', true);
   const { method, options } = readMethodFlags(values);
-  const settings = { ...DEFAULT_TRAINING, ...readFlags(TRAINING_FIELDS, values) };
-  const run = { ...RUN_DEFAULTS, ...readFlags(RUN_FIELDS, values) };
   const kernels = kernelsFlag(values);
   const adapterArg = str(values, 'adapter');
   const quiet = values.quiet === true;
@@ -57,9 +42,7 @@ export async function trainCommand(values: Values): Promise<void> {
     if (!quiet) process.stderr.write(`${line}\n`);
   };
 
-  const text = await readFile(dataPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new CliUsageError(`--data ${dataPath}: ${e.code === 'ENOENT' ? SAMPLE_DATASET_HINT : e.message}`);
-  });
+  const text = await readDataText(dataPath);
   const logPath = join(out, 'train_log.jsonl');
   const held: { session?: Session; bar?: cliProgress.SingleBar } = {};
   try {
@@ -110,7 +93,8 @@ export async function trainCommand(values: Values): Promise<void> {
       },
     });
     for (const [name, bytes] of result.files) await writeFile(join(out, name), bytes);
-    say(`adapter written to ${out} (${[...result.files.keys()].join(', ')}); final loss ${result.log.at(-1)?.loss.toFixed(4) ?? '-'}`);
+    await writeRunFile(out, runFlags);
+    say(`adapter written to ${out} (${[...result.files.keys(), RUN_FILE].join(', ')}); final loss ${result.log.at(-1)?.loss.toFixed(4) ?? '-'}`);
     result.adapter.destroy();
   } finally {
     held.bar?.stop();

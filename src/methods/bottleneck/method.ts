@@ -5,9 +5,10 @@
  */
 import type { ModelConfig } from '../../model/config';
 import { BOTTLENECK_FIELDS } from '../../options/bottleneck-fields';
-import { bottleneckSize, bottleneckTargets, makeBottleneckConfig, type BottleneckConfig } from '../../peft/bottleneck-files';
+import { bottleneckConfigToJson, bottleneckSize, bottleneckTargets, makeBottleneckConfig, type BottleneckConfig } from '../../peft/bottleneck-files';
 import { baseParameterCount } from '../../peft/trainable-params';
 import type { BaseModelName, MethodPlan, PeftMethod } from '../method';
+import { adapterConfigObject } from '../shared/adapter-config';
 
 /** The options that rebuild a config (what the studio shows). */
 export function bottleneckOptions(c: BottleneckConfig): Record<string, unknown> {
@@ -47,6 +48,7 @@ export const BOTTLENECK_METHOD: PeftMethod = {
   plan(options, model, base) {
     return bottleneckPlan(bottleneckConfigOf(options, model, base), model);
   },
+  adapterConfig: (options, model, base) => adapterConfigObject(bottleneckConfigToJson(bottleneckConfigOf(options, model, base), model)),
   merge: {
     kind: 'refused',
     why: 'a bottleneck adapter is a non-linear MLP on a sublayer\'s output (out + up(act(down(out)))); it cannot be folded into the linear weights',

@@ -5,9 +5,11 @@
 import type { ModelConfig } from '../../model/config';
 import { IA3_FIELDS } from '../../options/ia3-fields';
 import { ia3VectorShape, makeIA3Config, resolveIA3Targets, type IA3Config, type IA3Target } from '../../peft/ia3-config';
+import { ia3AdapterConfigJson } from '../../peft/ia3-files';
 import { effectiveTargetModules } from '../../peft/lora-targets';
 import { baseParameterCount } from '../../peft/trainable-params';
 import type { BaseModelName, MethodPlan, PeftMethod } from '../method';
+import { adapterConfigObject } from '../shared/adapter-config';
 import { mergeIa3 } from './merge';
 
 /** The IA³ options of a config (what rebuilds it, and what the studio shows). */
@@ -54,5 +56,6 @@ export const IA3_METHOD: PeftMethod = {
     return ia3Plan(c, resolveIA3Targets(c, model), model);
   },
   effectiveOptions: (options, model, base) => ia3Options(ia3ConfigOf(options, model, base)),
+  adapterConfig: (options, model, base) => adapterConfigObject(ia3AdapterConfigJson(ia3ConfigOf(options, model, base), model)),
   merge: { kind: 'merge', apply: mergeIa3 },
 };

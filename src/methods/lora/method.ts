@@ -4,10 +4,12 @@
  */
 import type { ModelConfig } from '../../model/config';
 import { LORA_FIELDS } from '../../options/lora-fields';
-import { makeLoraConfig, type LoraConfig } from '../../peft/lora-config';
+import { savedLoraConfig } from '../../peft/adapter-files';
+import { loraConfigToJson, makeLoraConfig, type LoraConfig } from '../../peft/lora-config';
 import { effectiveTargetModules, resolveLoraTargets, type ResolvedTarget } from '../../peft/lora-targets';
 import { countParameters } from '../../peft/trainable-params';
 import type { BaseModelName, MethodPlan, PeftMethod } from '../method';
+import { adapterConfigObject } from '../shared/adapter-config';
 import { mergeLora } from './merge';
 
 /** The LoRA options of a config (what rebuilds it, and what the studio shows). */
@@ -53,5 +55,6 @@ export const LORA_METHOD: PeftMethod = {
     const c = loraConfigOf(options, model, base);
     return loraPlan(c, resolveLoraTargets(c, model), model);
   },
+  adapterConfig: (options, model, base) => adapterConfigObject(loraConfigToJson(savedLoraConfig(loraConfigOf(options, model, base), model))),
   merge: { kind: 'merge', apply: mergeLora },
 };

@@ -6,8 +6,10 @@
 import type { ModelConfig } from '../../model/config';
 import type { FieldSet } from '../../options/field';
 import { makePromptLearningConfig, type ConfigOf, type PromptLearningConfig, type PromptLearningPeftType } from '../../peft/prompt-learning-config';
+import { promptLearningAdapterConfigJson } from '../../peft/prompt-learning-files';
 import { countPromptLearningParameters } from '../../peft/trainable-params';
 import type { AdapterFact, BaseModelName, MethodId, MethodPlan, PeftMethod } from '../method';
+import { adapterConfigObject } from './adapter-config';
 
 /** The config of a prompt-learning method from the run's options (a null option takes PEFT's default or derived value). */
 export function promptLearningConfigOf<T extends PromptLearningPeftType>(
@@ -60,6 +62,7 @@ export function promptLearningMethod(id: MethodId, peftType: PromptLearningPeftT
     help,
     fields,
     plan: (options, model, base) => promptLearningPlan(label, promptLearningConfigOf(peftType, options, model, base), model),
+    adapterConfig: (options, model, base) => adapterConfigObject(promptLearningAdapterConfigJson(promptLearningConfigOf(peftType, options, model, base))),
     merge: {
       kind: 'refused',
       why:

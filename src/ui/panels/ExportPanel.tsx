@@ -5,8 +5,13 @@ import { availableMethods } from '../../methods/registry';
 import { trainableParametersLine } from '../../peft/trainable-params';
 import { useAdapter } from '../stores/adapter';
 import { useCompare } from '../stores/compare';
-import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, exportFileName, useExport, type ExportTarget } from '../stores/export';
+import { useData } from '../stores/data';
+import { ADAPTER_FOLDER_FILES, adapterZipName, EXPORT_FILE, exportFileName, recipeZipName, useExport, type ExportTarget } from '../stores/export';
+import { useMethod } from '../stores/method';
 import { useModel } from '../stores/model';
+import { adapterRunRecord, recipeBlocker } from '../stores/recipe-input';
+import { useRuns } from '../stores/runs';
+import { useTraining } from '../stores/training';
 import { useHubPush, type PushWhat } from '../stores/hub-push';
 import type { AdapterInfo } from '../../worker/protocol';
 import { useT } from '../i18n';
@@ -143,6 +148,46 @@ function OnnxDownload() {
   );
 }
 
+/**
+ * The current run as a recipe that trains it again on GPU machines (transformers, PEFT, accelerate): disabled, with
+ * the reason, until a model and a dataset are there; the hint says whose settings it takes and, for a model that is
+ * not on the Hub, that the GPU machine needs a copy.
+ */
+function RecipeDownload() {
+  const t = useT('export');
+  const { busy, downloadRecipe } = useExport();
+  const model = useModel((s) => s.status);
+  const data = useData((s) => s.spec);
+  const adapter = useAdapter((s) => s.adapter);
+  const chosenMethod = useMethod((s) => s.methodId);
+  const opened = useRuns((s) => s.opened);
+  const records = useRuns((s) => s.records);
+  const trainingState = useTraining((s) => s.state);
+  const recordId = useTraining((s) => s.recordId);
+  const blocked = recipeBlocker(model, data);
+  const record = adapterRunRecord(adapter, { opened, records }, { state: trainingState, recordId });
+  const info = model.state === 'ready' ? model : null;
+  const method = adapter?.method ?? chosenMethod;
+  return (
+    <>
+      <h3>{t.recipeHeading}</h3>
+      <div className="row export-buttons">
+        <button type="button" data-testid="export-recipe" disabled={blocked !== null || busy !== null} onClick={() => downloadRecipe()}>
+          {t.recipeButton(recipeZipName(info?.info.nameOrPath ?? 'model', method))}
+        </button>
+      </div>
+      <p className="hint" data-testid="export-recipe-hint">
+        {blocked ?? <Rich text={t.recipeHint(adapter?.label ?? null, record?.name ?? null)} />}
+      </p>
+      {info && info.spec.kind !== 'hub' && (
+        <p className="hint" data-testid="export-recipe-local">
+          <Rich text={t.recipeLocalModel(info.info.nameOrPath)} />
+        </p>
+      )}
+    </>
+  );
+}
+
 /** Push the adapter (or the merged model) to a Hub model repo; the token stays in memory unless remembered. */
 function HubPush() {
   const t = useT('export');
@@ -270,6 +315,7 @@ export function ExportPanel() {
 
       <MergedDownload />
       <OnnxDownload />
+      <RecipeDownload />
 
       <HubPush />
 

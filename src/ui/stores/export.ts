@@ -1,7 +1,8 @@
 /**
  * The Export panel's state: downloading the worker's current adapter in PEFT's format (each file, or all three in a
- * zip that unpacks to a folder `PeftModel.from_pretrained` loads), and importing a PEFT adapter (the files, their
- * folder's zip) as the worker's current adapter.
+ * zip that unpacks to a folder `PeftModel.from_pretrained` loads), the merged model and its ONNX export, the current
+ * run as a recipe for GPU machines (src/recipe), and importing a PEFT adapter (the files, their folder's zip) as the
+ * worker's current adapter.
  */
 import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { create } from 'zustand';
@@ -9,10 +10,12 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, ADAPTER
 import type { MergedDtype } from '../../deploy/merged-dtype';
 import type { OnnxQuant } from '../../deploy/onnx/onnx-quant';
 import type { MethodId } from '../../methods/method';
+import { buildRecipe } from '../../recipe/build-recipe';
 import type { AdapterInfo } from '../../worker/protocol';
 import { tr } from '../i18n';
 import { useAdapter } from './adapter';
 import { useModel } from './model';
+import { studioRecipeInput } from './recipe-input';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
 
 // ------------------------------------------------------------------------------------------ pure helpers
@@ -45,13 +48,18 @@ export function mergedZipName(modelNameOrPath: string, method: MethodId, dtype: 
   return `${safeModelName(modelNameOrPath)}-${method}-merged-${dtype.toLowerCase()}.zip`;
 }
 
+/** `<model name>-<method id>-recipe.zip` (austen-2m-lora-recipe.zip): the run as a recipe for GPU machines. */
+export function recipeZipName(modelNameOrPath: string, method: MethodId): string {
+  return `${safeModelName(modelNameOrPath)}-${method}-recipe.zip`;
+}
+
 /** The last part of a repo id or path, made file-name safe ("model" when nothing is left). */
 function safeModelName(modelNameOrPath: string): string {
   const last = modelNameOrPath.split(/[\\/]/).filter((p) => p !== '').pop() ?? '';
   return last.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '') || 'model';
 }
 
-/** A zip of the files at its root (safetensors stored, text deflated). */
+/** A zip of the files by relative path, '/'-separated (safetensors stored, the rest deflated). */
 export function buildFolderZip(files: Record<string, Uint8Array>): Uint8Array {
   const entries: Zippable = {};
   for (const [name, bytes] of Object.entries(files)) entries[name] = [bytes, { level: name.endsWith('.safetensors') ? 0 : 6 }];
@@ -194,6 +202,11 @@ export interface ExportState {
   transformersJs: TransformersJsRun;
   /** Loads the ONNX export with @xenova/transformers' pipeline('text-generation') in this page and runs `prompt` greedily. */
   runTransformersJs(prompt: string, maxNewTokens: number): Promise<void>;
+  /**
+   * Downloads the current run as a recipe for GPU machines (train.py, the data, requirements.txt, accelerate configs,
+   * README) in one zip; built on the page, from what the stores hold (stores/recipe-input.ts).
+   */
+  downloadRecipe(): void;
   /** Makes the adapter in these files (adapter_config.json + adapter_model.safetensors, or their zip) the current one. */
   importFiles(files: readonly File[]): Promise<void>;
 }
@@ -313,6 +326,21 @@ export const useExport = create<ExportState>()((set, get) => {
         set({ transformersJs: { state: 'done', prompt, text } });
       } catch (error) {
         set({ transformersJs: { state: 'error', message: toErrorInfo(error).message } });
+      }
+    },
+
+    downloadRecipe() {
+      if (get().busy) return;
+      set({ error: null });
+      try {
+        const input = studioRecipeInput();
+        const model = useModel.getState().status;
+        const fileName = recipeZipName(model.state === 'ready' ? model.info.nameOrPath : 'model', input.method);
+        const bytes = buildFolderZip(Object.fromEntries(buildRecipe(input)));
+        downloadBytes(fileName, bytes);
+        set({ exported: { fileName, bytes: bytes.byteLength } });
+      } catch (error) {
+        set({ error: toErrorInfo(error) });
       }
     },
 

@@ -75,6 +75,16 @@ export default defineMessages(
     pushPhase: (phase: string) => `${phase}…`,
     pushFile: (phase: string, file: string, percent: number | null) => `${phase} ${file}${percent === null ? '' : ` ${percent} %`}`,
     // ---- import
+    // ---- train at scale: the run as a recipe for GPU machines
+    recipeHeading: 'Train at scale',
+    recipeButton: (zipName: string) => `Training recipe (${zipName})`,
+    /** With `code` spans; `adapter`: the current adapter's method, `run`: the kept run it came from (null: none). */
+    recipeHint: (adapter: string | null, run: string | null) =>
+      `A folder that trains this run again on GPU machines with transformers, PEFT and accelerate: \`train.py\`, the data, \`requirements.txt\`, accelerate configs (one GPU, several GPUs, sharded) and a README that says how to run each. It takes ${adapter === null ? "the Method step's method and options" : `the current ${adapter} adapter's method and options`}, ${run === null ? "the Method step's settings" : `the settings of the run "${run}"`}, the weight format and the Data step's records. The adapter it trains comes back through Import below.`,
+    recipeLocalModel: (model: string) =>
+      `\`${model}\` is not on the Hugging Face Hub (the embedded model, or local files): upload its folder to the Hub or copy it to the GPU machine, and set \`base.name_or_path\` in \`recipe.json\` to it (the recipe's README says how).`,
+    recipeNeedsModel: 'Load a model first: the recipe needs its config.json.',
+    recipeNeedsData: 'Choose a dataset in the Data step first: the recipe carries its records.',
     importHeading: 'Import a PEFT adapter',
     importable: (methods: readonly string[]) => `An adapter of ${methods.join(', ')}: adapter_config.json's peft_type says which.`,
     importFilesLabel: 'adapter_config.json and adapter_model.safetensors, or a .zip of the adapter folder',
@@ -139,6 +149,14 @@ export default defineMessages(
     pushPhase: (phase: string) => `${PUSH_PHASE_ZH[phase] ?? phase}…`,
     pushFile: (phase: string, file: string, percent: number | null) =>
       `${PUSH_PHASE_ZH[phase] ?? phase} ${file}${percent === null ? '' : ` ${percent} %`}`,
+    recipeHeading: '大规模训练',
+    recipeButton: (zipName: string) => `训练配方（${zipName}）`,
+    recipeHint: (adapter: string | null, run: string | null) =>
+      `一个在 GPU 机器上用 transformers、PEFT 和 accelerate 重新训练本次运行的文件夹：\`train.py\`、数据、\`requirements.txt\`、accelerate 配置（单 GPU、多 GPU、分片）以及说明各种运行方式的 README。它采用${adapter === null ? '“方法”步骤中的方法和选项' : `当前 ${adapter} 适配器的方法和选项`}、${run === null ? '“方法”步骤中的设置' : `运行“${run}”的设置`}、权重格式以及“数据”步骤的记录。训练出的适配器可通过下方的导入带回。`,
+    recipeLocalModel: (model: string) =>
+      `\`${model}\` 不在 Hugging Face Hub 上（内置模型或本地文件）：请把它的文件夹上传到 Hub 或复制到 GPU 机器，并把 \`recipe.json\` 中的 \`base.name_or_path\` 改为它（配方的 README 说明了做法）。`,
+    recipeNeedsModel: '请先加载模型：配方需要它的 config.json。',
+    recipeNeedsData: '请先在“数据”步骤中选择数据集：配方会带上其中的记录。',
     importHeading: '导入 PEFT 适配器',
     importable: (methods: readonly string[]) => `支持 ${methods.join('、')} 适配器，由 adapter_config.json 的 peft_type 指明是哪一种。`,
     importFilesLabel: 'adapter_config.json 和 adapter_model.safetensors，或适配器文件夹的 .zip',
