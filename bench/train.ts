@@ -1,6 +1,11 @@
 /**
  * `npm run bench:train [-- --json] [--steps N] [--batch B] [--seq T] [--models gpt2,llama,qwen2,default] [--formats f32,q8,q4,nf4]
- *   [--kernels tiled|direct] [--profile [--profile-method timestamps|replay]] [--peer torch]`
+ *   [--kernels tiled|direct] [--profile [--profile-method timestamps|replay]] [--peer torch] [--gradient-checkpointing]
+ *   [--like-layers N]`
+ *
+ * --models also takes the real models' shapes (smollm2-135m, smollm2-360m, qwen2.5-0.5b, tinyllama-1.1b: random
+ * weights with the real config.json, `make-tiny-model --like`), with --like-layers N of their layers (default all).
+ * Each row also gives the memory plan's activation peak (engine/memory-plan.ts) next to the measured one.
  *
  * Training throughput (a benchmark, not a test): LoRA training steps through the real trainer on each tiny model
  * architecture and the embedded default model, with W0 in each weight format. Reports the median ms per optimizer
@@ -34,7 +39,10 @@ import type { TokenizedExample } from '../src/data/tokenize';
 import { DEFAULT_MODEL } from '../src/model-io/embedded';
 import { loadModel, type LoadedModel } from '../src/model-io/load-model';
 import { BrowserFilesSource } from '../src/model-io/model-source';
-import { makeTinyModel } from '../tests/fixtures/tiny-models';
+import { makeLikeModel, makeTinyModel } from '../tests/fixtures/tiny-models';
+import { isModelPresetName, MODEL_PRESET_NAMES } from '../src/model/presets';
+import { passActivations } from '../src/engine/memory-plan';
+import { planMethodOf } from '../src/methods/plan-method';
 import { makeLoraConfig } from '../src/peft/lora-config';
 import { initLoraWeights } from '../src/peft/lora-init';
 import { resolveLoraTargets } from '../src/peft/lora-targets';
@@ -48,6 +56,8 @@ interface Row {
   tokens_per_s: number;
   weight_bytes: number;
   activation_bytes: number;
+  /** The memory plan's activation peak for the same pass (engine/memory-plan.ts). */
+  planned_activation_bytes: number;
   dispatches_per_step: number;
   bind_groups_per_step: number;
   uniform_bytes_per_step: number;
@@ -85,6 +95,8 @@ const { values: opts } = parseArgs({
     'profile-method': { type: 'string' },
     kernels: { type: 'string' },
     peer: { type: 'string' },
+    'gradient-checkpointing': { type: 'boolean', default: false },
+    'like-layers': { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -100,13 +112,17 @@ for (const [name, v] of [['steps', steps], ['batch', batch], ['seq', seq]] as co
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
 }
 
-/** The model's files by name: the embedded default model's from public/, a tiny model's made in memory. */
+const likeLayers = opts['like-layers'] === undefined ? undefined : Number(opts['like-layers']);
+if (likeLayers !== undefined && (!Number.isInteger(likeLayers) || likeLayers < 1)) throw new Error('--like-layers must be a positive integer');
+
+/** The model's files by name: the embedded default model's from public/, a tiny model's or a real shape's made in memory. */
 function modelFiles(name: string): Map<string, Uint8Array> {
+  if (isModelPresetName(name)) return makeLikeModel(name, { layers: likeLayers });
   if (name === 'default') {
     const folder = join(import.meta.dirname, '..', 'public', DEFAULT_MODEL.folder);
     return new Map(DEFAULT_MODEL.files.map((file) => [file, new Uint8Array(readFileSync(join(folder, file)))]));
   }
-  if (name !== 'gpt2' && name !== 'llama' && name !== 'qwen2') throw new Error(`--models: unknown model "${name}"`);
+  if (name !== 'gpt2' && name !== 'llama' && name !== 'qwen2') throw new Error(`--models: unknown model "${name}" (expected gpt2, llama, qwen2, default, ${MODEL_PRESET_NAMES.join(', ')})`);
   return makeTinyModel(name);
 }
 
@@ -159,13 +175,16 @@ try {
     const loaded = await load(files);
     const peer = torch ? await torchPeer(files) : null;
     const c = loaded.config;
-    const loraConfig = makeLoraConfig({ r: 8, lora_alpha: 16, target_modules: 'all-linear' }, c, { nameOrPath: name });
+    const loraOptions = { r: 8, lora_alpha: 16, target_modules: 'all-linear' };
+    const loraConfig = makeLoraConfig(loraOptions, c, { nameOrPath: name });
+    const gradientCheckpointing = opts['gradient-checkpointing'] ?? false;
+    const planned = passActivations({ config: c, batch, seqLen: seq, format: 'f32', gradientCheckpointing, method: planMethodOf('lora', loraOptions, c, { nameOrPath: name }), limits: gpu.device.limits });
     const targets = resolveLoraTargets(loraConfig, c);
     for (const format of formats) {
       const model = GpuModel.upload(gpu, c, loaded.weights, format);
       const lora = GpuLoraSet.create(gpu, model, loraModuleInits(loraConfig, targets, initLoraWeights(targets, true, 1), loaded.weights));
       // One warm-up step compiles the pipelines; the measured steps follow.
-      const settings = { ...DEFAULT_TRAINING, maxSteps: steps + 1, batchSize: batch, lr: 1e-3, checkpointEvery: 0 };
+      const settings = { ...DEFAULT_TRAINING, maxSteps: steps + 1, batchSize: batch, lr: 1e-3, checkpointEvery: 0, gradientCheckpointing };
       const trainer = new Trainer(gpu, model, lora, examples(c.vocabSize, batch * (steps + 1)), [], settings, 0);
       const times: number[] = [];
       const perStep: DispatchCounters[] = [];
@@ -220,12 +239,13 @@ try {
       model.destroy();
       const perStepMedian = (count: (c: DispatchCounters) => number) => median(perStep.map(count));
       const row: Row = {
-        model: name === 'default' ? DEFAULT_MODEL.id : `tiny-${name}`,
+        model: name === 'default' ? DEFAULT_MODEL.id : isModelPresetName(name) ? `${name} (${c.numLayers} layers)${gradientCheckpointing ? ', checkpointing' : ''}` : `tiny-${name}`,
         format,
         ms_per_step: Math.round(ms * 10) / 10,
         tokens_per_s: Math.round(((batch * (seq - 1)) / ms) * 1000 * 10) / 10,
         weight_bytes: plannedWeightMemory(c, format).total,
         activation_bytes: activationBytes,
+        planned_activation_bytes: planned.tensorBytes,
         dispatches_per_step: perStepMedian((c) => c.hits + c.misses),
         bind_groups_per_step: perStepMedian((c) => c.misses),
         uniform_bytes_per_step: perStepMedian((c) => c.uniformBytesCreated),
@@ -255,12 +275,12 @@ try {
 if (!opts.json) {
   const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
   printTable(
-    ['model', 'W0', 'ms/step', 'tokens/s', 'first step', 'compiles', 'step GFLOP/s', 'matmul GFLOP/s', 'step/matmul', 'dispatches/step', 'new bind groups/step', 'new scratch/step', 'weights', 'activations'],
+    ['model', 'W0', 'ms/step', 'tokens/s', 'first step', 'compiles', 'step GFLOP/s', 'matmul GFLOP/s', 'step/matmul', 'dispatches/step', 'new bind groups/step', 'new scratch/step', 'weights', 'activations', 'planned'],
     rows.map((r) => [
       r.model, r.format, r.ms_per_step.toFixed(1), r.tokens_per_s.toFixed(1), `${(r.first_step_ms / 1000).toFixed(1)} s`,
       `${r.pipelines_compiled} in ${(r.compile_ms / 1000).toFixed(1)} s`, r.step_gflops.toFixed(2), r.matmul_gflops.toFixed(2),
       `${Math.round((100 * r.step_gflops) / r.matmul_gflops)} %`, String(r.dispatches_per_step), String(r.bind_groups_per_step),
-      String(r.scratch_created_per_step), kib(r.weight_bytes), kib(r.activation_bytes),
+      String(r.scratch_created_per_step), kib(r.weight_bytes), kib(r.activation_bytes), kib(r.planned_activation_bytes),
     ]),
     `LoRA r=8 on all linear layers, batch ${batch} × ${seq} tokens, median of ${steps} steps after one warm-up step ` +
       '(first step: from the start of the run, compiles included; compiles: pipelines compiled in the run, and their CPU time; ' +

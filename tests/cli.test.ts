@@ -131,6 +131,6 @@ describe('peft-studio', () => {
     const unknown = cli(['fly'], dir);
     expect(unknown.code).toBe(1);
     // make-tiny-model is a development script now (scripts/make-tiny-model.ts), not a command.
-    expect(unknown.stderr).toMatch(/unknown command "fly"; commands: train, compare-methods, generate, score, export, push, recipe \(/);
+    expect(unknown.stderr).toMatch(/unknown command "fly"; commands: train, compare-methods, generate, score, export, push, recipe, plan \(/);
   });
 });

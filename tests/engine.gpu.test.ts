@@ -10,7 +10,7 @@ import { checkFitsDevice, GpuModel, plannedWeightMemory } from '../src/engine/gp
 import type { GpuContext } from '../src/gpu/device';
 import { evalLoss, forwardLogits, lossAndGrads } from '../src/engine/training-pass';
 import { readTensor } from '../src/kernels/tensor';
-import { trainingActivationBytes } from '../src/engine/memory';
+import { passActivations } from '../src/engine/memory-plan';
 import { generate } from '../src/engine/generate';
 import { dequantizeWeight, packWeight } from '../src/kernels/quantize';
 import { WEIGHT_FORMATS, type WeightFormat } from '../src/kernels/weight-format';
@@ -151,7 +151,12 @@ describe.each(KINDS)('%s', (kind) => {
         expectClose(`${path} dA`, g.dA, ref.grads.get(`${path}.lora_A`)!, GRAD_TOL);
         expectClose(`${path} dB`, g.dB, ref.grads.get(`${path}.lora_B`)!, GRAD_TOL);
       }
-      expect(result.activationBytes).toBe(trainingActivationBytes(m.config, 2, 7, inits.map((i) => i.r)));
+      // The memory plan replays this pass's allocations: its peak is the pool's, to the byte.
+      const specs = new Map(linearModules(m.config).map((s) => [s.path, s]));
+      const targets = inits.map((i) => ({ layer: specs.get(i.path)!.layer, role: specs.get(i.path)!.role, r: i.r, bias: false }));
+      const method = { trainableParams: 0, lora: { targets, dora: false, dropout: true }, exact: true };
+      const plan = passActivations({ config: m.config, batch: 2, seqLen: 7, format: 'q8', gradientCheckpointing: false, method, limits: ctx.gpu.device.limits });
+      expect(result.activationBytes).toBe(plan.tensorBytes);
     } finally {
       lora.destroy();
       model.destroy();

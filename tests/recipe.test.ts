@@ -64,6 +64,7 @@ const TRAINING: TrainingSettings = {
   seed: 1234,
   evalEvery: 5,
   checkpointEvery: 20,
+  gradientCheckpointing: true,
 };
 const RUN: RunOptions = { ...RUN_DEFAULTS, maxLength: 96, valSplit: 0.2, quant: 'f32', skipBadRecords: true };
 
@@ -166,6 +167,7 @@ describe.each(METHOD_IDS.map((m) => [m]))('recipe of %s', (method) => {
         val_split: 0.2,
         eval_steps: 5,
         save_steps: 20,
+        gradient_checkpointing: true,
       });
       expect(recipe.method).toBe(method);
       expect(recipe.base).toEqual({ name_or_path: BASE.nameOrPath, revision: BASE.revision, model_type: 'llama', decoder_layer_class: 'LlamaDecoderLayer' });

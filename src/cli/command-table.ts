@@ -3,6 +3,7 @@ import { usageLines, type CliFlags, type Values } from './flags';
 import { COMPARE_METHODS_FLAGS, compareMethodsCommand } from './commands/compare-methods';
 import { EXPORT_FLAGS, exportCommand } from './commands/export';
 import { GENERATE_FLAGS, generateCommand } from './commands/generate';
+import { PLAN_FLAGS, planCommand } from './commands/plan';
 import { PUSH_FLAGS, pushCommand } from './commands/push';
 import { RECIPE_FLAGS, recipeCommand } from './commands/recipe';
 import { SCORE_FLAGS, scoreCommand } from './commands/score';
@@ -16,6 +17,7 @@ export const COMMANDS: Readonly<Record<string, { flags: CliFlags; run: (values: 
   export: { flags: EXPORT_FLAGS, run: exportCommand },
   push: { flags: PUSH_FLAGS, run: pushCommand },
   recipe: { flags: RECIPE_FLAGS, run: recipeCommand },
+  plan: { flags: PLAN_FLAGS, run: planCommand },
 };
 
 const COMMAND_COLUMN = 19;

@@ -6,13 +6,12 @@
  */
 import { encodeActivationBackward, encodeSwigluBackward } from '../kernels/activations';
 import { encodeCopyColumns } from '../kernels/copy-columns';
-import { encodeLinearBackwardInput } from '../kernels/linear';
 import { encodeRope } from '../kernels/rope';
 import type { GpuTensor } from '../kernels/tensor';
 import type { LinearRole } from '../model/architecture';
 import type { SequenceAttention } from './attention-modes';
-import type { BlockActs, ForwardActs, PassInput, SublayerSaved } from './forward';
-import { linearOf, type GpuLayer } from './gpu-model';
+import { blockForward, mlpActivation, type BlockActs, type ForwardActs, type PassInput, type SublayerSaved } from './forward';
+import { linearOf, type GpuLayer, type GpuNorm } from './gpu-model';
 import type { Pass } from './pass';
 import { sumPrefixRows } from './sequence-rows';
 
@@ -33,22 +32,27 @@ export function blockBackward(p: Pass, layer: GpuLayer, s: BlockActs, dh: GpuTen
   const linearBackward = (role: LinearRole, dy: GpuTensor, x: GpuTensor, dx: GpuTensor | null, accumulateDx = false) =>
     p.linearBackward(linearOf(layer, role), s.linears[role] ?? null, dy, x, dx, accumulateDx);
 
-  // MLP: hOut = hMid + down(act(f)).
+  // MLP: hOut = hMid + down(act(f)). The norm's output and the activation are recomputed, with the same bits.
   const dMlp = throughSublayer(p, s.sublayers.mlp, dh);
   const dAct = p.tensor([M, I], `${L} d mlp act`);
+  const act = p.tensor([M, I], `${L} mlp act (recomputed)`);
+  mlpActivation(p, s.f, s.up, act);
+  linearBackward('down', dMlp, act, dAct);
+  p.free(act);
+  const a2 = recomputeNorm(p, layer.norm2, s.hMid, `${L} norm2`);
   const da2 = p.tensor([M, d], `${L} d norm2`);
-  linearBackward('down', dMlp, s.act, dAct);
   if (arch.mlp === 'gelu') {
     const df = p.tensor([M, I], `${L} d mlp in`);
     encodeActivationBackward(p.rec, { fn: 'gelu_new', dy: dAct, x: s.f, dx: df });
-    linearBackward('fc', df, s.a2, da2);
+    linearBackward('fc', df, a2, da2);
   } else {
     const dGate = p.tensor([M, I], `${L} d gate`);
     const dUp = p.tensor([M, I], `${L} d up`);
     encodeSwigluBackward(p.rec, { dh: dAct, gate: s.f, up: s.up!, dGate, dUp });
-    linearBackward('gate', dGate, s.a2, da2);
-    linearBackward('up', dUp, s.a2, da2, true);
+    linearBackward('gate', dGate, a2, da2);
+    linearBackward('up', dUp, a2, da2, true);
   }
+  p.free(a2);
   p.normBackward(layer.norm2, da2, s.hMid, s.stats2, dh, true); // dh is now d(hMid)
 
   // Attention: hMid = hIn + o_proj(attention(q, k, v)).
@@ -56,6 +60,7 @@ export function blockBackward(p: Pass, layer: GpuLayer, s: BlockActs, dh: GpuTen
   const dO = p.tensor([M, qDim], `${L} d attention out`);
   linearBackward('o', dAttn, s.o, dO);
   const { dq, dk, dv } = attention.backward(p, layer.index, s.attention, dO);
+  const a = recomputeNorm(p, layer.norm1, s.hIn, `${L} norm1`);
   const da = needInput ? p.tensor([M, d], `${L} d norm1`) : null;
   if (arch.positions === 'rope') {
     // The gradient through a rotation is the inverse rotation.
@@ -68,26 +73,45 @@ export function blockBackward(p: Pass, layer: GpuLayer, s: BlockActs, dh: GpuTen
     encodeCopyColumns(p.rec, { src: dq, srcOffset: 0, dst: dqkv, dstOffset: 0, width: qDim });
     encodeCopyColumns(p.rec, { src: dk, srcOffset: 0, dst: dqkv, dstOffset: qDim, width: kvDim });
     encodeCopyColumns(p.rec, { src: dv, srcOffset: 0, dst: dqkv, dstOffset: qDim + kvDim, width: kvDim });
-    linearBackward('qkv', dqkv, s.a, da);
+    linearBackward('qkv', dqkv, a, da);
   } else {
-    linearBackward('q', dq, s.a, da);
-    linearBackward('k', dk, s.a, da, true);
-    linearBackward('v', dv, s.a, da, true);
+    linearBackward('q', dq, a, da);
+    linearBackward('k', dk, a, da, true);
+    linearBackward('v', dv, a, da, true);
   }
+  p.free(a);
   if (da) p.normBackward(layer.norm1, da, s.hIn, s.stats1, dh, true); // dh is now d(hIn)
 }
 
-/** The backward of modelForward from dLogits [rows, V] (which it may overwrite). */
-export function modelBackward(p: Pass, acts: ForwardActs, dLogits: GpuTensor, input: PassInput, attention: SequenceAttention): void {
+/** A norm's output again from its input (the forward did not keep it). */
+function recomputeNorm(p: Pass, n: GpuNorm, x: GpuTensor, name: string): GpuTensor {
+  const y = p.tensor(x.shape, `${name} (recomputed)`);
+  const stats = p.normStats(`${name} stats (recomputed)`);
+  p.norm(n, x, y, stats);
+  p.free(stats);
+  return y;
+}
+
+/**
+ * The backward of modelForward (kept with 'all' or 'checkpoints') from dhf, the gradient of lm_head's input
+ * [rows, d] (lm-head-loss.ts). A checkpointed block runs its forward again first. Each block's tensors, and what
+ * its backward took, go back to the pool as soon as its backward is recorded, so the backward holds one block's
+ * gradients at a time.
+ */
+export function modelBackward(p: Pass, acts: ForwardActs, dhf: GpuTensor, input: PassInput, attention: SequenceAttention): void {
   const model = p.model;
   const d = model.config.hiddenSize;
-  const dhf = p.tensor([p.rows, d], 'd final norm');
-  encodeLinearBackwardInput(p.rec, { dy: dLogits, w0: model.lmHead, dx: dhf });
   const dh = p.tensor([p.rows, d], 'd residual');
   p.normBackward(model.finalNorm, dhf, acts.hLast, acts.finalStats, dh, false);
+  p.free(dhf);
   const virtual = input.virtualTokens > 0 ? p.hooks.virtualTokens : undefined;
   for (let i = model.layers.length - 1; i >= 0; i--) {
-    blockBackward(p, model.layers[i], acts.blocks[i], dh, input, attention, i > 0 || virtual !== undefined);
+    const layer = model.layers[i];
+    const mark = p.mark();
+    const saved = acts.blocks[i] ?? blockForward(p, layer, acts.inputs[i], input, attention);
+    blockBackward(p, layer, saved, dh, input, attention, i > 0 || virtual !== undefined);
+    p.freeSince(mark);
+    p.freeSince(acts.marks[i], [], acts.marks[i + 1]);
   }
   // dh is now the gradient of the embeddings; the virtual rows' share goes to the method.
   if (virtual) virtual.backward(p, sumPrefixRows(p, dh, input.sequences, virtual.count, 'd virtual tokens'));

@@ -1,8 +1,13 @@
 /**
  * The transformer forward on the GPU, written once for training, evaluation and generation. It reads the family's
  * description (norm, positions, q/k/v fusion, MLP kind) and calls the method hooks at their four places
- * (method-hooks.ts); attention is whatever mode the caller passes (attention-modes.ts). Every activation the
- * backward needs is returned in `ForwardActs` (generation simply drops it).
+ * (method-hooks.ts); attention is whatever mode the caller passes (attention-modes.ts).
+ *
+ * What it keeps for a backward is the caller's choice (`KeepActivations`): every block's activations, only each
+ * block's input (gradient checkpointing: the backward runs the block again), or nothing (evaluation and
+ * generation, which hand each block's tensors back to the pool as soon as the next block has its input). Even
+ * when it keeps everything, a block does not keep the outputs of its two norms or of its MLP activation: the
+ * backward recomputes them (one cheap kernel each, the same bits) rather than hold 2·d + I floats per token.
  */
 import { encodeCopyColumns } from '../kernels/copy-columns';
 import { encodeEmbedding } from '../kernels/embedding';
@@ -38,8 +43,7 @@ export interface SublayerSaved {
 /** The activations of one block that its backward needs. */
 export interface BlockActs {
   hIn: GpuTensor; // [M, d]
-  a: GpuTensor; // norm1(hIn)
-  stats1: GpuTensor;
+  stats1: GpuTensor; // norm1's row statistics (its output, a = norm1(hIn), is recomputed)
   /** The fused q|k|v output (qkv families). */
   qkv: GpuTensor | null;
   q: GpuTensor; // [M, H·hd], rotated
@@ -48,24 +52,32 @@ export interface BlockActs {
   attention: unknown; // the attention mode's saved state
   o: GpuTensor; // attention output [M, H·hd]
   hMid: GpuTensor; // after the attention sublayer
-  a2: GpuTensor; // norm2(hMid)
-  stats2: GpuTensor;
+  stats2: GpuTensor; // norm2's (a2 = norm2(hMid) is recomputed)
   f: GpuTensor; // the MLP's first projection: fc (GELU) or gate (SwiGLU)
-  up: GpuTensor | null; // SwiGLU's up projection
-  act: GpuTensor; // gelu(f) or silu(gate)·up
+  up: GpuTensor | null; // SwiGLU's up projection (the activation gelu(f) or silu(gate)·up is recomputed)
   hOut: GpuTensor;
   linears: Partial<Record<LinearRole, LinearSaved>>;
   sublayers: Partial<Record<Sublayer, SublayerSaved>>;
 }
 
+/**
+ * What the forward keeps for a backward: 'all' of every block's activations, each block's input only
+ * ('checkpoints'), or nothing ('none').
+ */
+export type KeepActivations = 'all' | 'checkpoints' | 'none';
+
 export interface ForwardActs {
   h0: GpuTensor;
-  blocks: BlockActs[];
-  /** The input of the final norm, its statistics and output. */
+  /** Each block's activations; null where only its input was kept (the backward recomputes the block). */
+  blocks: (BlockActs | null)[];
+  /** Each block's input. */
+  inputs: GpuTensor[];
+  /** Pool marks around the blocks: block i's tensors were taken between marks[i] and marks[i + 1]. */
+  marks: number[];
+  /** The input of the final norm, its statistics and output [rows, d] (lm_head's input). */
   hLast: GpuTensor;
   finalStats: GpuTensor;
   hFinal: GpuTensor;
-  logits: GpuTensor; // [M, V]
 }
 
 /** Token embeddings (plus learned positions), with the method's virtual tokens in the first rows of each sequence. */
@@ -90,6 +102,7 @@ export function embed(p: Pass, input: PassInput): GpuTensor {
     encodeEmbedding(p.rec, { table: model.positionEmbedding, ids: input.positions, out: pos });
     const withPositions = p.tensor([p.rows, d], 'embeddings with positions');
     encodeElementwise(p.rec, { a: h0, b: pos, out: withPositions });
+    p.free(h0, pos);
     return withPositions;
   }
   return h0;
@@ -155,6 +168,7 @@ export function blockForward(p: Pass, layer: GpuLayer, hIn: GpuTensor, input: Pa
     encodeRope(p.rec, { x: q, heads: c.numHeads, headDim: c.headDim, positions: input.positions, table });
     encodeRope(p.rec, { x: k, heads: c.numKvHeads, headDim: c.headDim, positions: input.positions, table });
   }
+  p.free(a);
   const o = p.tensor([M, qDim], `${L} attention out`);
   const attnSaved = attention.attend(p, layer.index, q, k, v, o);
   const mid = residual(p, layer.index, 'attention', hIn, `${L} residual 1`, (y, acc) => linear('o', o, y, acc));
@@ -168,36 +182,61 @@ export function blockForward(p: Pass, layer: GpuLayer, hIn: GpuTensor, input: Pa
   let up: GpuTensor | null = null;
   if (arch.mlp === 'gelu') {
     linear('fc', a2, f);
-    encodeActivation(p.rec, { fn: 'gelu_new', x: f, y: act });
   } else {
     up = p.tensor([M, I], `${L} mlp up`);
     linear('gate', a2, f);
     linear('up', a2, up);
-    encodeSwiglu(p.rec, { gate: f, up, h: act });
   }
+  mlpActivation(p, f, up, act);
+  p.free(a2);
   const out = residual(p, layer.index, 'mlp', mid.hOut, `${L} residual 2`, (y, acc) => linear('down', act, y, acc));
+  p.free(act);
   if (out.saved) sublayers.mlp = out.saved;
   return {
-    hIn, a, stats1, qkv, q, k, v, attention: attnSaved, o, hMid: mid.hOut, a2, stats2, f, up, act, hOut: out.hOut, linears, sublayers,
+    hIn, stats1, qkv, q, k, v, attention: attnSaved, o, hMid: mid.hOut, stats2, f, up, hOut: out.hOut, linears, sublayers,
   };
 }
 
-/** Embeddings, every block, the final norm and lm_head: the logits [rows, V], and what the backward needs. */
-export function modelForward(p: Pass, input: PassInput, attention: AttentionMode): ForwardActs {
+/** The MLP's activation, gelu(f) or silu(gate)·up, into `act` (the forward's, and the backward's recomputation). */
+export function mlpActivation(p: Pass, f: GpuTensor, up: GpuTensor | null, act: GpuTensor): void {
+  if (p.model.arch.mlp === 'gelu') encodeActivation(p.rec, { fn: 'gelu_new', x: f, y: act });
+  else encodeSwiglu(p.rec, { gate: f, up: up!, h: act });
+}
+
+/**
+ * Embeddings, every block and the final norm: lm_head's input [rows, d], and what a backward needs (`keep`). The
+ * logits are the caller's: the whole [rows, V] (modelLogits), or a chunk at a time with the loss (lm-head-loss.ts).
+ */
+export function modelForward(p: Pass, input: PassInput, attention: AttentionMode, keep: KeepActivations): ForwardActs {
   const model = p.model;
   p.begin();
+  const start = p.mark();
   const h0 = embed(p, input);
-  const blocks: BlockActs[] = [];
+  const blocks: (BlockActs | null)[] = [];
+  const inputs: GpuTensor[] = [];
+  const marks: number[] = [];
   let h = h0;
   for (const layer of model.layers) {
+    marks.push(p.mark());
+    inputs.push(h);
     const acts = blockForward(p, layer, h, input, attention);
-    blocks.push(acts);
+    // 'checkpoints' keeps the block's input (taken before it) and output; 'none' only the output.
+    if (keep === 'checkpoints') p.freeSince(marks[marks.length - 1], [acts.hOut]);
+    if (keep === 'none') p.freeSince(start, [acts.hOut]);
+    blocks.push(keep === 'all' ? acts : null);
     h = acts.hOut;
   }
+  marks.push(p.mark());
   const hFinal = p.tensor([p.rows, model.config.hiddenSize], 'final norm');
   const finalStats = p.normStats('final norm stats');
   p.norm(model.finalNorm, h, hFinal, finalStats);
-  const logits = p.tensor([p.rows, model.config.vocabSize], 'logits');
-  encodeLinearForward(p.rec, { x: hFinal, w0: model.lmHead, y: logits });
-  return { h0, blocks, hLast: h, finalStats, hFinal, logits };
+  if (keep === 'none') p.freeSince(start, [hFinal]);
+  return { h0, blocks, inputs, marks, hLast: h, finalStats, hFinal };
+}
+
+/** The logits [rows, V] of lm_head's input [rows, d] (of every row: evaluation; of one row: a generation step). */
+export function modelLogits(p: Pass, hFinal: GpuTensor): GpuTensor {
+  const logits = p.tensor([hFinal.shape[0], p.model.config.vocabSize], 'logits');
+  encodeLinearForward(p.rec, { x: hFinal, w0: p.model.lmHead, y: logits });
+  return logits;
 }

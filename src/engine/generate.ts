@@ -9,12 +9,12 @@
  * positions, and its virtual tokens go in front of the prompt, as PEFT generates.
  */
 import type { GpuContext } from '../gpu/device';
-import { readBack } from '../gpu/buffers';
+import { readTensor } from '../kernels/tensor';
 import { checkIndicesBelow } from '../kernels/index-tensor';
 import { checkDecodeOptions, decodeAll, decodeLoop, type DecodeOptions, type StopReason } from '../model/decode-loop';
 import { ActivationPool } from './activation-pool';
 import { CachedAttention } from './attention-modes';
-import { modelForward } from './forward';
+import { modelForward, modelLogits } from './forward';
 import type { GpuModel } from './gpu-model';
 import type { MethodHooks } from './method-hooks';
 import { Pass } from './pass';
@@ -52,12 +52,17 @@ async function step(
   const idsT = pool.indices(Uint32Array.from({ length: n }, (_, i) => (i < virtual ? 0 : ids[i - virtual])), 'input_ids');
   const posT = pool.indices(Uint32Array.from({ length: n }, (_, i) => pastLen + i), 'position_ids');
   try {
-    const acts = modelForward(pass, { ids: idsT, positions: posT, sequences: 1, seqLen: n, virtualTokens: virtual }, cache);
+    const acts = modelForward(pass, { ids: idsT, positions: posT, sequences: 1, seqLen: n, virtualTokens: virtual }, cache, 'none');
+    // Only the last row's logits choose the next token.
+    const d = c.hiddenSize;
+    const lastRow = pass.tensor([1, d], 'last row');
+    pass.rec.encoder.copyBufferToBuffer(acts.hFinal.buffer, (n - 1) * d * 4, lastRow.buffer, 0, d * 4);
+    const logits = modelLogits(pass, lastRow);
     pass.rec.submit();
     cache.advance(n);
-    const last = await readBack(gpu.device, acts.logits.buffer, n * c.vocabSize * 4);
+    const last = await readTensor(gpu.device, logits);
     gpu.assertHealthy();
-    return new Float32Array(last, (n - 1) * c.vocabSize * 4, c.vocabSize);
+    return last;
   } finally {
     pool.release();
   }

@@ -1,6 +1,9 @@
 /**
- * GPU memory of one training pass (training-pass.ts), in bytes, as a function of the batch B, the sequence
- * length T and the model's size. All activations are f32 (4 bytes). With M = B·T tokens, hidden size d,
+ * The activation memory of a training pass that keeps every tensor until the pass ends, saves the attention
+ * probabilities and builds the whole [tokens × vocabulary] logits: what an autograd engine without
+ * memory-efficient attention or a chunked loss keeps, and what the studio's own pass took before it freed tensors
+ * as it goes (the recipe's estimate for PyTorch uses it; the studio plans its own pass with memory-plan.ts). In
+ * bytes, as a function of the batch B, the sequence length T and the model's size. All activations are f32 (4 bytes). With M = B·T tokens, hidden size d,
  * q width qD = heads·head_dim, k/v width kvD = kv_heads·head_dim, MLP width I, vocabulary V, L layers and
  * R = the sum of the LoRA ranks of all adapted modules:
  *

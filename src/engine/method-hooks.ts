@@ -13,6 +13,7 @@
  * Each hook returns what its backward needs; the layer code keeps that with the block's saved activations and
  * hands it back. Gradients go only to the method's own parameters (and on to the layer's input).
  */
+import type { TensorOptions } from './activation-pool';
 import type { CommandRecorder } from '../kernels/dispatch';
 import type { GpuTensor } from '../kernels/tensor';
 import type { Sublayer } from '../model/architecture';
@@ -22,8 +23,11 @@ import type { GpuLinear } from './gpu-model';
 /** What a hook sees of the pass it runs in. */
 export interface PassContext {
   readonly rec: CommandRecorder;
-  /** A tensor for this pass (from the pass's activation pool, counted in its activation bytes). */
-  tensor(shape: readonly number[], name: string, opts?: { zeroed?: boolean }): GpuTensor;
+  /**
+   * A tensor for this pass (from the pass's activation pool, counted in its activation bytes). A tensor the host
+   * fills with queue.writeBuffer must say so (`hostWritten`): see ActivationPool.
+   */
+  tensor(shape: readonly number[], name: string, opts?: TensorOptions): GpuTensor;
   /** A column of ones [rows, 1] (for reductions over tokens, such as bias gradients). */
   ones(): GpuTensor;
   /** Rows of every activation matrix of the pass: sequences × positions. */

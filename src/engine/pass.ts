@@ -9,7 +9,7 @@ import { CommandRecorder } from '../kernels/dispatch';
 import { encodeLinearBackwardInput, encodeLinearForward } from '../kernels/linear';
 import { encodeLayerNorm, encodeLayerNormBackward, encodeRmsNorm, encodeRmsNormBackward } from '../kernels/norms';
 import type { GpuTensor } from '../kernels/tensor';
-import type { ActivationPool } from './activation-pool';
+import type { ActivationPool, TensorOptions } from './activation-pool';
 import type { GpuLinear, GpuModel, GpuNorm } from './gpu-model';
 import type { AdaptedLinear, MethodHooks, PassContext } from './method-hooks';
 
@@ -20,6 +20,10 @@ export interface PassOptions {
   dropoutSeed?: number | null;
   /** Add this pass's gradients to those already in the adapter (gradient accumulation). */
   accumulateGrads?: boolean;
+  /** Keep only each block's input in the forward and run the block again in the backward (transformers' name). */
+  gradientCheckpointing?: boolean;
+  /** Rows per chunk of the loss's logits (lm-head-loss.ts); absent: as many as fit LOGITS_CHUNK_BYTES. */
+  lossChunkRows?: number;
   /**
    * The pool the pass takes its activations from. A trainer or a generation keeps one across its passes, so
    * buffers (and bind groups) are reused; without one, the pass uses a pool of its own and frees it after.
@@ -71,13 +75,27 @@ export class Pass implements PassContext {
     return { M: this.rows, d: c.hiddenSize, qDim: c.numHeads * c.headDim, kvDim: c.numKvHeads * c.headDim, I: c.intermediateSize };
   }
 
-  tensor(shape: readonly number[], name: string, opts?: { zeroed?: boolean }): GpuTensor {
+  tensor(shape: readonly number[], name: string, opts?: TensorOptions): GpuTensor {
     return this.pool.tensor(shape, name, opts);
+  }
+
+  /** A mark of the pass's tensors: `freeSince(mark)` hands back those taken after it (ActivationPool.freeSince). */
+  mark(): number {
+    return this.pool.mark();
+  }
+
+  freeSince(mark: number, keep: readonly GpuTensor[] = [], to?: number): void {
+    this.pool.freeSince(mark, keep, to);
+  }
+
+  /** Hands these tensors back to the pool before the pass ends; later tensors of the pass may reuse their buffers. */
+  free(...tensors: GpuTensor[]): void {
+    this.pool.free(...tensors);
   }
 
   ones(): GpuTensor {
     if (!this.onesColumn) {
-      this.onesColumn = this.tensor([this.rows, 1], 'ones');
+      this.onesColumn = this.tensor([this.rows, 1], 'ones', { hostWritten: true, wholePass: true });
       this.gpu.device.queue.writeBuffer(this.onesColumn.buffer, 0, new Float32Array(this.rows).fill(1));
     }
     return this.onesColumn;

@@ -57,7 +57,7 @@ export function sumPrefixRows(ctx: PassContext, full: GpuTensor, sequences: numb
   // Each sequence's P rows side by side: [B, P·W], then onesᵀ·that = [1, P·W].
   const gathered = ctx.tensor([sequences, P * W], `${name} per sequence`);
   copySequenceRows(ctx, full, S, 0, gathered, P, 0, P, sequences);
-  const ones = ctx.tensor([sequences, 1], `${name} ones`);
+  const ones = ctx.tensor([sequences, 1], `${name} ones`, { hostWritten: true });
   ctx.rec.gpu.device.queue.writeBuffer(ones.buffer, 0, new Float32Array(sequences).fill(1));
   const sum = ctx.tensor([1, P * W], name);
   encodeLoraWeightGrad(ctx.rec, `${name} (sum over sequences)`, { left: ones, right: gathered, out: sum, scale: 1 });

@@ -1,18 +1,19 @@
 /**
  * Whole-batch passes of the model on the GPU: logits (evaluation, parity checks), the validation loss, and one
- * training pass — forward over B sequences with causal and padding masks, cross-entropy with ignore index −100,
- * and the backward to the method's parameters only. Everything one pass does is recorded into one command buffer
- * and submitted once; its activations come from an activation pool (reused across passes when the caller keeps
- * one, see PassOptions.pool).
+ * training pass — forward over B sequences with causal and padding masks, cross-entropy with ignore index −100
+ * (over chunks of rows, lm-head-loss.ts), and the backward to the method's parameters only, optionally with
+ * gradient checkpointing. Everything one pass does is recorded into one command buffer and submitted once; its
+ * activations come from an activation pool (reused across passes when the caller keeps one, see
+ * PassOptions.pool), which hands tensors back as soon as the pass is done with them.
  */
 import type { GpuContext } from '../gpu/device';
-import { encodeCrossEntropy } from '../kernels/cross-entropy';
 import { readTensor } from '../kernels/tensor';
 import { ActivationPool } from './activation-pool';
 import { SequenceAttention } from './attention-modes';
 import { modelBackward } from './backward';
 import { layoutBatch, uploadBatch, type GpuBatch, type TokenBatch, type TrainBatch } from './batch';
-import { modelForward, type ForwardActs, type PassInput } from './forward';
+import { modelForward, modelLogits, type ForwardActs, type KeepActivations, type PassInput } from './forward';
+import { encodeLmHeadLoss } from './lm-head-loss';
 import type { GpuModel } from './gpu-model';
 import type { MethodHooks } from './method-hooks';
 import { Pass, type PassOptions } from './pass';
@@ -23,7 +24,7 @@ export interface LossResult {
   loss: number;
   /** Tokens that counted toward the loss. */
   tokens: number;
-  /** Bytes of GPU memory this pass used for activations and scratch. */
+  /** The most bytes of activations this pass held at once (memory-plan.ts predicts it). */
   activationBytes: number;
 }
 
@@ -46,6 +47,7 @@ async function withForward<R>(
   batch: TokenBatch & { labels?: number[][] },
   opts: PassOptions,
   label: string,
+  keep: KeepActivations,
   use: (b: BatchPass) => Promise<R>,
 ): Promise<R> {
   const on = adapter !== null && (opts.adapterScale ?? 1) !== 0;
@@ -60,7 +62,7 @@ async function withForward<R>(
     const pass = new Pass(gpu, model, adapter, layout.M, pool, opts, label);
     const input: PassInput = { ids: gpuBatch.ids, positions: gpuBatch.positions, sequences: layout.B, seqLen: layout.S, virtualTokens: layout.virtualTokens };
     const attention = new SequenceAttention(layout.B, layout.S, gpuBatch.keyMask);
-    const acts = modelForward(pass, input, attention);
+    const acts = modelForward(pass, input, attention, keep);
     return await use({ pass, batch: gpuBatch, input, attention, acts });
   } finally {
     if (opts.pool) pool.release();
@@ -76,9 +78,10 @@ export async function forwardLogits(
   batch: TokenBatch,
   opts: PassOptions = {},
 ): Promise<Float32Array> {
-  return withForward(gpu, model, adapter, batch, { ...opts, dropoutSeed: null }, 'forward', async ({ pass, acts }) => {
+  return withForward(gpu, model, adapter, batch, { ...opts, dropoutSeed: null }, 'forward', 'none', async ({ pass, acts }) => {
+    const logits = modelLogits(pass, acts.hFinal);
     pass.rec.submit();
-    const out = await readTensor(gpu.device, acts.logits);
+    const out = await readTensor(gpu.device, logits);
     gpu.assertHealthy();
     return out;
   });
@@ -102,14 +105,16 @@ export async function lossAndGrads(
   batch: TrainBatch,
   opts: PassOptions = {},
 ): Promise<LossResult> {
-  return withForward(gpu, model, adapter, batch, opts, 'training pass', async ({ pass, batch: b, input, attention, acts }) => {
+  const keep = opts.gradientCheckpointing ? 'checkpoints' : 'all';
+  return withForward(gpu, model, adapter, batch, opts, 'training pass', keep, async ({ pass, batch: b, input, attention, acts }) => {
     const rowLoss = pass.tensor([pass.rows], 'row loss');
-    // The logits' gradient overwrites the logits, which nothing needs afterwards.
-    encodeCrossEntropy(pass.rec, { logits: acts.logits, targets: b.targets!, invCount: 1 / b.layout.counted, rowLoss, dLogits: acts.logits });
-    modelBackward(pass, acts, acts.logits, input, attention);
+    const dhf = pass.tensor(acts.hFinal.shape, 'd final norm');
+    encodeLmHeadLoss(pass, { h: acts.hFinal, targets: b.targets!, invCount: 1 / b.layout.counted, rowLoss, dh: dhf, chunkRows: opts.lossChunkRows });
+    pass.free(acts.hFinal);
+    modelBackward(pass, acts, dhf, input, attention);
     pass.rec.submit();
     const sum = await sumRows(gpu, readTensor(gpu.device, rowLoss));
-    return { loss: sum / b.layout.counted, tokens: b.layout.counted, activationBytes: pass.pool.bytesInUse };
+    return { loss: sum / b.layout.counted, tokens: b.layout.counted, activationBytes: pass.pool.peakBytes };
   });
 }
 
@@ -121,9 +126,9 @@ export async function evalLoss(
   batch: TrainBatch,
   opts: PassOptions = {},
 ): Promise<{ loss: number; tokens: number }> {
-  return withForward(gpu, model, adapter, batch, { ...opts, dropoutSeed: null }, 'evaluation', async ({ pass, batch: b, acts }) => {
+  return withForward(gpu, model, adapter, batch, { ...opts, dropoutSeed: null }, 'evaluation', 'none', async ({ pass, batch: b, acts }) => {
     const rowLoss = pass.tensor([pass.rows], 'row loss');
-    encodeCrossEntropy(pass.rec, { logits: acts.logits, targets: b.targets!, invCount: 1 / b.layout.counted, rowLoss, dLogits: acts.logits });
+    encodeLmHeadLoss(pass, { h: acts.hFinal, targets: b.targets!, invCount: 1 / b.layout.counted, rowLoss, dh: null, chunkRows: opts.lossChunkRows });
     pass.rec.submit();
     const sum = await sumRows(gpu, readTensor(gpu.device, rowLoss));
     return { loss: sum / b.layout.counted, tokens: b.layout.counted };

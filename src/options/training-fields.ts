@@ -165,6 +165,17 @@ export const TRAINING_FIELDS = {
     defaultFrom: 'transformers',
     min: 0,
   },
+  gradientCheckpointing: {
+    kind: 'boolean',
+    flag: 'gradient-checkpointing',
+    label: 'Gradient checkpointing',
+    help:
+      "Keeps only each layer's input during the forward and runs the layer again in the backward (transformers' " +
+      '`gradient_checkpointing`): the activations shrink to about one layer\'s, for about a third more compute per step. ' +
+      'The memory plan (Model step, `peft-studio plan`) shows the difference.',
+    default: false,
+    defaultFrom: 'transformers',
+  },
 } as const satisfies Readonly<Record<keyof TrainingSettings, Field>>;
 
 export const TRAINING_DEFAULTS: TrainingSettings = defaultsOf(TRAINING_FIELDS);

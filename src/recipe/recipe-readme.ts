@@ -34,6 +34,7 @@ const STUDIO_NAMES: Readonly<Record<keyof RecipeJson['training'], string>> = {
   val_split: 'valSplit (--val-split)',
   eval_steps: 'evalEvery (--eval-every)',
   save_steps: 'checkpointEvery (--save-every)',
+  gradient_checkpointing: 'gradientCheckpointing (--gradient-checkpointing)',
 };
 
 function masksSection(r: RecipeJson): string {

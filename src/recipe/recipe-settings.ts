@@ -77,6 +77,8 @@ export interface RecipeTraining {
   eval_steps: number;
   /** Save a checkpoint every N steps; 0 = never. */
   save_steps: number;
+  /** Recompute each layer in the backward instead of keeping its activations. */
+  gradient_checkpointing: boolean;
 }
 
 export interface RecipeJson {
@@ -147,6 +149,7 @@ export function recipeJson(input: RecipeSettingsInput): RecipeJson {
       val_split: input.run.valSplit,
       eval_steps: t.evalEvery,
       save_steps: t.checkpointEvery,
+      gradient_checkpointing: t.gradientCheckpointing,
     },
     data: {
       source: input.data.source,

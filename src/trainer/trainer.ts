@@ -54,6 +54,8 @@ export interface TrainingSettings {
   evalEvery: number;
   /** Save a checkpoint every N steps (0 = never). */
   checkpointEvery: number;
+  /** Keep only each layer's input in the forward and recompute the layer in the backward. */
+  gradientCheckpointing: boolean;
 }
 
 /** Every setting's default (src/options/training-fields.ts: transformers' TrainingArguments wherever it has one). */
@@ -303,7 +305,7 @@ export class Trainer {
     const specs = await this.gpu.pipelines.collectPipelines(async () => {
       const index = this.step * s.gradAccum;
       const dropoutSeed = pcgHash((s.seed ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
-      await lossAndGrads(this.gpu, this.model, this.adapter, this.microBatch(index), { dropoutSeed, accumulateGrads: false, pool: this.pool });
+      await lossAndGrads(this.gpu, this.model, this.adapter, this.microBatch(index), { dropoutSeed, accumulateGrads: false, pool: this.pool, gradientCheckpointing: s.gradientCheckpointing });
     });
     await this.gpu.pipelines.compileAll(specs);
   }
@@ -345,7 +347,7 @@ export class Trainer {
           for (let micro = 0; micro < s.gradAccum; micro++) {
             const batch = this.microBatch(this.step * s.gradAccum + micro);
             const dropoutSeed = pcgHash((s.seed ^ Math.imul(this.step * s.gradAccum + micro + 1, 0x85ebca6b)) >>> 0);
-            const r = await lossAndGrads(this.gpu, this.model, this.adapter, batch, { dropoutSeed, accumulateGrads: micro > 0, pool: this.pool });
+            const r = await lossAndGrads(this.gpu, this.model, this.adapter, batch, { dropoutSeed, accumulateGrads: micro > 0, pool: this.pool, gradientCheckpointing: s.gradientCheckpointing });
             lossSum += r.loss;
             tokens += r.tokens;
             activationBytes = Math.max(activationBytes, r.activationBytes);

@@ -56,7 +56,8 @@ export class GpuPrefixProjection implements GpuAdapter {
       (ctx) => this.passes.get(ctx).out,
       (ctx) => {
         const s = this.passes.get(ctx);
-        s.dOut ??= ctx.tensor(s.out.shape, 'prefix projection d output');
+        // Taken in the last layer's backward, used after the first's: it must outlive the layers' tensors.
+        s.dOut ??= ctx.tensor(s.out.shape, 'prefix projection d output', { wholePass: true });
         return s.dOut;
       },
       false,

@@ -118,7 +118,7 @@ export class GpuMlp {
 /** A column of ones [rows, 1] of the pass (the pass's own when the rows match). */
 function ones(ctx: PassContext, rows: number): GpuTensor {
   if (ctx.rows === rows) return ctx.ones();
-  const t = ctx.tensor([rows, 1], 'ones');
+  const t = ctx.tensor([rows, 1], 'ones', { hostWritten: true });
   ctx.rec.gpu.device.queue.writeBuffer(t.buffer, 0, new Float32Array(rows).fill(1));
   return t;
 }

@@ -201,6 +201,9 @@ def main() -> None:
         eval_steps=eval_steps if eval_steps > 0 else None,
         save_strategy="steps" if save_steps > 0 else "no",
         save_steps=save_steps if save_steps > 0 else 500,
+        gradient_checkpointing=TRAINING["gradient_checkpointing"],
+        # Non-reentrant checkpointing: the frozen embeddings need no requires_grad for the adapter's gradients.
+        gradient_checkpointing_kwargs={"use_reentrant": False},
         logging_steps=1,
         remove_unused_columns=False,
         # The studio's loss is the mean over the counted tokens of each micro-batch, averaged over micro-batches;

@@ -139,6 +139,10 @@ export const ZH_SCHEMA_TEXT: SchemaText = {
   'training.checkpointEvery.label': '检查点间隔（步）',
   'training.checkpointEvery.help':
     '每 N 步保存一次适配器和优化器状态，用于断点续训（0 = 不保存；即 transformers 的 `save_steps`）。命令行在训练结束时也会保存一个。',
+  'training.gradientCheckpointing.label': '梯度检查点',
+  'training.gradientCheckpointing.help':
+    '前向时只保留每层的输入，反向时重新计算该层（即 transformers 的 `gradient_checkpointing`）：激活内存缩小到约一层，每步约多三分之一的计算。' +
+    '内存计划（模型步骤、`peft-studio plan`）会显示两者的差别。',
 
   // Run options
   'run.maxLength.label': '序列长度（token）',
