@@ -98,9 +98,14 @@ describe.each(TINY_MODEL_KINDS)('tiny %s tokenizer', (kind) => {
     else expect(out).toBeNull();
   });
 
-  it('decodes nothing to the empty string and refuses ids outside the vocabulary', () => {
+  it('decodes nothing to the empty string, ids past the tokenizer (a model’s extra embedding rows) to nothing, and refuses non-ids', () => {
     expect(tok.decode([])).toBe('');
-    expect(() => tok.decode([tok.vocabSize])).toThrow(TokenizerError);
+    expect(tok.decode([tok.vocabSize])).toBe('');
+    const ids = tok.encode('cat says', { addSpecialTokens: false });
+    expect(ids.length).toBeGreaterThan(1);
+    expect(tok.decode([ids[0], tok.vocabSize + 7, ...ids.slice(1)])).toBe(tok.decode(ids));
+    expect(() => tok.decode([-1])).toThrow(TokenizerError);
+    expect(() => tok.decode([1.5])).toThrow(TokenizerError);
   });
 });
 

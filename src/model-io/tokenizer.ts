@@ -92,11 +92,14 @@ export function loadTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown):
       return ids;
     },
     decode(ids, opts = {}) {
-      const list = Array.from(ids);
-      if (list.length === 0) return '';
-      for (const id of list) {
-        if (!Number.isInteger(id) || id < 0 || id > maxId) throw new TokenizerError(`decode: token id ${id} is outside the vocabulary (0..${maxId})`);
+      for (const id of Array.from(ids)) {
+        if (!Number.isInteger(id) || id < 0) throw new TokenizerError(`decode: token id ${id} is not a token id (an integer ≥ 0)`);
       }
+      // A model's vocabulary may be larger than its tokenizer's (Qwen2.5: 151,936 embedding rows for 151,665
+      // tokens), and a sampler may pick one of the extra rows: they decode to nothing, as Hugging Face's
+      // tokenizers decode them.
+      const list = Array.from(ids).filter((id) => id <= maxId);
+      if (list.length === 0) return '';
       return inner.decode(list, { skip_special_tokens: opts.skipSpecialTokens ?? false });
     },
     applyChatTemplate(messages, opts = {}) {
