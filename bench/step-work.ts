@@ -20,8 +20,9 @@ function matmulWeights(model: GpuModel): GpuWeight[] {
  * - the frozen matmuls twice (forward y = x·W0ᵀ, backward dx = dy·W0; W0 gets no gradient), 2·rows·in·out each;
  * - LoRA: x·Aᵀ and (x·Aᵀ)·Bᵀ forward; in the backward the gradients of A and B and the two terms of dx: 6 rank-r
  *   products, 2·rows·r·(in + out) for each pair;
- * - attention: scores and weighted values, forward (2 products) and backward (4), causal so half of T², per
- *   query head: 2·B·heads·T²/2·hd per product.
+ * - attention: scores and weighted values, forward (2 products) and backward (5: the scores again, since the
+ *   forward saves no probabilities, then dP, dq, dk and dv), causal so half of T², per query head:
+ *   2·B·heads·T²/2·hd per product.
  * Norms, activations, softmax and the optimizer are counted as free, as FLOP counts usually do.
  */
 export function loraStepFlops(model: GpuModel, batch: number, seq: number, rank: number): number {
@@ -30,7 +31,7 @@ export function loraStepFlops(model: GpuModel, batch: number, seq: number, rank:
   for (const w of matmulWeights(model)) flops += 2 * 2 * rows * w.inFeatures * w.outFeatures;
   for (const l of model.layers) for (const lin of Object.values(l.linears)) flops += 3 * 2 * 2 * rows * rank * (lin.weight.inFeatures + lin.weight.outFeatures);
   const c = model.config;
-  flops += model.layers.length * 6 * 2 * batch * c.numHeads * ((seq * seq) / 2) * c.headDim;
+  flops += model.layers.length * 7 * 2 * batch * c.numHeads * ((seq * seq) / 2) * c.headDim;
   return flops;
 }
 

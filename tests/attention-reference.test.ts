@@ -1,11 +1,12 @@
 /**
  * The float64 attention reference on its own: the backward against central differences (GQA, key padding, a
- * query with no visible key), the forward against a direct per-head computation, softmax rows, decode over a
- * cache against the forward's rows, and validation messages.
+ * query with no visible key), the forward against a direct per-head computation, softmax rows, lse (P = exp(s −
+ * lse), and ATTENTION_NO_KEYS_LSE for a query that sees no key), decode over a cache against the forward's rows,
+ * and validation messages.
  */
 import { describe, expect, it } from 'vitest';
 import {
-  attentionBackwardRef, attentionDecodeRef, attentionForwardRef, kvCacheAppendRef, type AttentionDims,
+  ATTENTION_NO_KEYS_LSE, attentionBackwardRef, attentionDecodeRef, attentionForwardRef, kvCacheAppendRef, type AttentionDims,
 } from '../src/kernels/reference/attention';
 import { randomUniform } from '../src/util/random';
 import { numericGrad } from './helpers/finite-difference';
@@ -94,14 +95,15 @@ describe('attentionBackwardRef', () => {
 });
 
 describe('attentionForwardRef', () => {
-  it('matches a direct computation per (sequence, head, query) and has proper softmax rows', () => {
+  it('matches a direct computation per (sequence, head, query), has proper softmax rows and their lse', () => {
     const dims: AttentionDims = { batch: 2, seqLen: 5, heads: 6, kvHeads: 2, headDim: 4, scale: 0.5 };
     const M = 10;
     const q = data(M * 24, 21);
     const k = data(M * 8, 22);
     const v = data(M * 8, 23);
     const keyMask = [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]; // sequence 0 right padded, sequence 1 fully padded
-    const { out, probs } = attentionForwardRef({ ...dims, q, k, v, keyMask });
+    const { out, probs, lse } = attentionForwardRef({ ...dims, q, k, v, keyMask });
+    expect(lse).toHaveLength(2 * 6 * 5);
     for (let b = 0; b < 2; b++) {
       for (let h = 0; h < 6; h++) {
         const g = Math.floor(h / 3);
@@ -113,6 +115,11 @@ describe('attentionForwardRef', () => {
             return 0.5 * dot;
           });
           const z = s.reduce((a, x) => a + Math.exp(x), 0);
+          const rowLse = lse[(b * 6 + h) * 5 + i];
+          if (seen.length === 0) expect(rowLse).toBe(ATTENTION_NO_KEYS_LSE);
+          else expect(rowLse).toBeCloseTo(Math.log(z), 12);
+          // The backward's recomputation: P_ij = exp(s_ij − lse_i), 0 for a query with no key.
+          seen.forEach((j, n) => expect(Math.exp(s[n] - rowLse)).toBeCloseTo(Math.exp(s[n]) / z, 12));
           const pRow = probs.subarray(((b * 6 + h) * 5 + i) * 5, ((b * 6 + h) * 5 + i + 1) * 5);
           const expectedP = new Float64Array(5);
           seen.forEach((j, n) => (expectedP[j] = Math.exp(s[n]) / z));

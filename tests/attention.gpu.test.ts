@@ -1,12 +1,15 @@
 /**
- * Attention kernels against the float64 reference (reference/attention.ts) on ragged shapes: forward (out and
- * P) and backward (dq, dk, dv) with GQA and key masks (right and left padding, a fully padded sequence), KV
- * cache decoding (prefill plus single-token steps give the full forward's rows exactly), and input errors.
- * Three pipelines in all: attention_forward (also decode), attention_backward_scores, attention_backward.
+ * Attention kernels against the float64 reference (reference/attention.ts) on ragged shapes, on both kernel
+ * profiles: forward (out and the softmax statistic lse) and the backward that recomputes the probabilities from
+ * lse (dq, dk, dv) with GQA, key prefixes and key masks (right and left padding, holes, a fully padded sequence
+ * whose queries see no key), more keys, queries per key and head columns than a workgroup's 64 threads; KV cache
+ * decoding (prefill plus single-token steps give the full forward's rows exactly), and input errors.
+ * Four pipelines in all: attention_forward (also decode), attention_backward_stats, attention_backward_dq,
+ * attention_backward_dkv.
  */
 import { describe, expect, it } from 'vitest';
 import {
-  ATTENTION_MAX_KEYS, encodeAttentionBackward, encodeAttentionDecode, encodeAttentionForward, encodeKvCacheAppend,
+  ATTENTION_MAX_KEYS, ATTENTION_NO_KEYS_LSE, encodeAttentionBackward, encodeAttentionDecode, encodeAttentionForward, encodeKvCacheAppend,
 } from '../src/kernels/attention';
 import { CommandRecorder } from '../src/kernels/dispatch';
 import { indexTensorFrom } from '../src/kernels/index-tensor';
@@ -42,15 +45,19 @@ const cases: { T: number; KV: number; hd: number; mask: MaskKind }[] = [
   { T: 13, KV: 1, hd: 8, mask: 'left padding, fully padded sequence' },
   { T: 7, KV: 2, hd: 6, mask: 'holes' },
   { T: 13, KV: 4, hd: 6, mask: 'right padding' },
-  // More keys and head columns than the 64 threads of a row's workgroup: several per thread.
+  // More keys, (head, query) pairs per key and head columns than the 64 threads of a row's workgroup.
   { T: 70, KV: 1, hd: 72, mask: 'holes' },
+  // Head columns up to the fourth per thread of the tiled kernels (ATTENTION_MAX_HEAD_DIM = 256 = 4 · 64).
+  { T: 7, KV: 2, hd: 200, mask: 'right padding' },
 ];
 
 /**
  * Forward and backward on the GPU against the reference for B sequences of T queries behind a prefix of P keys
- * (P = 0: plain causal attention), with the key mask over the P + T keys of each sequence. Returns `out`.
+ * (P = 0: plain causal attention), with the key mask over the P + T keys of each sequence. Returns `out` and `lse`.
  */
-async function checkAgainstReference(T: number, P: number, KV: number, hd: number, maskH: Uint32Array | null, seed: number): Promise<Float32Array> {
+async function checkAgainstReference(
+  T: number, P: number, KV: number, hd: number, maskH: Uint32Array | null, seed: number,
+): Promise<{ out: Float32Array; lse: Float32Array }> {
   const d = ctx.gpu.device;
   const S = P + T;
   const M = B * T;
@@ -66,23 +73,25 @@ async function checkAgainstReference(T: number, P: number, KV: number, hd: numbe
   const v = tensorFrom(d, vH, [B * S, KV * hd], 'v');
   const dOut = tensorFrom(d, dOutH, [M, H * hd], 'dOut');
   const out = stale([M, H * hd], 'out');
-  const probs = stale([B, H, T, S], 'probs');
+  const lse = stale([B, H, T], 'lse');
   const dq = stale([M, H * hd], 'dq');
   const dk = stale([B * S, KV * hd], 'dk');
   const dv = stale([B * S, KV * hd], 'dv');
   const rec = new CommandRecorder(ctx.gpu);
-  encodeAttentionForward(rec, { ...dims, q, k, v, keyMask: maskH && indexTensorFrom(d, maskH, 'keyMask'), out, probs });
-  encodeAttentionBackward(rec, { ...dims, dOut, q, k, v, probs, dq, dk, dv });
+  const keyMask = maskH && indexTensorFrom(d, maskH, 'keyMask');
+  encodeAttentionForward(rec, { ...dims, q, k, v, keyMask, out, lse });
+  encodeAttentionBackward(rec, { ...dims, dOut, q, k, v, out, lse, keyMask, dq, dk, dv });
   rec.submit();
   const ref = attentionForwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH });
   const grads = attentionBackwardRef({ ...dims, q: qH, k: kH, v: vH, keyMask: maskH, dOut: dOutH });
   const o = await readTensor(d, out);
+  const l = await readTensor(d, lse);
   expectClose('out', o, ref.out, TOL);
-  expectClose('probs', await readTensor(d, probs), ref.probs, TOL);
+  expectClose('lse', l, ref.lse, TOL);
   expectClose('dq', await readTensor(d, dq), grads.dq, TOL);
   expectClose('dk', await readTensor(d, dk), grads.dk, TOL);
   expectClose('dv', await readTensor(d, dv), grads.dv, TOL);
-  return o;
+  return { out: o, lse: l };
 }
 
 describe.each(KERNEL_PROFILES)('%s kernels', (profile) => {
@@ -91,9 +100,15 @@ withKernelProfile(ctx, profile);
 describe('attention forward and backward', () => {
   for (const c of cases) {
     it(`B ${B}, T ${c.T}, H ${H}, KV ${c.KV}, hd ${c.hd}, mask: ${c.mask}`, async () => {
-      const out = await checkAgainstReference(c.T, 0, c.KV, c.hd, makeMask(c.mask, c.T), c.T * 100 + c.KV * 10 + c.hd);
+      const { out, lse } = await checkAgainstReference(c.T, 0, c.KV, c.hd, makeMask(c.mask, c.T), c.T * 100 + c.KV * 10 + c.hd);
       if (c.mask === 'left padding, fully padded sequence') {
         expect(out.subarray(c.T * H * c.hd).every((x) => x === 0)).toBe(true); // the padded sequence outputs zeros
+        // Its queries, and queries 0 and 1 of sequence 0, see no key: lse is the stated value, exactly.
+        expect(lse.subarray(H * c.T).every((x) => x === ATTENTION_NO_KEYS_LSE)).toBe(true);
+        for (let h = 0; h < H; h++) {
+          expect([lse[h * c.T], lse[h * c.T + 1]]).toEqual([ATTENTION_NO_KEYS_LSE, ATTENTION_NO_KEYS_LSE]);
+          expect(lse[h * c.T + 2]).toBeLessThan(100);
+        }
       }
     });
   }
@@ -123,7 +138,7 @@ describe('attention with a key prefix (prefix tuning)', () => {
     expect(() =>
       encodeAttentionForward(rec, {
         batch: 1, seqLen: 4, prefixLength: 2, heads: 2, kvHeads: 2, headDim: 4, scale: 0.5,
-        q: t([4, 8], 'q'), k: t([4, 8], 'k'), v: t([6, 8], 'v'), out: t([4, 8], 'out'), probs: t([1, 2, 4, 6], 'probs'),
+        q: t([4, 8], 'q'), k: t([4, 8], 'k'), v: t([6, 8], 'v'), out: t([4, 8], 'out'), lse: t([1, 2, 4], 'lse'),
       }),
     ).toThrow(/tensor "k" \(k\) has shape \[4, 8\], expected \[B·\(P\+T\), KV·hd\] = \[6, 8\]/);
   });
@@ -144,7 +159,7 @@ describe('attention decode with a KV cache', () => {
     let rec = new CommandRecorder(ctx.gpu);
     encodeAttentionForward(rec, {
       ...dims, batch: B, seqLen: T, q: tensorFrom(d, qH, [B * T, H * hd], 'q'), k: tensorFrom(d, kH, [B * T, KV * hd], 'k'),
-      v: tensorFrom(d, vH, [B * T, KV * hd], 'v'), out: fullOut, probs: zerosTensor(d, [B, H, T, T], 'probs'),
+      v: tensorFrom(d, vH, [B * T, KV * hd], 'v'), out: fullOut, lse: zerosTensor(d, [B, H, T], 'lse'),
     });
     rec.submit();
     const full = await readTensor(d, fullOut);
@@ -194,24 +209,38 @@ describe('attention input errors', () => {
     const k = zerosTensor(d, [M, 4], 'k');
     const v = zerosTensor(d, [M, 4], 'v');
     const out = zerosTensor(d, [M, 8], 'out');
-    const probs = zerosTensor(d, [B, 4, T, T], 'probs');
+    const lse = zerosTensor(d, [B, 4, T], 'lse');
     const rec = new CommandRecorder(ctx.gpu);
     const badV = zerosTensor(d, [M, 8], 'layer0.v');
-    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v: badV, out, probs })).toThrow(
+    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v: badV, out, lse })).toThrow(
       'attention_forward: tensor "layer0.v" (v) has shape [6, 8], expected [B·T, KV·hd] = [6, 4]',
     );
-    expect(() => encodeAttentionForward(rec, { ...dims, kvHeads: 3, q, k, v, out, probs })).toThrow(ShapeError);
-    expect(() => encodeAttentionForward(rec, { ...dims, kvHeads: 3, q, k, v, out, probs })).toThrow('heads (4) must be a multiple of kvHeads (3)');
-    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v, out, probs, keyMask: indexTensorFrom(d, new Uint32Array(5), 'mask') })).toThrow(
+    expect(() => encodeAttentionForward(rec, { ...dims, kvHeads: 3, q, k, v, out, lse })).toThrow(ShapeError);
+    expect(() => encodeAttentionForward(rec, { ...dims, kvHeads: 3, q, k, v, out, lse })).toThrow('heads (4) must be a multiple of kvHeads (3)');
+    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v, out, lse, keyMask: indexTensorFrom(d, new Uint32Array(5), 'mask') })).toThrow(
       'index tensor "mask" (keyMask) has length 5, expected B·T = 6',
     );
-    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v, out: q, probs })).toThrow('shares its buffer');
-    expect(() => encodeAttentionForward(rec, { ...dims, headDim: 512, q, k, v, out, probs })).toThrow(
+    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v, out: q, lse })).toThrow('shares its buffer');
+    expect(() => encodeAttentionForward(rec, { ...dims, headDim: 512, q, k, v, out, lse })).toThrow(
       'attention_forward: headDim 512 exceeds ATTENTION_MAX_HEAD_DIM = 256, the most the attention kernels hold',
     );
+    expect(() => encodeAttentionForward(rec, { ...dims, q, k, v, out, lse: zerosTensor(d, [B, 4, T, T], 'probs') })).toThrow(
+      'attention_forward: tensor "probs" (lse) has shape [2, 4, 3, 3], expected [B, H, T] = [2, 4, 3]',
+    );
+    const grads = { dOut: zerosTensor(d, [M, 8], 'dOut'), dq: zerosTensor(d, [M, 8], 'dq'), dk: zerosTensor(d, [M, 4], 'dk'), dv: zerosTensor(d, [M, 4], 'dv') };
+    expect(() => encodeAttentionBackward(rec, { ...dims, ...grads, q, k, v, out, lse: zerosTensor(d, [B, 4, 2], 'l') })).toThrow(
+      'attention_backward: tensor "l" (lse) has shape [2, 4, 2], expected [B, H, T] = [2, 4, 3]',
+    );
+    expect(() => encodeAttentionBackward(rec, { ...dims, ...grads, q, k, v, out: zerosTensor(d, [M, 4], 'o4'), lse })).toThrow(
+      'attention_backward: tensor "o4" (out) has shape [6, 4], expected [B·T, H·hd] = [6, 8]',
+    );
+    expect(() => encodeAttentionBackward(rec, { ...dims, ...grads, q, k, v, out, lse, keyMask: indexTensorFrom(d, new Uint32Array(4), 'm4') })).toThrow(
+      'attention_backward: index tensor "m4" (keyMask) has length 4, expected B·T = 6',
+    );
     expect(() =>
-      encodeAttentionBackward(rec, { ...dims, dOut: out, q, k, v, probs: zerosTensor(d, [B, 4, T, 2], 'p'), dq: zerosTensor(d, [M, 8], 'dq'), dk: zerosTensor(d, [M, 4], 'dk'), dv: zerosTensor(d, [M, 4], 'dv') }),
-    ).toThrow('tensor "p" (probs) has shape [2, 4, 3, 2], expected [B, H, T, T] = [2, 4, 3, 3]');
+      encodeAttentionBackward(rec, { ...dims, ...grads, prefixLength: 1, q, k: zerosTensor(d, [B * 4, 4], 'k4'), v: zerosTensor(d, [B * 4, 4], 'v4'), out, lse, dk: zerosTensor(d, [M, 4], 'dk3') }),
+    ).toThrow('attention_backward: tensor "dk3" (dk) has shape [6, 4], expected [B·(P+T), KV·hd] = [8, 4]');
+    expect(() => encodeAttentionBackward(rec, { ...dims, ...grads, q, k, v, out, lse, dq: grads.dOut })).toThrow('shares its buffer');
 
     const kCache = zerosTensor(d, [B, 4, 4], 'kCache');
     const vCache = zerosTensor(d, [B, 4, 4], 'vCache');

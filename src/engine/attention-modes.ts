@@ -2,7 +2,9 @@
  * The one place where training and generation differ: how attention reads and writes its keys and values.
  *
  * - `SequenceAttention` (training, evaluation): the whole batch at once; keys and values are this pass's own
- *   (behind the method's prefix, if any); the probabilities are saved for the backward.
+ *   (behind the method's prefix, if any). It saves statistics, not probabilities, for the backward: one
+ *   log-sum-exp per query and head (lse [B, H, T]), from which the backward recomputes the probabilities, so no
+ *   B·heads·T² buffer exists (memory-efficient attention).
  * - `CachedAttention` (generation): keys and values are appended to a per-layer KV cache (which starts with the
  *   method's prefix), and the new tokens attend over everything cached.
  *
@@ -32,7 +34,9 @@ interface SequenceSaved {
   /** Keys and values as attention read them: [B·(P + S), KV·hd] with a prefix, else the projections'. */
   k: GpuTensor;
   v: GpuTensor;
-  probs: GpuTensor;
+  /** The attention output [B·S, H·hd] (the `o` passed to attend) and its softmax statistics lse [B, H, S]. */
+  o: GpuTensor;
+  lse: GpuTensor;
 }
 
 /** Attention over the whole batch: B sequences of S positions each (behind the method's P prefix keys). */
@@ -53,11 +57,11 @@ export class SequenceAttention implements AttentionMode {
       k = prependRows(p, kv.k, k, B, `layer ${layer} keys with prefix`);
       v = prependRows(p, kv.v, v, B, `layer ${layer} values with prefix`);
     }
-    const probs = p.tensor([B, c.numHeads, this.seqLen, P + this.seqLen], `layer ${layer} attention probs`);
+    const lse = p.tensor([B, c.numHeads, this.seqLen], `layer ${layer} attention lse`);
     encodeAttentionForward(p.rec, {
-      q, k, v, batch: B, seqLen: this.seqLen, prefixLength: P, ...heads(c), keyMask: this.keyMask, out: o, probs,
+      q, k, v, batch: B, seqLen: this.seqLen, prefixLength: P, ...heads(c), keyMask: this.keyMask, out: o, lse,
     });
-    return { q, k, v, probs };
+    return { q, k, v, o, lse };
   }
 
   /** dq, dk, dv of the pass's own rows from dO; the prefix's share goes to the method. */
@@ -74,7 +78,8 @@ export class SequenceAttention implements AttentionMode {
     const dkAll = p.tensor([B * (P + S), kvDim], `${L} dk`);
     const dvAll = p.tensor([B * (P + S), kvDim], `${L} dv`);
     encodeAttentionBackward(p.rec, {
-      dOut: dO, q: s.q, k: s.k, v: s.v, probs: s.probs, batch: B, seqLen: S, prefixLength: P, ...heads(c), dq, dk: dkAll, dv: dvAll,
+      dOut: dO, q: s.q, k: s.k, v: s.v, out: s.o, lse: s.lse, keyMask: this.keyMask, batch: B, seqLen: S, prefixLength: P, ...heads(c),
+      dq, dk: dkAll, dv: dvAll,
     });
     if (!prefix) return { dq, dk: dkAll, dv: dvAll };
     prefix.backward(p, layer, sumPrefixRows(p, dkAll, B, P, `${L} d prefix keys`), sumPrefixRows(p, dvAll, B, P, `${L} d prefix values`));

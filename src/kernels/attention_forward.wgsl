@@ -2,13 +2,17 @@
 //   s_j = scale · q_i·k_j        for the keys j the query may see (j ≤ its position, keyMask[j] ≠ 0)
 //   p   = softmax(s)             (excluded keys get p_j = 0; a query with no keys gets p = 0 and out = 0)
 //   out_i = Σ_j p_j · v_j
+//   lse_i = max_j s_j + log Σ_j exp(s_j − max_j s_j)   (log-sum-exp of the visible scores)
 // Query head h reads kv head h / (H / KV).
 //
-// The same kernel serves training (pastLen = 0, newTokens = kvRows = T; k/v are [B·T, KV·hd] and p is saved
-// in probs [B, H, T, T] for the backward) and KV-cache decoding (k/v are the caches [B, maxT, KV·hd],
-// kvRows = maxT, new token t sits at position pastLen + t and sees cache positions 0 .. pastLen + t; probs
-// are not written). Because both are this one code path, prefill plus single-token steps reproduce the
-// full forward's rows bit for bit.
+// The same kernel serves training (newTokens = T; k/v hold kvRows = P + T rows per sequence, a prefix of
+// pastLen = P keys every query sees, then its own, and lse [B, H, T] is saved for the backward, which
+// recomputes p_j = exp(s_j − lse_i) from it: attention_backward.wgsl) and KV-cache decoding (k/v are the caches
+// [B, maxT, KV·hd], kvRows = maxT, new token t sits at position pastLen + t and sees cache positions
+// 0 .. pastLen + t; lse is not written). Because both are this one code path, prefill plus single-token steps
+// reproduce the full forward's rows bit for bit.
+// A query that sees no key gets lse = NO_KEYS_LSE, the largest f32, in place of log 0 = −∞: exp(s − lse) is
+// then 0 for every score, the same p = 0 the forward gives it.
 //
 // Two entry points compute the same formulas:
 // - `main` ('tiled' profile), one workgroup per query: thread `lid` owns keys j ≡ lid (mod 64) for the scores
@@ -24,11 +28,12 @@ const WG = 64u;
 const MAX_HEAD_DIM = 256u; // head dimensions the per-query entry point holds; attention.ts refuses more
 const MAX_KEYS = 2048u;    // keys one query can see (8 KiB of scores); attention.ts refuses more
 const EXCLUDED = -3.0e38;  // score of a key the query may not see (below any real score)
+const NO_KEYS_LSE = 0x1.fffffep+127f; // lse of a query that sees no key (the largest f32; see above)
 
 struct Params {
   batch: u32, newTokens: u32, pastLen: u32, kvRows: u32,
   heads: u32, kvHeads: u32, headDim: u32, hasMask: u32,
-  writeProbs: u32, scale: f32, _pad0: u32, _pad1: u32,
+  writeLse: u32, scale: f32, _pad0: u32, _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -37,7 +42,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> v: array<f32>;          // [B·kvRows, KV·hd]
 @group(0) @binding(4) var<storage, read> keyMask: array<u32>;    // [B·kvRows] when hasMask: 1 real, 0 padding
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;  // [B·newTokens, H·hd]
-@group(0) @binding(6) var<storage, read_write> probs: array<f32>; // [B, H, newTokens, pastLen + newTokens] when writeProbs
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>; // [B, H, newTokens] when writeLse
 
 var<workgroup> p: array<f32, MAX_KEYS>; // scores, then exp(s − max), then probabilities
 var<workgroup> red: array<f32, WG>;
@@ -91,17 +96,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rowSum = workgroupUniformLoad(&red[0]);
   // A query that sees no key at all: every e is 0, and so is every probability (no 0/0).
   let inv = select(0.0, 1.0 / rowSum, rowSum > 0.0);
+  if (lid == 0u) { writeLse(row, rowMax, rowSum); }
 
-  let probsWidth = P.pastLen + P.newTokens;
-  let probsBase = row * probsWidth;
-  for (var j = lid; j < probsWidth; j += WG) {
-    var pj = 0.0;
-    if (j < keys) {
-      pj = p[j] * inv;
-      p[j] = pj;
-    }
-    if (P.writeProbs != 0u) { probs[probsBase + j] = pj; }
-  }
+  for (var j = lid; j < keys; j += WG) { p[j] = p[j] * inv; }
   workgroupBarrier();
 
   for (var d = lid; d < hd; d += WG) {
@@ -134,6 +131,11 @@ fn score(qr: Query, j: u32) -> f32 {
   return P.scale * dot;
 }
 
+// Saves lse for query `row` (training only) from the row's max score and its sum of exp(s − max).
+fn writeLse(row: u32, rowMax: f32, rowSum: f32) {
+  if (P.writeLse != 0u) { lse[row] = select(NO_KEYS_LSE, rowMax + log(rowSum), rowSum > 0.0); }
+}
+
 @compute @workgroup_size(64)
 fn per_query(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
@@ -149,20 +151,15 @@ fn per_query(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     rowSum += select(exp(s - rowMax), 0.0, s <= EXCLUDED);
   }
   let inv = select(0.0, 1.0 / rowSum, rowSum > 0.0);
+  writeLse(row, rowMax, rowSum);
 
   var acc: array<f32, MAX_HEAD_DIM>;
   let hd = P.headDim;
-  let probsWidth = P.pastLen + P.newTokens;
-  let probsBase = row * probsWidth;
   for (var j = 0u; j < qr.keys; j++) {
     let s = score(qr, j);
     let pj = select(exp(s - rowMax), 0.0, s <= EXCLUDED) * inv;
-    if (P.writeProbs != 0u) { probs[probsBase + j] = pj; }
     let vRow = qr.kvBase + j * qr.kvWidth;
     for (var d = 0u; d < hd; d++) { acc[d] += pj * v[vRow + d]; }
-  }
-  if (P.writeProbs != 0u) {
-    for (var j = qr.keys; j < probsWidth; j++) { probs[probsBase + j] = 0.0; }
   }
   for (var d = 0u; d < hd; d++) { out[qr.qBase + d] = acc[d]; }
 }

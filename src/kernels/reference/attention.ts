@@ -6,18 +6,27 @@
  *   s_ij = scale · q_i·k_j     for j ≤ i in the same sequence with keyMask[j] ≠ 0 (the keys query i sees)
  *   P_i  = softmax_j(s_ij)     (0 for the other keys; a query that sees no key gets P_i = 0 and out_i = 0)
  *   out_i = Σ_j P_ij · v_j
+ *   lse_i = log Σ_j exp(s_ij) over the keys query i sees, so that P_ij = exp(s_ij − lse_i) (what the GPU forward
+ *           saves for its backward, which recomputes P from it; ATTENTION_NO_KEYS_LSE for a query with no key)
  *
  * Backward (L with dL/dout = dOut):
  *   dP_ij = dOut_i·v_j,  dS_ij = P_ij (dP_ij − Σ_j' P_ij' dP_ij')
  *   dq_i = scale Σ_j dS_ij k_j;  dk_j = scale Σ_{h in group} Σ_i dS_ij q_i;  dv_j = Σ_{h in group} Σ_i P_ij dOut_i
  *
  * With a key prefix of length P (prefix tuning), k and v hold P + T rows per sequence, the P prefix rows first:
- * query i sits at key position P + i and sees keys j ≤ P + i; probs are [B, H, T, P + T].
+ * query i sits at key position P + i and sees keys j ≤ P + i; probs are [B, H, T, P + T], lse [B, H, T].
  *
  * Decoding reads k and v from caches [B, maxT, KV·hd]; new token t of a step sits at position pastLen + t and
  * sees cache positions 0 ..= pastLen + t.
  */
 import { assertPositiveInt } from './matmul';
+
+/**
+ * lse of a query that sees no key: the largest f32. The log of its empty sum would be −∞; this stands for +∞
+ * instead (as FlashAttention stores for such a row), so that exp(s − lse) = 0 for every score: the same P = 0
+ * the forward gives that query.
+ */
+export const ATTENTION_NO_KEYS_LSE = 3.4028234663852886e38;
 
 export interface AttentionDims {
   batch: number;
@@ -43,6 +52,8 @@ export interface AttentionForwardResult {
   out: Float64Array;
   /** [B, H, T, P + T] softmax probabilities (0 where a key is not seen). */
   probs: Float64Array;
+  /** [B, H, T] log-sum-exp of each query's scaled visible scores (ATTENTION_NO_KEYS_LSE where it sees none). */
+  lse: Float64Array;
 }
 
 export interface AttentionBackwardParams extends AttentionForwardParams {
@@ -107,14 +118,15 @@ function validate(fn: string, p: AttentionForwardParams): number {
 
 /**
  * One query row: probabilities over `keys` candidate positions (written to pRow) and the output (to out at
- * outOffset). `keyAt(j)` / `seen(j)` give key position j's row offset in k/v and whether it may be seen.
+ * outOffset); returns its lse. `kvOffset(j)` / `seen(j)` give key position j's row offset in k/v and whether it
+ * may be seen.
  */
 function attendRow(
   q: ArrayLike<number>, qOffset: number,
   k: ArrayLike<number>, v: ArrayLike<number>, kvOffset: (j: number) => number, seen: (j: number) => boolean,
   keys: number, hd: number, scale: number,
   pRow: Float64Array, out: Float64Array, outOffset: number,
-): void {
+): number {
   let max = -Infinity;
   for (let j = 0; j < keys; j++) {
     if (!seen(j)) continue;
@@ -135,6 +147,7 @@ function attendRow(
     for (let j = 0; j < keys; j++) acc += pRow[j] * v[kvOffset(j) + d];
     out[outOffset + d] = acc;
   }
+  return sum > 0 ? max + Math.log(sum) : ATTENTION_NO_KEYS_LSE;
 }
 
 export function attentionForwardRef(p: AttentionForwardParams): AttentionForwardResult {
@@ -146,6 +159,7 @@ export function attentionForwardRef(p: AttentionForwardParams): AttentionForward
   const kvW = KV * hd;
   const out = new Float64Array(B * T * qW);
   const probs = new Float64Array(B * H * T * S);
+  const lse = new Float64Array(B * H * T);
   const mask = p.keyMask ?? null;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
@@ -154,11 +168,11 @@ export function attentionForwardRef(p: AttentionForwardParams): AttentionForward
       const seen = (j: number) => mask === null || mask[b * S + j] !== 0;
       for (let i = 0; i < T; i++) {
         const pRow = probs.subarray(((b * H + h) * T + i) * S, ((b * H + h) * T + i + 1) * S);
-        attendRow(p.q, (b * T + i) * qW + h * hd, p.k, p.v, kvOffset, seen, P + i + 1, hd, p.scale, pRow, out, (b * T + i) * qW + h * hd);
+        lse[(b * H + h) * T + i] = attendRow(p.q, (b * T + i) * qW + h * hd, p.k, p.v, kvOffset, seen, P + i + 1, hd, p.scale, pRow, out, (b * T + i) * qW + h * hd);
       }
     }
   }
-  return { out, probs };
+  return { out, probs, lse };
 }
 
 export function attentionBackwardRef(p: AttentionBackwardParams): AttentionBackwardResult {
