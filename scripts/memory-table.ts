@@ -6,7 +6,7 @@
  * tensors as it went, saved no attention probabilities and chunked the loss (engine/memory.ts).
  */
 import { ADAPTER_BYTES_PER_PARAM } from '../src/trainer/gpu-memory';
-import { plannedWeightMemory } from '../src/engine/gpu-model';
+import { plannedWeightMemory } from '../src/engine/weight-memory';
 import { trainingActivationBytes } from '../src/engine/memory';
 import { planMemory } from '../src/engine/memory-plan';
 import { WEIGHT_FORMATS } from '../src/kernels/weight-format';

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { adapterTensors, GpuLoraSet, type LoraModuleInit } from '../src/methods/lora/gpu';
-import { checkFitsDevice, GpuModel, plannedWeightMemory } from '../src/engine/gpu-model';
+import { checkFitsDevice, GpuModel } from '../src/engine/gpu-model';
+import { plannedWeightMemory } from '../src/engine/weight-memory';
 import type { GpuContext } from '../src/gpu/device';
 import { evalLoss, forwardLogits, lossAndGrads } from '../src/engine/training-pass';
 import { readTensor } from '../src/kernels/tensor';

@@ -12,6 +12,9 @@
 #   TRAIN_ARGS    extra bench:train flags (default: --steps 10; --quick: --models llama --formats f32 --steps 2)
 #   KERNELS_ARGS  extra bench:kernels flags (default: --reps 9; --quick: --quick --reps 3)
 #   PROFILE=0     skip the second bench:train run with --profile (GPU time per kernel)
+#   REAL_SHAPE_ARGS  the real-shape rows (SmolLM2-135M's full shape, random weights), appended to train.jsonl, each
+#                 without and with gradient checkpointing (default: --models smollm2-135m --formats nf4 --batch 4
+#                 --seq 512 --steps 3; skipped with --quick or REAL_SHAPE_ARGS=)
 #   ALLOW_CPU=1   run even when the adapter is a CPU driver (SwiftShader, llvmpipe): for trying the pack without a GPU
 #   VULKAN_FROM_PACK=1   use the pack's Vulkan loader even when the system has one
 #   NODE          the node binary to use (default: the pack's bin/node, else node on PATH)
@@ -23,16 +26,18 @@ QUICK=0
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $arg (try --help)" >&2; exit 64 ;;
   esac
 done
 if [ "$QUICK" = 1 ]; then
   TRAIN_ARGS=${TRAIN_ARGS---models llama --formats f32 --steps 2}
   KERNELS_ARGS=${KERNELS_ARGS---quick --reps 3}
+  REAL_SHAPE_ARGS=${REAL_SHAPE_ARGS-}
 else
   TRAIN_ARGS=${TRAIN_ARGS---steps 10}
   KERNELS_ARGS=${KERNELS_ARGS---reps 9}
+  REAL_SHAPE_ARGS=${REAL_SHAPE_ARGS---models smollm2-135m --formats nf4 --batch 4 --seq 512 --steps 3}
 fi
 
 RESULTS=${RESULTS:-${OUT:-$PWD/results}}
@@ -172,6 +177,7 @@ timestamps=$("$NODE" -e 'const a = JSON.parse(require("fs").readFileSync(process
 note adapter "$adapter"
 note train_args "--kernels tiled $TRAIN_ARGS"
 note kernels_args "$KERNELS_ARGS"
+note real_shape_args "$REAL_SHAPE_ARGS"
 
 # ---- bench:train ---------------------------------------------------------------------------------------------------
 echo "== bench:train --kernels tiled --json $TRAIN_ARGS"
@@ -184,6 +190,14 @@ if [ "${PROFILE:-1}" != 0 ] && [ "$timestamps" = 1 ]; then
   echo "(per-kernel GPU times in train-profile.jsonl)"
 elif [ "$timestamps" != 1 ]; then
   echo "(no --profile run: the adapter has no timestamp-query feature)"
+fi
+
+if [ -n "$REAL_SHAPE_ARGS" ]; then
+  for extra in "" "--gradient-checkpointing"; do
+    echo "== bench:train --kernels tiled --json $REAL_SHAPE_ARGS $extra"
+    # shellcheck disable=SC2086
+    "$NODE" bench/train.mjs --kernels tiled --json $REAL_SHAPE_ARGS $extra | tee -a "$RESULTS/train.jsonl"
+  done
 fi
 
 # ---- bench:kernels -------------------------------------------------------------------------------------------------

@@ -56,15 +56,17 @@ p();
 
 if (train.length) {
   const t0 = train[0];
-  p(`\`bench:train ${one('train_args')}\`: LoRA r=8 on all linear layers, batch ${t0.batch} × ${t0.seq} tokens, median of ${t0.steps} steps after a warm-up step:`);
+  p(`\`bench:train ${one('train_args')}\`: LoRA r=8 on all linear layers, median of ${t0.steps} steps after a warm-up step (the real-shape rows: ${one('real_shape_args') || 'none'}):`);
   p();
+  const mib = (b) => (b === undefined ? '' : fmt(b / 2 ** 20, 1));
   table(
-    ['model', 'W0', 'ms/step', 'tokens/s', 'first step', 'compiles', 'step GFLOP/s', 'matmul GFLOP/s', 'step/matmul', 'dispatches/step', 'new bind groups/step'],
+    ['model', 'W0', 'batch × seq', 'ms/step', 'tokens/s', 'first step', 'compiles', 'step GFLOP/s', 'matmul GFLOP/s', 'step/matmul', 'dispatches/step', 'new bind groups/step', 'activations MiB', 'planned MiB'],
     train.map((r) => [
-      r.model, r.format, fmt(r.ms_per_step), fmt(r.tokens_per_s, 0), `${fmt(r.first_step_ms / 1000)} s`, `${r.pipelines_compiled} in ${fmt(r.compile_ms / 1000)} s`,
+      r.model, r.format, `${r.batch} × ${r.seq}`, fmt(r.ms_per_step), fmt(r.tokens_per_s, 0), `${fmt(r.first_step_ms / 1000)} s`, `${r.pipelines_compiled} in ${fmt(r.compile_ms / 1000)} s`,
       fmt(r.step_gflops, 2), fmt(r.matmul_gflops, 2), `${Math.round((100 * r.step_gflops) / r.matmul_gflops)} %`, String(r.dispatches_per_step), String(r.bind_groups_per_step),
+      mib(r.activation_bytes), mib(r.planned_activation_bytes),
     ]),
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
   p();
 }

@@ -14,6 +14,7 @@ import { tensorFrom, type GpuTensor } from '../kernels/tensor';
 import { placeholderBuffer } from '../kernels/dispatch';
 import { ropeTable } from '../kernels/rope';
 import { weightBytes, type WeightFormat } from '../kernels/weight-format';
+import { plannedWeightMemory, type WeightMemory } from './weight-memory';
 import type { ArchitectureDescription, LinearRole } from '../model/architecture';
 import { architectureOf } from '../model/architectures/index';
 import type { ModelConfig } from '../model/config';
@@ -39,38 +40,11 @@ export interface GpuLayer {
   linears: Partial<Record<LinearRole, GpuLinear>>;
 }
 
-export interface WeightMemory {
-  /** Bytes of the quantized (or f32) linear weights W0. */
-  linear: number;
-  /** Embedding tables (token, and position for GPT-2), f32. */
-  embeddings: number;
-  /** Norm parameters, biases and an untied lm_head. */
-  other: number;
-  total: number;
-}
-
 /** The linear layer of `role` in a block; an internal error when the family has none. */
 export function linearOf(layer: GpuLayer, role: LinearRole): GpuLinear {
   const l = layer.linears[role];
   if (!l) throw new Error(`internal: layer ${layer.index} has no ${role} projection`);
   return l;
-}
-
-/** Bytes each part of the model will take on the GPU in `format`, computed before uploading. */
-export function plannedWeightMemory(c: ModelConfig, format: WeightFormat): WeightMemory {
-  let linear = 0;
-  let other = 0;
-  for (const m of linearModules(c)) {
-    linear += weightBytes(format, m.outFeatures, m.inFeatures);
-    if (m.hasBias) other += 4 * m.outFeatures;
-  }
-  const d = c.hiddenSize;
-  const arch = architectureOf(c);
-  const embeddings = 4 * c.vocabSize * d + (arch.names.positionEmbedding ? 4 * c.maxPositions * d : 0);
-  const normParams = arch.norm === 'layernorm' ? 2 : 1;
-  other += 4 * d * normParams * (2 * c.numLayers + 1);
-  if (!c.tieWordEmbeddings) linear += weightBytes(format, c.vocabSize, d);
-  return { linear, embeddings, other, total: linear + embeddings + other };
 }
 
 /**

@@ -11,23 +11,8 @@ import { encodeCrossEntropy } from '../kernels/cross-entropy';
 import type { GpuIndexTensor } from '../kernels/index-tensor';
 import { encodeLinearBackwardInput, encodeLinearForward } from '../kernels/linear';
 import type { GpuTensor } from '../kernels/tensor';
+import { lossChunkRows } from './loss-chunks';
 import type { Pass } from './pass';
-
-/** Bytes of one chunk's logits (and, in place, their gradient) when the caller sets no chunk size. */
-export const LOGITS_CHUNK_BYTES = 64 * 2 ** 20;
-
-/**
- * Rows per chunk: as many as fit LOGITS_CHUNK_BYTES of logits (and the device's binding limit), at least one, at
- * most every row. The memory plan (memory-plan.ts) calls it with the same arguments.
- */
-export function lossChunkRows(rows: number, vocabSize: number, maxBindingBytes: number, requested?: number): number {
-  if (requested !== undefined) {
-    if (!Number.isInteger(requested) || requested < 1) throw new RangeError(`loss chunk rows must be an integer ≥ 1, got ${requested}`);
-    return Math.min(rows, requested);
-  }
-  const fit = Math.floor(Math.min(LOGITS_CHUNK_BYTES, maxBindingBytes) / (4 * vocabSize));
-  return Math.max(1, Math.min(rows, fit));
-}
 
 export interface LmHeadLossArgs {
   /** lm_head's input [rows, d]. */

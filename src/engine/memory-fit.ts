@@ -4,7 +4,7 @@
  * that would make it fit; and the table of every weight format with and without checkpointing.
  */
 import { WEIGHT_FORMATS, type WeightFormat } from '../kernels/weight-format';
-import { DEFAULT_MEMORY_BUDGET, planMemory, TIGHT_SHARE, WEBGPU_DEFAULT_LIMITS, type MemoryPlan, type PlanInput } from './memory-plan';
+import { DEFAULT_MEMORY_BUDGET, planMemory, TIGHT_SHARE, WEBGPU_DEFAULT_LIMITS, type LargestBuffer, type MemoryPlan, type PlanInput } from './memory-plan';
 
 export type FitLabel = 'fits' | 'tight' | 'wont-fit';
 
@@ -18,12 +18,24 @@ export interface FitChange {
   peak: number;
 }
 
+/** Why a plan does not fit: a buffer over the device's binding limit, or the peak over the budget. */
+export type FitProblem =
+  | { kind: 'buffer'; buffer: LargestBuffer; limitName: 'maxStorageBufferBindingSize' | 'maxBufferSize'; limit: number }
+  | { kind: 'budget'; peak: number; budget: number };
+
+/** A problem in English (the command line's words; the studio words the same data in the page's language). */
+export function problemText(p: FitProblem): string {
+  return p.kind === 'buffer'
+    ? `${p.buffer.name} needs one buffer of ${mib(p.buffer.bytes)}, over the device's ${p.limitName} of ${mib(p.limit)}`
+    : `the peak, ${gib(p.peak)}, is over the memory budget of ${gib(p.budget)}`;
+}
+
 export interface FitAssessment {
   label: FitLabel;
   plan: MemoryPlan;
   budget: number;
-  /** Why it does not fit (a buffer over a limit, the peak over the budget); empty when it fits. */
-  problems: string[];
+  /** Why it does not fit; empty when it fits. */
+  problems: FitProblem[];
   /** Single changes that make it fit (label 'fits'), cheapest in quality first: format, checkpointing, batch, length. */
   changes: FitChange[];
 }
@@ -36,15 +48,15 @@ function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 }
 
-function labelOf(plan: MemoryPlan, input: PlanInput, budget: number): { label: FitLabel; problems: string[] } {
+function labelOf(plan: MemoryPlan, input: PlanInput, budget: number): { label: FitLabel; problems: FitProblem[] } {
   const limits = input.limits ?? WEBGPU_DEFAULT_LIMITS;
-  const problems: string[] = [];
+  const problems: FitProblem[] = [];
   const maxBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   if (plan.largestBuffer.bytes > maxBinding) {
-    const which = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
-    problems.push(`${plan.largestBuffer.name} needs one buffer of ${mib(plan.largestBuffer.bytes)}, over the device's ${which} of ${mib(maxBinding)}`);
+    const limitName = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+    problems.push({ kind: 'buffer', buffer: plan.largestBuffer, limitName, limit: maxBinding });
   }
-  if (plan.peak > budget) problems.push(`the peak, ${gib(plan.peak)}, is over the memory budget of ${gib(budget)}`);
+  if (plan.peak > budget) problems.push({ kind: 'budget', peak: plan.peak, budget });
   if (problems.length > 0) return { label: 'wont-fit', problems };
   return { label: plan.peak > TIGHT_SHARE * budget ? 'tight' : 'fits', problems };
 }

@@ -17,8 +17,8 @@ import type { LinearRole, Sublayer } from '../model/architecture';
 import { ADAPTER_BYTES_PER_PARAM } from '../trainer/gpu-memory';
 import type { WeightFormat } from '../kernels/weight-format';
 import { sizeClass } from './activation-pool';
-import { plannedWeightMemory } from './gpu-model';
-import { lossChunkRows } from './lm-head-loss';
+import { plannedWeightMemory } from './weight-memory';
+import { lossChunkRows } from './loss-chunks';
 
 /** The memory budget the studio assumes when the user sets none: 2 GiB. */
 export const DEFAULT_MEMORY_BUDGET = 2 * 2 ** 30;
@@ -68,6 +68,16 @@ export interface BufferLimits {
 /** WebGPU's default limits: what every adapter offers at least. */
 export const WEBGPU_DEFAULT_LIMITS: BufferLimits = { maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 };
 
+/** A buffer the run needs whole: what it holds, its shape and its bytes, and its name in English. */
+export interface LargestBuffer {
+  kind: 'embedding' | 'logits-chunk' | 'mlp-activation' | 'lm-head';
+  shape: [number, number];
+  /** The weight format it is held in (the embedding table is always f32). */
+  format: WeightFormat;
+  bytes: number;
+  name: string;
+}
+
 export interface MemoryPlan {
   /** The frozen weights in the chosen format. */
   weights: number;
@@ -80,7 +90,7 @@ export interface MemoryPlan {
   /** weights + adapter + activations. */
   peak: number;
   /** The largest single buffer, and what it is. */
-  largestBuffer: { name: string; bytes: number };
+  largestBuffer: LargestBuffer;
   /** Rows per chunk of the loss's logits. */
   lossChunkRows: number;
   exact: boolean;
@@ -380,12 +390,15 @@ export function planMemory(input: PlanInput): MemoryPlan {
   const acts = passActivations(input);
   const adapter = ADAPTER_BYTES_PER_PARAM * input.method.trainableParams;
   const { M, V, I, d } = dims(c, input.batch, input.seqLen, input.method);
-  const candidates: { name: string; bytes: number }[] = [
-    { name: `the token embedding table [${c.vocabSize}, ${d}] (f32)`, bytes: 4 * c.vocabSize * d },
-    { name: `a chunk of the loss's logits [${acts.chunkRows}, ${V}]`, bytes: 4 * acts.chunkRows * V },
-    { name: `an MLP activation [${M}, ${I}]`, bytes: 4 * M * I },
+  const buffer = (kind: LargestBuffer['kind'], shape: [number, number], format: WeightFormat, bytes: number, what: string): LargestBuffer => ({
+    kind, shape, format, bytes, name: `${what} [${shape[0]}, ${shape[1]}]${kind === 'embedding' || kind === 'lm-head' ? ` (${format})` : ''}`,
+  });
+  const candidates = [
+    buffer('embedding', [c.vocabSize, d], 'f32', 4 * c.vocabSize * d, 'the token embedding table'),
+    buffer('logits-chunk', [acts.chunkRows, V], 'f32', 4 * acts.chunkRows * V, "a chunk of the loss's logits"),
+    buffer('mlp-activation', [M, I], 'f32', 4 * M * I, 'an MLP activation'),
   ];
-  if (!c.tieWordEmbeddings) candidates.push({ name: `lm_head [${V}, ${d}] (${input.format})`, bytes: weights.linear > 0 ? lmHeadBytes(c, input.format) : 0 });
+  if (!c.tieWordEmbeddings) candidates.push(buffer('lm-head', [V, d], input.format, lmHeadBytes(c, input.format), 'lm_head'));
   const largestBuffer = candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   return {
     weights: weights.total,

@@ -25,7 +25,7 @@
  *   (with trainable biases, bias="lora_only", one more column of M ones)
  *
  * The T² term (attention probabilities) and the V term (logits) dominate at long sequences and large
- * vocabularies. Weights are counted separately (gpu-model.ts, plannedWeightMemory).
+ * vocabularies. Weights are counted separately (weight-memory.ts, plannedWeightMemory).
  */
 import { architectureOf } from '../model/architectures/index';
 import type { ModelConfig } from '../model/config';

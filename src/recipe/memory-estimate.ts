@@ -9,7 +9,7 @@
  * may not keep the T² probabilities, and the CUDA context and allocator add about 0.5–1 GiB. It is an estimate of
  * the order of magnitude, for choosing a GPU, not a bound.
  */
-import { plannedWeightMemory } from '../engine/gpu-model';
+import { plannedWeightMemory } from '../engine/weight-memory';
 import { trainingActivationBytes } from '../engine/memory';
 import type { WeightFormat } from '../kernels/weight-format';
 import type { ModelConfig } from '../model/config';

@@ -3,7 +3,8 @@
  * exported against. Also the summary the Model panel shows.
  */
 import type { GpuContext } from '../gpu/device';
-import { GpuModel, plannedWeightMemory } from '../engine/gpu-model';
+import { GpuModel } from '../engine/gpu-model';
+import { plannedWeightMemory } from '../engine/weight-memory';
 import { WEIGHT_FORMATS, type WeightFormat } from '../kernels/weight-format';
 import type { ModelConfig } from '../model/config';
 import { generationDefaults, type GenerationDefaults } from '../model/sampling';

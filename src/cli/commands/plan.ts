@@ -4,7 +4,7 @@
  * the adapter with its optimizer state, the activations and the peak, for every weight format with and without
  * gradient checkpointing, and whether the chosen one fits (engine/memory-fit.ts). The Model step shows the same.
  */
-import { fitTable, type FitAssessment } from '../../engine/memory-fit';
+import { fitTable, problemText, type FitAssessment } from '../../engine/memory-fit';
 import { DEFAULT_MEMORY_BUDGET, WEBGPU_DEFAULT_LIMITS, type BufferLimits, type PlanInput } from '../../engine/memory-plan';
 import { getNodeGpu } from '../../gpu/node-gpu';
 import { planMethodOf } from '../../methods/plan-method';
@@ -52,7 +52,10 @@ function gib(bytes: number): string {
 
 function planJson(a: FitAssessment) {
   const { weights, adapter, activations, peak, largestBuffer, lossChunkRows, exact } = a.plan;
-  return { label: a.label, weights, adapter, activations, peak, largest_buffer: largestBuffer, loss_chunk_rows: lossChunkRows, exact, problems: a.problems, changes: a.changes };
+  return {
+    label: a.label, weights, adapter, activations, peak, largest_buffer: { name: largestBuffer.name, bytes: largestBuffer.bytes },
+    loss_chunk_rows: lossChunkRows, exact, problems: a.problems.map(problemText), changes: a.changes,
+  };
 }
 
 export async function planCommand(values: Values): Promise<void> {
@@ -106,7 +109,7 @@ export async function planCommand(values: Values): Promise<void> {
     ),
     '',
     `${run.quant}${training.gradientCheckpointing ? ', gradient checkpointing' : ''}: ${current.label.replace('wont-fit', "won't fit")}, peak ${gib(current.plan.peak)} GiB`,
-    ...current.problems.map((p) => `  - ${p}`),
+    ...current.problems.map((p) => `  - ${problemText(p)}`),
     ...(current.changes.length > 0 ? [`  fits with: ${current.changes.map((c) => `${c.text} (${gib(c.peak)} GiB)`).join('; ')}`] : []),
     ...(current.plan.exact ? [] : [`  (${method.label}'s own encoder or adapter activations are not counted: the plan is a little low)`]),
   ];

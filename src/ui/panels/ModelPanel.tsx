@@ -3,6 +3,7 @@ import { DEFAULT_MODEL } from '../../model-io/embedded';
 import { formatBytes } from '../format';
 import { useT, type MessagesOf } from '../i18n';
 import { useModel, type ModelSourceKind } from '../stores/model';
+import { MemoryPlanSection } from './MemoryPlan';
 import { PanelStatus } from './PanelStatus';
 
 type ModelMessages = MessagesOf<'model'>;
@@ -148,6 +149,7 @@ export function ModelPanel() {
           <dd data-testid="model-memory">{t.weightsIn(formatBytes(info.weightBytes[info.format]), info.format)}</dd>
         </dl>
       )}
+      <MemoryPlanSection />
     </section>
   );
 }

@@ -1,7 +1,15 @@
-/** The Model panel's state: where the base model comes from, its weight format, loading progress, and what loaded. */
+/**
+ * The Model panel's state: where the base model comes from, its weight format, loading progress, and what loaded;
+ * and, for the memory plan, the config.json of the model the choices name (read alone, before any weight) and the
+ * memory budget.
+ */
 import { create } from 'zustand';
+import { DEFAULT_MEMORY_BUDGET } from '../../engine/memory-plan';
 import type { WeightFormat } from '../../kernels/weight-format';
+import type { BaseModelName } from '../../methods/method';
+import { parseModelConfig, type ModelConfig } from '../../model/config';
 import { RUN_DEFAULTS } from '../../options/run-fields';
+import { resolveModelSpec } from '../../worker/model-spec';
 import type { ModelInfo, TrainModelSpec } from '../../worker/protocol';
 import { tr } from '../i18n';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
@@ -20,6 +28,17 @@ export type ModelStatus =
   | { state: 'ready'; info: ModelInfo; spec: TrainModelSpec }
   | { state: 'error'; error: ErrorInfo };
 
+/**
+ * config.json of the model the choices name, for the memory plan: none named yet (no repo id, no files), being
+ * read, read (with the base model's name for the method's plan), or why not (the message names the file). `key`
+ * says which choices it belongs to.
+ */
+export type PlanConfigStatus =
+  | { state: 'none' }
+  | { state: 'reading'; key: string }
+  | { state: 'ready'; key: string; config: ModelConfig; base: BaseModelName }
+  | { state: 'error'; key: string; message: string };
+
 export interface ModelState {
   sourceKind: ModelSourceKind;
   hubRepo: string;
@@ -29,16 +48,72 @@ export interface ModelState {
   files: File[];
   format: WeightFormat;
   status: ModelStatus;
+  planConfig: PlanConfigStatus;
+  /** The GPU memory the plan assumes, in bytes (remembered in localStorage). */
+  memoryBudget: number;
   setSourceKind(kind: ModelSourceKind): void;
   setHub(fields: Partial<Pick<ModelState, 'hubRepo' | 'hubRevision' | 'hubEndpoint'>>): void;
   setFiles(files: File[]): void;
   setFormat(format: WeightFormat): void;
+  setMemoryBudget(bytes: number): void;
+  /**
+   * Reads config.json of the model the choices name (nothing else: for the Hub, one request to the file's resolve
+   * URL, kept in the cache the loader reads), unless it is read or being read already. `delayMs`: waits that long
+   * first, and only the last call of a burst reads (typing a repo id).
+   */
+  readPlanConfig(delayMs?: number): void;
   /** The spec the current choices name, or an error message saying what is missing. */
   spec(): TrainModelSpec | string;
   load(): Promise<void>;
 }
 
 const IDLE_TIMEOUT_MS = 120_000;
+
+export const MEMORY_BUDGET_KEY = 'peft-studio:memory-budget';
+
+function storage(): Storage | null {
+  try {
+    return typeof localStorage === 'undefined' ? null : localStorage;
+  } catch {
+    return null;
+  }
+}
+
+/** The remembered memory budget in bytes, else DEFAULT_MEMORY_BUDGET. */
+export function initialMemoryBudget(): number {
+  const saved = Number(storage()?.getItem(MEMORY_BUDGET_KEY) ?? Number.NaN);
+  return Number.isFinite(saved) && saved > 0 ? saved : DEFAULT_MEMORY_BUDGET;
+}
+
+/** Files chosen so far: each choice gets a number, so that the plan's key tells two choices apart. */
+let filesChoice = 0;
+let planTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** Which choices a spec stands for, as the plan's key. */
+function planKey(spec: TrainModelSpec): string {
+  switch (spec.kind) {
+    case 'hub':
+      return `hub\n${spec.endpoint ?? ''}\n${spec.repo}\n${spec.revision ?? 'main'}`;
+    case 'files':
+      return `files\n${filesChoice}`;
+    default:
+      return spec.kind;
+  }
+}
+
+/** config.json of a model source, parsed; errors name the source and the file. */
+export async function readModelConfigOf(spec: TrainModelSpec): Promise<{ config: ModelConfig; base: BaseModelName }> {
+  const resolved = await resolveModelSpec(spec, () => undefined);
+  const bytes = await resolved.source.read('config.json');
+  const file = `${resolved.source.description}: config.json`;
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return { config: parseModelConfig(json, file), base: { nameOrPath: resolved.nameOrPath, revision: resolved.revision } };
+}
 
 export const useModel = create<ModelState>()((set, get) => ({
   sourceKind: 'default',
@@ -48,6 +123,8 @@ export const useModel = create<ModelState>()((set, get) => ({
   files: [],
   format: RUN_DEFAULTS.quant,
   status: { state: 'idle' },
+  planConfig: { state: 'none' },
+  memoryBudget: initialMemoryBudget(),
 
   setSourceKind(sourceKind) {
     set({ sourceKind });
@@ -56,10 +133,49 @@ export const useModel = create<ModelState>()((set, get) => ({
     set(fields);
   },
   setFiles(files) {
+    filesChoice++;
     set({ files });
   },
   setFormat(format) {
     set({ format });
+  },
+  setMemoryBudget(bytes) {
+    if (!(Number.isFinite(bytes) && bytes > 0)) return;
+    try {
+      storage()?.setItem(MEMORY_BUDGET_KEY, String(bytes));
+    } catch {
+      // not remembered, still set
+    }
+    set({ memoryBudget: bytes });
+  },
+
+  readPlanConfig(delayMs = 0) {
+    const spec = get().spec();
+    const key = typeof spec === 'string' ? null : planKey(spec);
+    const now = get().planConfig;
+    // Read, or being read (or waiting to be): nothing to do.
+    if (key !== null && (now.state === 'ready' || now.state === 'reading') && now.key === key) return;
+    if (planTimer !== null) clearTimeout(planTimer);
+    planTimer = null;
+    if (typeof spec === 'string' || key === null) {
+      set({ planConfig: { state: 'none' } });
+      return;
+    }
+    set({ planConfig: { state: 'reading', key } });
+    const read = async () => {
+      planTimer = null;
+      let next: PlanConfigStatus;
+      try {
+        next = { state: 'ready', key, ...(await readModelConfigOf(spec)) };
+      } catch (error) {
+        next = { state: 'error', key, message: error instanceof Error ? error.message : String(error) };
+      }
+      // Only for the choices still current: a slower read of an earlier repo id must not win.
+      const current = get().planConfig;
+      if (current.state === 'reading' && current.key === key) set({ planConfig: next });
+    };
+    if (delayMs > 0) planTimer = setTimeout(() => void read(), delayMs);
+    else void read();
   },
 
   spec() {
@@ -80,6 +196,8 @@ export const useModel = create<ModelState>()((set, get) => ({
       set({ status: { state: 'error', error: { name: 'Error', message: spec } } });
       return;
     }
+    // The memory plan first (config.json alone), if the choices' is not read yet; it never holds the load up.
+    get().readPlanConfig();
     const files = new Map<string, FileProgress>();
     set({ status: { state: 'loading', message: tr('model').starting, files: [] } });
     try {
