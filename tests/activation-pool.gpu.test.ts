@@ -86,4 +86,66 @@ describe('ActivationPool', () => {
       pool.destroy();
     }
   });
+
+  it('hands a buffer freed in the pass to a later tensor of its size class, and counts the peak, not the sum', () => {
+    const pool = new ActivationPool(ctx.gpu.device);
+    try {
+      const a = pool.tensor([256], 'a');
+      const mark = pool.mark();
+      const b = pool.tensor([256], 'b');
+      const c = pool.tensor([64], 'c');
+      pool.freeSince(mark, [c]);
+      expect(pool.bytesInUse).toBe(4 * (256 + 64));
+      const d = pool.tensor([250], 'd'); // the same size class as b
+      expect(d.buffer).toBe(b.buffer);
+      pool.free(a);
+      const e = pool.tensor([256], 'e');
+      expect(e.buffer).toBe(a.buffer);
+      expect(pool.peakBytes).toBe(4 * (256 + 256 + 64));
+      expect(pool.bytesInUse).toBe(4 * (64 + 250 + 256));
+      const foreign = ctx.gpu.device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
+      expect(() => pool.free({ buffer: foreign, name: 'foreign' })).toThrow(/"foreign" is not in use/);
+      foreign.destroy();
+      pool.release();
+      expect(pool.snapshot().lastPeakBytes).toBe(4 * (256 + 256 + 64));
+      expect(pool.snapshot().created).toBe(3);
+    } finally {
+      pool.destroy();
+    }
+  });
+
+  it('never gives a buffer freed in the pass to a tensor the host writes (its write would land before the pass runs)', () => {
+    const pool = new ActivationPool(ctx.gpu.device);
+    try {
+      const a = pool.tensor([64], 'a');
+      pool.free(a);
+      expect(pool.tensor([64], 'host', { hostWritten: true }).buffer).not.toBe(a.buffer);
+      expect(pool.tensor([64], 'zeros', { zeroed: true }).buffer).not.toBe(a.buffer);
+      expect(pool.indices(new Uint32Array(64), 'ids').buffer).not.toBe(a.buffer);
+      expect(pool.tensor([64], 'gpu-written').buffer).toBe(a.buffer);
+    } finally {
+      pool.destroy();
+    }
+  });
+
+  it('keeps whole-pass tensors through freeSince, and gives the next pass the same buffers in the same order', () => {
+    const pool = new ActivationPool(ctx.gpu.device);
+    try {
+      const pass = () => {
+        const start = pool.mark();
+        const kept = pool.tensor([32, 1], 'ones', { hostWritten: true, wholePass: true });
+        const x = pool.tensor([128], 'x');
+        pool.freeSince(start);
+        const y = pool.tensor([128], 'y'); // reuses x's buffer
+        return [kept.buffer, x.buffer, y.buffer];
+      };
+      const first = pass();
+      expect(first[2]).toBe(first[1]);
+      expect(pool.bytesInUse).toBe(4 * (32 + 128));
+      pool.release();
+      expect(pass()).toEqual(first);
+    } finally {
+      pool.destroy();
+    }
+  });
 });
