@@ -44,10 +44,11 @@ describe('the option schema', () => {
   it("has transformers' TrainingArguments defaults where it says so", () => {
     // transformers 4.x TrainingArguments: learning_rate 5e-5, lr_scheduler_type "linear", warmup_steps 0, max_steps -1
     // (our 0), num_train_epochs 3.0, per_device_train_batch_size 8, gradient_accumulation_steps 1, max_grad_norm 1.0,
-    // weight_decay 0.0, adam_beta1 0.9, adam_beta2 0.999, adam_epsilon 1e-8, seed 42, save_steps 500.
+    // weight_decay 0.0, adam_beta1 0.9, adam_beta2 0.999, adam_epsilon 1e-8, seed 42, save_steps 500,
+    // gradient_checkpointing False.
     const transformers: Record<string, unknown> = {
       schedule: 'linear', warmupSteps: 0, maxSteps: 0, epochs: 3, batchSize: 8, gradAccum: 1, maxGradNorm: 1, weightDecay: 0,
-      beta1: 0.9, beta2: 0.999, eps: 1e-8, seed: 42, checkpointEvery: 500,
+      beta1: 0.9, beta2: 0.999, eps: 1e-8, seed: 42, checkpointEvery: 500, gradientCheckpointing: false,
     };
     for (const [key, f] of Object.entries(TRAINING_FIELDS as FieldSet)) {
       if (f.defaultFrom === 'transformers') expect([key, f.default]).toEqual([key, transformers[key]]);
