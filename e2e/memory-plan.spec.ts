@@ -1,5 +1,5 @@
 /**
- * The Model step's memory plan: a Hub repo id is enough — the page reads config.json alone (one request to the
+ * The Model step's memory plan: a Hub repo id is enough — the page reads config.json alone (a HEAD and a GET to the
  * loopback Hub), and shows, before any weight is requested, every weight format's weights, adapter + AdamW,
  * activations and peak without and with gradient checkpointing, as the engine's fitTable computes them, and labels
  * the current settings; gradient checkpointing (its "makes it fit" button, the Method step's checkbox) and the
@@ -58,7 +58,8 @@ test('the memory plan of a Hub model shows from config.json alone, before any we
     await expect(plan).toHaveAttribute('data-state', 'ready');
     await expect(page.getByTestId('memory-fit-label')).toBeVisible();
     // One request, for config.json; no weight file.
-    expect(hub.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /${REPO}/resolve/main/config.json`]);
+    // config.json and nothing else: whether it is there (HEAD), then the file (GET), as the loader reads it.
+    expect(hub.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`HEAD /${REPO}/resolve/main/config.json`, `GET /${REPO}/resolve/main/config.json`]);
     expect(requested.filter((u) => u.endsWith('.safetensors'))).toEqual([]);
     await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready'); // still the embedded model
 
@@ -120,13 +121,13 @@ test('the memory plan of a Hub model shows from config.json alone, before any we
     await expectCurrent(page, nf4.plain.label, nf4.plain.peak);
 
     // Still no weight requested: everything above came from config.json.
-    expect(hub.requests.map((r) => r.path)).toEqual([`/${REPO}/resolve/main/config.json`]);
+    expect([...new Set(hub.requests.map((r) => r.path))]).toEqual([`/${REPO}/resolve/main/config.json`]);
     expect(requested.filter((u) => u.endsWith('.safetensors'))).toEqual([]);
 
     // A repo without config.json: the plan says which file, and loading is not blocked.
     await page.getByTestId('hub-repo').fill('peft-studio/no-such-model');
     await expect(plan).toHaveAttribute('data-state', 'error');
-    await expect(page.getByTestId('memory-plan-error')).toContainText('"config.json" not found');
+    await expect(page.getByTestId('memory-plan-error')).toContainText('config.json not found');
     await expect(page.getByTestId('model-load')).toBeEnabled();
   } finally {
     await hub.close();

@@ -111,7 +111,7 @@ describe("the Model store's config.json", () => {
     s.setFiles([file('model.safetensors', '')]);
     s.readPlanConfig();
     const missing = await settled();
-    expect(missing.state === 'error' && missing.message).toMatch(/"config\.json" is not among the selected files/);
+    expect(missing.state === 'error' && missing.message).toMatch(/config\.json not found/);
     s.setFiles([file('config.json', '{"model_type": ')]);
     s.readPlanConfig();
     const broken = await settled();

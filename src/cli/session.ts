@@ -7,11 +7,11 @@ import { settleKernelProfile } from '../kernels/kernel-profile';
 import { DEFAULT_MODEL } from '../model-io/embedded';
 import { GpuModel } from '../engine/gpu-model';
 import type { TrainedAdapter } from '../methods/method';
-import { parseModelConfig, type ModelConfig } from '../model/config';
+import type { ModelConfig } from '../model/config';
 import { loadAdapterFiles } from '../methods/runtimes';
 import type { TrainingBase } from '../trainer/training-run';
 import type { WeightFormat } from '../kernels/weight-format';
-import { loadModel, type LoadedModel, type LoadProgress } from '../model-io/load-model';
+import { loadModel, ModelLoadError, readModelConfigFile, type LoadedModel, type LoadProgress } from '../model-io/load-model';
 import { HubSource, type ModelSource } from '../model-io/model-source';
 import { NodeFolderSource } from '../model-io/node-folder-source';
 import { nodeHubCache } from '../model-io/node-hub-cache';
@@ -53,16 +53,12 @@ export function recipeBaseModel(arg: string): { base: { nameOrPath: string; revi
 
 /** The model's config.json alone, parsed: what needs no weights (a recipe) reads no more (a Hub model downloads one file). */
 export async function readModelConfig(arg: string): Promise<ModelConfig> {
-  const source = modelSource(arg);
-  const where = `${source.description}: config.json`;
-  if (!(await source.exists('config.json'))) throw new CliUsageError(`--model ${arg}: ${where} not found`);
-  let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder().decode(await source.read('config.json')));
+    return (await readModelConfigFile(modelSource(arg))).config;
   } catch (e) {
-    throw new CliUsageError(`--model ${arg}: ${where} is not valid JSON (${(e as Error).message})`);
+    if (e instanceof ModelLoadError) throw new CliUsageError(`--model ${arg}: ${e.message}`);
+    throw e;
   }
-  return parseModelConfig(json, where);
 }
 
 export function modelSource(arg: string, opts: { endpoint?: string; token?: string } = {}): ModelSource {

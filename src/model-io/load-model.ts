@@ -111,14 +111,22 @@ function notImplied(config: ModelConfig, name: string): string {
   return `is not a weight of a ${config.modelType} model with this config.json (${layers}); expected only the tensors config.json implies`;
 }
 
+/**
+ * The model's config.json, read and parsed (nothing else is read): the loader's first step, and all the memory plan
+ * needs (the CLI's `plan` and `recipe`, the Model step). Errors name the source and the file.
+ */
+export async function readModelConfigFile(source: ModelSource): Promise<{ config: ModelConfig; raw: Record<string, unknown> }> {
+  const raw = await readJson(source, 'config.json', true);
+  if (!isObject(raw)) throw new ModelLoadError(`${source.description}: config.json must be a JSON object`);
+  return { config: parseModelConfig(raw, 'config.json'), raw };
+}
+
 export async function loadModel(source: ModelSource, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const report = opts.onProgress ?? (() => undefined);
   const desc = source.description;
 
   report({ phase: 'config', message: 'reading config.json' });
-  const rawConfig = await readJson(source, 'config.json', true);
-  if (!isObject(rawConfig)) throw new ModelLoadError(`${desc}: config.json must be a JSON object`);
-  const config = parseModelConfig(rawConfig, 'config.json');
+  const { config, raw: rawConfig } = await readModelConfigFile(source);
 
   // Which checkpoint: one file, or shards with an index. Pickle checkpoints are refused.
   report({ phase: 'checkpoint', message: 'looking for the checkpoint' });

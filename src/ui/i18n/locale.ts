@@ -3,6 +3,7 @@
  * (`peft-studio:lang`); the first visit follows the browser's language.
  */
 import { create } from 'zustand';
+import { localStore } from '../local-storage';
 
 export const LANGS = ['en', 'zh'] as const;
 export type Lang = (typeof LANGS)[number];
@@ -12,21 +13,13 @@ export const LANG_NAMES: Record<Lang, string> = { en: 'English', zh: '中文' };
 
 export const LANG_KEY = 'peft-studio:lang';
 
-function storage(): Storage | null {
-  try {
-    return typeof localStorage === 'undefined' ? null : localStorage;
-  } catch {
-    return null;
-  }
-}
-
 export function isLang(v: unknown): v is Lang {
   return typeof v === 'string' && (LANGS as readonly string[]).includes(v);
 }
 
 /** The remembered choice, else the browser's language (zh-* → zh), else English. */
 export function initialLang(): Lang {
-  const saved = storage()?.getItem(LANG_KEY);
+  const saved = localStore()?.getItem(LANG_KEY);
   if (isLang(saved)) return saved;
   const nav = typeof navigator === 'undefined' ? '' : (navigator.language ?? '');
   return nav.toLowerCase().startsWith('zh') ? 'zh' : 'en';
@@ -49,7 +42,7 @@ export const useLocale = create<LocaleState>()((set) => {
     setLang(next) {
       if (!isLang(next)) return;
       try {
-        storage()?.setItem(LANG_KEY, next);
+        localStore()?.setItem(LANG_KEY, next);
       } catch {
         // not remembered, still switched
       }

@@ -9,6 +9,7 @@ import { checkRepoId, DEFAULT_HUB_ENDPOINT, pushToHub } from '../../deploy/hub-p
 import { useExport, workerAdapterFiles, workerMergedFiles, workerOnnxFiles } from './export';
 import { tr } from '../i18n';
 import { toErrorInfo, type ErrorInfo } from './worker';
+import { localStore } from '../local-storage';
 
 /** Where a remembered token is kept (only when the person asks for it). */
 export const TOKEN_KEY = 'peft-studio:hf-token';
@@ -33,15 +34,7 @@ export interface HubPushState {
   push(): Promise<void>;
 }
 
-function storage(): Storage | null {
-  try {
-    return typeof localStorage === 'undefined' ? null : localStorage;
-  } catch {
-    return null;
-  }
-}
-
-const remembered = storage()?.getItem(TOKEN_KEY) ?? null;
+const remembered = localStore()?.getItem(TOKEN_KEY) ?? null;
 
 export const useHubPush = create<HubPushState>()((set, get) => ({
   repo: '',
@@ -55,13 +48,13 @@ export const useHubPush = create<HubPushState>()((set, get) => ({
 
   set(patch) {
     set(patch);
-    if (patch.token !== undefined && get().remember) storage()?.setItem(TOKEN_KEY, patch.token);
+    if (patch.token !== undefined && get().remember) localStore()?.setItem(TOKEN_KEY, patch.token);
   },
 
   setRemember(on) {
     set({ remember: on });
-    if (on) storage()?.setItem(TOKEN_KEY, get().token);
-    else storage()?.removeItem(TOKEN_KEY);
+    if (on) localStore()?.setItem(TOKEN_KEY, get().token);
+    else localStore()?.removeItem(TOKEN_KEY);
   },
 
   async push() {

@@ -7,12 +7,14 @@ import { create } from 'zustand';
 import { DEFAULT_MEMORY_BUDGET } from '../../engine/memory-plan';
 import type { WeightFormat } from '../../kernels/weight-format';
 import type { BaseModelName } from '../../methods/method';
-import { parseModelConfig, type ModelConfig } from '../../model/config';
+import type { ModelConfig } from '../../model/config';
+import { readModelConfigFile } from '../../model-io/load-model';
 import { RUN_DEFAULTS } from '../../options/run-fields';
 import { resolveModelSpec } from '../../worker/model-spec';
 import type { ModelInfo, TrainModelSpec } from '../../worker/protocol';
 import { tr } from '../i18n';
 import { kernelWorker, toErrorInfo, type ErrorInfo } from './worker';
+import { localStore } from '../local-storage';
 
 export type ModelSourceKind = 'default' | 'hub' | 'files';
 
@@ -57,7 +59,7 @@ export interface ModelState {
   setFormat(format: WeightFormat): void;
   setMemoryBudget(bytes: number): void;
   /**
-   * Reads config.json of the model the choices name (nothing else: for the Hub, one request to the file's resolve
+   * Reads config.json of the model the choices name (nothing else: for the Hub, a HEAD and a GET of the file's resolve
    * URL, kept in the cache the loader reads), unless it is read or being read already. `delayMs`: waits that long
    * first, and only the last call of a burst reads (typing a repo id).
    */
@@ -71,17 +73,9 @@ const IDLE_TIMEOUT_MS = 120_000;
 
 export const MEMORY_BUDGET_KEY = 'peft-studio:memory-budget';
 
-function storage(): Storage | null {
-  try {
-    return typeof localStorage === 'undefined' ? null : localStorage;
-  } catch {
-    return null;
-  }
-}
-
 /** The remembered memory budget in bytes, else DEFAULT_MEMORY_BUDGET. */
 export function initialMemoryBudget(): number {
-  const saved = Number(storage()?.getItem(MEMORY_BUDGET_KEY) ?? Number.NaN);
+  const saved = Number(localStore()?.getItem(MEMORY_BUDGET_KEY) ?? Number.NaN);
   return Number.isFinite(saved) && saved > 0 ? saved : DEFAULT_MEMORY_BUDGET;
 }
 
@@ -104,15 +98,7 @@ function planKey(spec: TrainModelSpec): string {
 /** config.json of a model source, parsed; errors name the source and the file. */
 export async function readModelConfigOf(spec: TrainModelSpec): Promise<{ config: ModelConfig; base: BaseModelName }> {
   const resolved = await resolveModelSpec(spec, () => undefined);
-  const bytes = await resolved.source.read('config.json');
-  const file = `${resolved.source.description}: config.json`;
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
-  }
-  return { config: parseModelConfig(json, file), base: { nameOrPath: resolved.nameOrPath, revision: resolved.revision } };
+  return { config: (await readModelConfigFile(resolved.source)).config, base: { nameOrPath: resolved.nameOrPath, revision: resolved.revision } };
 }
 
 export const useModel = create<ModelState>()((set, get) => ({
@@ -142,7 +128,7 @@ export const useModel = create<ModelState>()((set, get) => ({
   setMemoryBudget(bytes) {
     if (!(Number.isFinite(bytes) && bytes > 0)) return;
     try {
-      storage()?.setItem(MEMORY_BUDGET_KEY, String(bytes));
+      localStore()?.setItem(MEMORY_BUDGET_KEY, String(bytes));
     } catch {
       // not remembered, still set
     }
